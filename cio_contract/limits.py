@@ -1,0 +1,81 @@
+"""Customer.io's documented field and size limits, and the rate limits the suite plans for.
+
+Sources are in ``shared/reference/customerio-api.md`` (sections 2, 4, 5, 6). KB means 1024 bytes, as
+in the official Pipelines SDK (``MAX_MSG_SIZE = 32 << 10``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "KB",
+    "Limits",
+    "RateLimit",
+    "DEFAULT_LIMITS",
+    "DEFAULT_RATE_LIMITS",
+    "DOCUMENTED_TRACK_RATE_LIMIT",
+    "CLIENT_BATCH_OPERATIONS",
+    "CLIENT_BATCH_BYTES",
+]
+
+KB = 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request limits. Frozen so one instance can be shared by every request handler."""
+
+    identifier_bytes: int = 150
+    attribute_name_bytes: int = 150
+    attribute_value_bytes: int = 1000
+    attributes_per_call: int = 300
+    event_name_bytes: int = 100
+    event_data_bytes: int = 100_000
+    v2_entity_bytes: int = 32 * KB
+    """``/api/v2/entity``: a request must be at most this size."""
+    v2_operation_bytes: int = 32 * KB
+    """Each operation inside ``/api/v2/batch``: at most this size."""
+    v2_batch_bytes: int = 500 * KB
+    """``/api/v2/batch``: a request must be *under* this size."""
+    v2_batch_operations: int | None = None
+    """Operations per v2 batch: not documented (UNCONFIRMED), so unlimited unless configured."""
+    cdp_message_bytes: int = 32 * KB
+    cdp_batch_bytes: int = 500 * KB
+    """Pipelines batch: at most this size in total."""
+    transactional_recipients: int = 15
+    transactional_attachments_bytes: int = 2 * KB * KB
+    """Attachments in total must be *under* this size."""
+    send_at_max_days: int = 90
+
+
+DEFAULT_LIMITS = Limits()
+
+# What a client should aim for: RudderStack caps Customer.io batches at 1000 operations, and the
+# official CDP SDK flushes at 475,000 bytes, safely below the 500 KB limit whatever "KB" means there.
+CLIENT_BATCH_OPERATIONS = 1000
+CLIENT_BATCH_BYTES = 475_000
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """``requests`` per ``per_seconds`` window, with ``burst`` extra requests allowed on top."""
+
+    requests: int
+    per_seconds: float = 1.0
+    burst: int = 0
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.per_seconds
+
+
+# The scaling guide's planning figures (the sandbox default): Track 100/s, App 10/s, Pipelines 3000/3 s.
+DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
+    "track": RateLimit(100, 1.0),
+    "app": RateLimit(10, 1.0),
+    "cdp": RateLimit(3000, 3.0),
+}
+
+# Customer.io's 2026 docs: 1000 req/s, soft ("may throttle, drop data or block").
+DOCUMENTED_TRACK_RATE_LIMIT = RateLimit(1000, 1.0)

@@ -1,0 +1,404 @@
+"""Validation of request bodies exactly per Customer.io's documented limits (reference section 6).
+
+Every function returns the list of violations it found (empty = valid) and never raises on odd
+input: the sandbox feeds it whatever a client sent. Messages are the ones Customer.io documents on
+its "Invalid API Requests" page where one exists.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cio_contract.limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "Violation",
+    "V2BatchResult",
+    "json_size",
+    "validate_identifier",
+    "validate_attributes",
+    "validate_identify",
+    "validate_event",
+    "validate_device",
+    "validate_merge",
+    "validate_v2_operation",
+    "validate_v2_batch",
+    "validate_cdp_message",
+    "validate_cdp_batch",
+    "validate_transactional",
+    "PERSON_ACTIONS",
+    "OBJECT_ACTIONS",
+]
+
+
+@dataclass(frozen=True)
+class Violation:
+    message: str
+    field: str = ""
+    reason: str = "invalid"
+
+
+# Identify keys that steer the call rather than set an attribute, so they are not counted.
+_CONTROL_KEYS = frozenset({"_timestamp", "_update", "cio_relationships", "cio_subscription_preferences"})
+_EVENT_TYPES = frozenset({"event", "page", "screen"})
+PERSON_ACTIONS = frozenset(
+    {
+        "identify", "delete", "event", "screen", "page", "add_relationships", "delete_relationships",
+        "add_device", "delete_device", "merge", "suppress", "unsuppress",
+    }
+)  # fmt: skip
+OBJECT_ACTIONS = frozenset(
+    {"identify", "identify_anonymous", "delete", "add_relationships", "delete_relationships"}
+)
+_PERSON_IDENTIFIERS = ("id", "email", "phone", "cio_id")
+_DELIVERY_EVENTS = frozenset({"opened", "converted", "delivered"})
+_CDP_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON: how the limits measure values and operations."""
+    if isinstance(value, str):
+        return len(value.encode()) + 2
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _utf8_len(text: str) -> int:
+    # A str of n code points is at most 4n bytes; skip the encode when it cannot be over.
+    return len(text) if len(text) * 4 <= 1_000_000 and text.isascii() else len(text.encode())
+
+
+def _value_bytes(value: Any) -> int:
+    if isinstance(value, str):
+        return _utf8_len(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int | float):
+        return len(str(value))
+    return json_size(value)
+
+
+def validate_identifier(value: Any, limits: Limits = DEFAULT_LIMITS, name: str = "id") -> Violation | None:
+    if value is None:
+        return Violation(f"{name} attribute must be present", name, "required")
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return Violation(f"{name} attribute must be a string value", name, "invalid_type")
+    text = str(value)
+    if not text.strip():
+        return Violation(f"{name} attribute cannot be an empty string", name, "required")
+    if _utf8_len(text) > limits.identifier_bytes:
+        return Violation(
+            f"{name} attribute cannot be longer than {limits.identifier_bytes} bytes", name, "too_long"
+        )
+    return None
+
+
+def validate_attributes(
+    attributes: dict[str, Any], limits: Limits = DEFAULT_LIMITS, prefix: str = ""
+) -> list[Violation]:
+    """Attribute count, name length and value length, as for an identify call."""
+    counted = [k for k in attributes if k not in _CONTROL_KEYS]
+    if len(counted) > limits.attributes_per_call:
+        return [
+            Violation(
+                f"cannot identify more than {limits.attributes_per_call} attributes in one request",
+                prefix or "attributes",
+                "too_many",
+            )
+        ]
+    problems = []
+    for name in counted:
+        if _utf8_len(name) > limits.attribute_name_bytes:
+            problems.append(
+                Violation(
+                    f"attribute name cannot be longer than {limits.attribute_name_bytes} bytes",
+                    prefix + name,
+                    "too_long",
+                )
+            )
+        elif _value_bytes(attributes[name]) > limits.attribute_value_bytes:
+            problems.append(
+                Violation(
+                    f"value for attribute '{name}' cannot be longer than {limits.attribute_value_bytes} bytes",
+                    prefix + name,
+                    "too_long",
+                )
+            )
+    return problems
+
+
+def validate_identify(identifier: str, body: Any, limits: Limits = DEFAULT_LIMITS) -> list[Violation]:
+    """``PUT /api/v1/customers/{identifier}``: the path id and the attributes in ``body``."""
+    problem = validate_identifier(identifier, limits)
+    if problem:
+        return [problem]
+    if not isinstance(body, dict):
+        return [Violation("request body must be a JSON object", "", "invalid_type")]
+    return validate_attributes(body, limits)
+
+
+def _validate_event_fields(name: Any, data: Any, data_field: str, limits: Limits) -> list[Violation]:
+    if not isinstance(name, str) or not name.strip():
+        return [Violation("event name must not be blank", "name", "required")]
+    if _utf8_len(name.strip()) > limits.event_name_bytes:
+        return [
+            Violation(f"event name cannot be longer than {limits.event_name_bytes} bytes", "name", "too_long")
+        ]
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        return [Violation("event data must be a hash", data_field, "invalid_type")]
+    if json_size(data) > limits.event_data_bytes:
+        return [
+            Violation(
+                f"event data cannot be longer than {limits.event_data_bytes} bytes", data_field, "too_long"
+            )
+        ]
+    return []
+
+
+def validate_event(body: Any, limits: Limits = DEFAULT_LIMITS, *, anonymous: bool = False) -> list[Violation]:
+    """``POST /api/v1/customers/{id}/events`` and, with ``anonymous``, ``POST /api/v1/events``."""
+    if not isinstance(body, dict):
+        return [Violation("request body must be a JSON object", "", "invalid_type")]
+    kind = body.get("type", "event")
+    if kind not in _EVENT_TYPES:
+        return [Violation("type must be one of event, page, screen", "type", "invalid_value")]
+    problems = _validate_event_fields(body.get("name"), body.get("data"), "data", limits)
+    timestamp = body.get("timestamp")
+    if timestamp is not None and (not isinstance(timestamp, int) or isinstance(timestamp, bool)):
+        problems.append(Violation("timestamp must be a unix timestamp integer", "timestamp", "invalid_type"))
+    event_id = body.get("id")
+    if event_id is not None and not isinstance(event_id, str):
+        problems.append(Violation("id must be a string", "id", "invalid_type"))
+    if anonymous and "anonymous_id" in body:
+        anon = validate_identifier(body["anonymous_id"], limits, "anonymous_id")
+        if anon:
+            problems.append(anon)
+    return problems
+
+
+def validate_device(body: Any) -> list[Violation]:
+    """``PUT /api/v1/customers/{id}/devices``: ``device.id`` and ``device.platform`` are required."""
+    device = body.get("device") if isinstance(body, dict) else None
+    if not isinstance(device, dict):
+        return [Violation("device must be present", "device", "required")]
+    problems = []
+    if not isinstance(device.get("id"), str) or not device["id"]:
+        problems.append(Violation("device id must be present", "device.id", "required"))
+    if device.get("platform") not in ("ios", "android"):
+        problems.append(
+            Violation("device platform must be ios or android", "device.platform", "invalid_value")
+        )
+    return problems
+
+
+def _single_identifier(value: Any, allowed: tuple[str, ...], field_name: str) -> Violation | None:
+    if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in allowed:
+        return Violation(
+            f"{field_name} must have exactly one identifier of {', '.join(allowed)}",
+            field_name,
+            "invalid_value",
+        )
+    return None
+
+
+def validate_merge(body: Any) -> list[Violation]:
+    if not isinstance(body, dict):
+        return [Violation("request body must be a JSON object", "", "invalid_type")]
+    allowed = ("id", "email", "cio_id")
+    return [p for f in ("primary", "secondary") if (p := _single_identifier(body.get(f), allowed, f))]
+
+
+def _validate_person_operation(op: dict[str, Any], limits: Limits) -> list[Violation]:
+    action = op.get("action")
+    if action not in PERSON_ACTIONS:
+        return [Violation(f"unknown person action {action!r}", "action", "invalid_value")]
+    if action == "merge":
+        allowed = ("id", "email", "cio_id")
+        return [p for f in ("primary", "secondary") if (p := _single_identifier(op.get(f), allowed, f))]
+    ident_problem = _single_identifier(op.get("identifiers"), _PERSON_IDENTIFIERS, "identifiers")
+    if ident_problem:
+        return [ident_problem]
+    ident = validate_identifier(next(iter(op["identifiers"].values())), limits, "identifiers")
+    if ident:
+        return [ident]
+    attributes = op.get("attributes")
+    if action in ("event", "screen", "page"):
+        return _validate_event_fields(op.get("name"), attributes, "attributes", limits)
+    if action in ("add_device", "delete_device"):
+        device = op.get("device")
+        if not isinstance(device, dict) or not device.get("token"):
+            return [Violation("device token must be present", "device.token", "required")]
+        if action == "add_device" and device.get("platform") not in ("ios", "android"):
+            return [Violation("device platform must be ios or android", "device.platform", "invalid_value")]
+        return []
+    if attributes is None:
+        return []
+    if not isinstance(attributes, dict):
+        return [Violation("attributes must be an object", "attributes", "invalid_type")]
+    return validate_attributes(attributes, limits, "attributes.")
+
+
+def _validate_object_operation(op: dict[str, Any], limits: Limits) -> list[Violation]:
+    if op.get("action") not in OBJECT_ACTIONS:
+        return [Violation(f"unknown object action {op.get('action')!r}", "action", "invalid_value")]
+    ids = op.get("identifiers")
+    if not isinstance(ids, dict) or not (
+        ("object_type_id" in ids and "object_id" in ids) or "cio_object_id" in ids
+    ):
+        return [
+            Violation(
+                "identifiers must have object_type_id and object_id, or cio_object_id",
+                "identifiers",
+                "required",
+            )
+        ]
+    attributes = op.get("attributes")
+    if attributes is None:
+        return []
+    if not isinstance(attributes, dict):
+        return [Violation("attributes must be an object", "attributes", "invalid_type")]
+    return validate_attributes(attributes, limits, "attributes.")
+
+
+def _validate_delivery_operation(op: dict[str, Any]) -> list[Violation]:
+    if op.get("action") != "event" or op.get("name") not in _DELIVERY_EVENTS:
+        return [Violation("delivery events are opened, converted or delivered", "name", "invalid_value")]
+    attributes = op.get("attributes")
+    if not isinstance(attributes, dict) or not attributes.get("device_token"):
+        return [Violation("attributes.device_token must be present", "attributes.device_token", "required")]
+    return []
+
+
+def validate_v2_operation(
+    op: Any, limits: Limits = DEFAULT_LIMITS, size: int | None = None
+) -> list[Violation]:
+    """One v2 operation (``/api/v2/entity`` body or a ``/api/v2/batch`` item), including its size."""
+    if not isinstance(op, dict):
+        return [Violation("operation must be a JSON object", "", "invalid_type")]
+    size = json_size(op) if size is None else size
+    if size > limits.v2_operation_bytes:
+        return [
+            Violation(f"operation cannot be larger than {limits.v2_operation_bytes} bytes", "", "too_large")
+        ]
+    kind = op.get("type")
+    if kind == "person":
+        return _validate_person_operation(op, limits)
+    if kind == "object":
+        return _validate_object_operation(op, limits)
+    if kind == "delivery":
+        return _validate_delivery_operation(op)
+    return [Violation("type must be one of person, object, delivery", "type", "invalid_value")]
+
+
+@dataclass
+class V2BatchResult:
+    """Outcome of a v2 batch: a request-level error (400) or per-operation errors (207 when some)."""
+
+    request_error: Violation | None = None
+    errors: list[tuple[int, Violation]] = field(default_factory=list)
+    operations: int = 0
+
+    @property
+    def accepted(self) -> int:
+        return 0 if self.request_error else self.operations - len({i for i, _ in self.errors})
+
+
+def validate_v2_batch(body: Any, raw_size: int, limits: Limits = DEFAULT_LIMITS) -> V2BatchResult:
+    if raw_size >= limits.v2_batch_bytes:
+        return V2BatchResult(
+            Violation(f"batch must be smaller than {limits.v2_batch_bytes} bytes", "batch", "too_large")
+        )
+    batch = body.get("batch") if isinstance(body, dict) else None
+    if not isinstance(batch, list) or not batch:
+        return V2BatchResult(Violation("batch must be a non-empty array", "batch", "required"))
+    if limits.v2_batch_operations is not None and len(batch) > limits.v2_batch_operations:
+        return V2BatchResult(
+            Violation(
+                f"batch cannot have more than {limits.v2_batch_operations} operations", "batch", "too_many"
+            ),
+            operations=len(batch),
+        )
+    result = V2BatchResult(operations=len(batch))
+    for index, op in enumerate(batch):
+        result.errors.extend((index, v) for v in validate_v2_operation(op, limits))
+    if len({i for i, _ in result.errors}) == len(batch):
+        # Nothing valid at all: the whole request is invalid (400), reported with indexes.
+        result.request_error = result.errors[0][1]
+    return result
+
+
+def validate_cdp_message(
+    message: Any, limits: Limits = DEFAULT_LIMITS, kind: str | None = None
+) -> list[Violation]:
+    """One Pipelines call (``/v1/track`` body or a ``/v1/batch`` item)."""
+    if not isinstance(message, dict):
+        return [Violation("message must be a JSON object", "", "invalid_type")]
+    kind = kind or message.get("type")
+    if kind not in _CDP_TYPES:
+        return [Violation(f"type must be one of {', '.join(sorted(_CDP_TYPES))}", "type", "invalid_value")]
+    if json_size(message) > limits.cdp_message_bytes:
+        return [Violation(f"message cannot be larger than {limits.cdp_message_bytes} bytes", "", "too_large")]
+    if not message.get("userId") and not message.get("anonymousId"):
+        return [Violation("userId or anonymousId is required", "userId", "required")]
+    if kind == "track" and not (isinstance(message.get("event"), str) and message["event"].strip()):
+        return [Violation("event is required for track calls", "event", "required")]
+    if kind == "group" and not message.get("groupId"):
+        return [Violation("groupId is required for group calls", "groupId", "required")]
+    if kind == "alias" and not message.get("previousId"):
+        return [Violation("previousId is required for alias calls", "previousId", "required")]
+    return []
+
+
+def validate_cdp_batch(
+    body: Any, raw_size: int, limits: Limits = DEFAULT_LIMITS
+) -> list[tuple[int | None, Violation]]:
+    if raw_size > limits.cdp_batch_bytes:
+        return [
+            (
+                None,
+                Violation(
+                    f"batch cannot be larger than {limits.cdp_batch_bytes} bytes", "batch", "too_large"
+                ),
+            )
+        ]
+    batch = body.get("batch") if isinstance(body, dict) else None
+    if not isinstance(batch, list):
+        return [(None, Violation("batch must be an array", "batch", "required"))]
+    return [(i, v) for i, m in enumerate(batch) for v in validate_cdp_message(m, limits)]
+
+
+def validate_transactional(kind: str, body: Any, limits: Limits = DEFAULT_LIMITS) -> list[Violation]:
+    """App API ``/v1/send/{email,push,sms}``."""
+    if not isinstance(body, dict):
+        return [Violation("request body must be a JSON object", "", "invalid_type")]
+    problems = []
+    if "transactional_message_id" not in body and not (kind == "email" and "body" in body):
+        problems.append(
+            Violation("transactional_message_id is required", "transactional_message_id", "required")
+        )
+    ident = _single_identifier(body.get("identifiers"), ("id", "email", "cio_id"), "identifiers")
+    if ident:
+        problems.append(ident)
+    if kind == "email":
+        if not body.get("to"):
+            problems.append(Violation("to is required", "to", "required"))
+        recipients = sum(
+            len([r for r in str(body.get(f) or "").split(",") if r.strip()]) for f in ("to", "cc", "bcc")
+        )
+        if recipients > limits.transactional_recipients:
+            problems.append(
+                Violation(
+                    f"cannot send to more than {limits.transactional_recipients} recipients", "to", "too_many"
+                )
+            )
+        attachments = body.get("attachments")
+        if attachments is not None and json_size(attachments) >= limits.transactional_attachments_bytes:
+            problems.append(
+                Violation(
+                    f"attachments must be smaller than {limits.transactional_attachments_bytes} bytes in total",
+                    "attachments",
+                    "too_large",
+                )
+            )
+    return problems

@@ -1,0 +1,1 @@
+"""Run orchestration: starting the sandbox, pipeline and Locust processes, and the standard profiles."""
