@@ -1,0 +1,264 @@
+"""Read the files Locust 2.x writes (``--csv``, ``--csv-full-history``, ``--json-file``) into tidy frames.
+
+Locust's output is an external contract, so every quirk is handled here and nowhere else:
+the ``Aggregated`` totals row (empty ``Type``), ``N/A`` percentiles for entries without
+requests, zeros written as "current" percentiles before the 10 s window has filled, the
+``First Seen``/``Last Seen`` columns added to ``_failures.csv`` in 2.44, and a last history row
+cut short when Locust was killed mid-write.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import InputError
+
+__all__ = [
+    "AGGREGATED",
+    "PERCENTILES",
+    "read_exceptions",
+    "read_failures",
+    "read_history",
+    "read_json_totals",
+    "read_stats",
+]
+
+AGGREGATED = "Aggregated"
+# Locust's column label -> our tidy column name, in report order.
+PERCENTILES: dict[str, str] = {
+    "50%": "p50",
+    "66%": "p66",
+    "75%": "p75",
+    "80%": "p80",
+    "90%": "p90",
+    "95%": "p95",
+    "98%": "p98",
+    "99%": "p99",
+    "99.9%": "p99.9",
+    "99.99%": "p99.99",
+    "100%": "p100",
+}
+_STATS_COLUMNS = {
+    "Request Count": "requests",
+    "Failure Count": "failures",
+    "Median Response Time": "median_ms",
+    "Average Response Time": "avg_ms",
+    "Min Response Time": "min_ms",
+    "Max Response Time": "max_ms",
+    "Average Content Size": "avg_bytes",
+    "Requests/s": "rps",
+    "Failures/s": "fail_rps",
+}
+_HISTORY_COLUMNS = {
+    "Timestamp": "timestamp",
+    "User Count": "users",
+    "Requests/s": "rps_window",
+    "Failures/s": "fail_rps_window",
+    "Total Request Count": "total_requests",
+    "Total Failure Count": "total_failures",
+    "Total Average Response Time": "total_avg_ms",
+}
+_NA = ["N/A", ""]
+
+
+def endpoint_label(method: Any, name: Any) -> str:
+    """``"GET /ok"``; the totals row is just ``"Aggregated"``."""
+    method = "" if method is None or (isinstance(method, float) and np.isnan(method)) else str(method)
+    return f"{method} {name}".strip() if method else str(name)
+
+
+def _read_csv(path: Path, required: list[str], what: str, **kwargs: Any) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError(path, f"file not found; expected Locust's {what}")
+    try:
+        frame = pd.read_csv(path, keep_default_na=False, na_values=_NA, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise InputError(path, f"file is empty; expected Locust's {what} with a header row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[-1]
+        raise InputError(path, f"cannot parse as Locust's {what} ({detail})") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(
+            path,
+            f"not Locust's {what}: missing column(s) {', '.join(missing)}; "
+            "pass the files written by `locust --csv PREFIX` (Locust 2.x)",
+        )
+    return frame
+
+
+def _numeric(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+    """Coerce columns to numbers, naming the first bad cell instead of failing later."""
+    for col in columns:
+        if pd.api.types.is_numeric_dtype(frame[col]):
+            continue
+        converted = pd.to_numeric(frame[col], errors="coerce")
+        bad = converted.isna() & frame[col].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # 1-based, after the header
+            raise InputError(
+                path, f"line {row}: column {col!r} has {frame[col][bad].iloc[0]!r}, not a number"
+            )
+        frame[col] = converted
+
+
+def read_stats(path: Path) -> pd.DataFrame:
+    """``PREFIX_stats.csv`` -> one row per endpoint plus ``Aggregated``, as Locust last wrote it."""
+    required = ["Type", "Name", *_STATS_COLUMNS, *PERCENTILES]
+    raw = _read_csv(path, required, "_stats.csv", dtype={"Type": str, "Name": str})
+    _numeric(raw, [*_STATS_COLUMNS, *PERCENTILES], path)
+    incomplete = raw[list(_STATS_COLUMNS)].isna().any(axis=1)
+    if incomplete.any():
+        line = int(np.flatnonzero(incomplete.to_numpy())[0]) + 2
+        raise InputError(path, f"line {line} is incomplete (file truncated?); re-run or copy it again")
+    if not (raw["Name"] == AGGREGATED).any():
+        raise InputError(path, "no 'Aggregated' row (file truncated?); Locust always writes one last")
+    frame = pd.DataFrame(
+        {
+            "endpoint": [endpoint_label(m, n) for m, n in zip(raw["Type"], raw["Name"], strict=True)],
+            "method": raw["Type"].fillna("").astype(str),
+            "name": raw["Name"].astype(str),
+        }
+    )
+    for src, dst in {**_STATS_COLUMNS, **PERCENTILES}.items():
+        frame[dst] = raw[src].astype("float64")
+    frame["requests"] = frame["requests"].astype("int64")
+    frame["failures"] = frame["failures"].astype("int64")
+    return frame
+
+
+def read_history(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """``PREFIX_stats_history.csv`` -> long frame, one row per (second, endpoint).
+
+    Returns the frame and notes for the report (dropped truncated rows). Percentile columns
+    are NaN where Locust had no window data yet (it writes 0 for every percentile then).
+    """
+    names = list(_HISTORY_COLUMNS) + list(PERCENTILES) + ["Type", "Name"]
+    dtype: dict[str, Any] = {"Type": "category", "Name": "category"}
+    dtype.update(dict.fromkeys(PERCENTILES, "float64"))
+    dtype.update({"Requests/s": "float64", "Failures/s": "float64", "Total Average Response Time": "float64"})
+    raw = _read_csv(path, names, "_stats_history.csv", usecols=lambda c: c in names, dtype=dtype)
+    _numeric(raw, list(_HISTORY_COLUMNS), path)
+    notes: list[str] = []
+    incomplete = raw[list(_HISTORY_COLUMNS)].isna().any(axis=1)
+    if incomplete.any():
+        if not incomplete.iloc[:-1].any():
+            notes.append(f"{path.name}: dropped an incomplete last row (Locust stopped mid-write)")
+            raw = raw[~incomplete]
+        else:
+            line = int(np.flatnonzero(incomplete.to_numpy())[0]) + 2
+            raise InputError(path, f"line {line} is incomplete; the file is damaged, re-run the test")
+    return _tidy_history(raw), notes
+
+
+def _tidy_history(raw: pd.DataFrame) -> pd.DataFrame:
+    method = raw["Type"].cat.add_categories([""]).fillna("") if len(raw) else raw["Type"].astype(str)
+    pairs = pd.DataFrame({"m": method.astype(str), "n": raw["Name"].astype(str)})
+    # Build labels once per distinct pair: 10 string joins, not 950k.
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
+    labels = pd.Index([endpoint_label(m, n) for m, n in uniques])
+    categories = labels.unique()
+    frame = pd.DataFrame(
+        {
+            "timestamp": raw["Timestamp"].astype("int64").to_numpy(),
+            "endpoint": pd.Categorical.from_codes(
+                categories.get_indexer(labels)[codes], categories=categories
+            ),
+            "users": raw["User Count"].astype("int64").to_numpy(),
+        }
+    )
+    for src in ("Requests/s", "Failures/s", "Total Request Count", "Total Failure Count"):
+        frame[_HISTORY_COLUMNS[src]] = raw[src].to_numpy()
+    frame["total_requests"] = frame["total_requests"].astype("int64")
+    frame["total_failures"] = frame["total_failures"].astype("int64")
+    frame["total_avg_ms"] = raw["Total Average Response Time"].to_numpy()
+    pct = raw[list(PERCENTILES)].to_numpy(dtype="float64", copy=True)
+    # Locust writes int(None or 0) for every percentile before its window fills: not a 0 ms latency.
+    pct[pct[:, -1] == 0] = np.nan
+    for i, dst in enumerate(PERCENTILES.values()):
+        frame[dst] = pct[:, i]
+    return frame
+
+
+def read_failures(path: Path) -> pd.DataFrame:
+    """``PREFIX_failures.csv`` -> endpoint, error, occurrences, first_seen, last_seen (UTC, or NaT
+    for Locust < 2.44 which has no such columns)."""
+    raw = _read_csv(path, ["Method", "Name", "Error", "Occurrences"], "_failures.csv", dtype=str)
+    _numeric(raw, ["Occurrences"], path)
+    frame = pd.DataFrame(
+        {
+            "endpoint": [endpoint_label(m, n) for m, n in zip(raw["Method"], raw["Name"], strict=True)],
+            "error": raw["Error"].fillna("").astype(str),
+            "occurrences": raw["Occurrences"].fillna(0).astype("int64"),
+        }
+    )
+    for src, dst in (("First Seen", "first_seen"), ("Last Seen", "last_seen")):
+        values = raw[src] if src in raw.columns else pd.Series([None] * len(raw), dtype=object)
+        frame[dst] = pd.to_datetime(values.reset_index(drop=True), utc=True, errors="coerce")
+    return frame
+
+
+def read_exceptions(path: Path) -> pd.DataFrame:
+    """``PREFIX_exceptions.csv`` -> count, message, traceback, nodes (errors raised in user code)."""
+    raw = _read_csv(path, ["Count", "Message"], "_exceptions.csv", dtype=str)
+    _numeric(raw, ["Count"], path)
+    return pd.DataFrame(
+        {
+            "count": raw["Count"].fillna(0).astype("int64"),
+            "message": raw["Message"].fillna("").astype(str),
+            "traceback": raw.get("Traceback", pd.Series([""] * len(raw))).fillna("").astype(str),
+            "nodes": raw.get("Nodes", pd.Series([""] * len(raw))).fillna("").astype(str),
+        }
+    )
+
+
+def read_json_totals(path: Path) -> tuple[pd.DataFrame, dict[str, dict[int, int]]]:
+    """``--json-file`` output -> final totals per endpoint and each endpoint's latency histogram.
+
+    Locust writes this once at exit from its in-memory stats, so unlike ``_stats.csv`` (written
+    once a second) these are the run's final figures.
+    """
+    try:
+        entries = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not valid JSON ({exc}); expected Locust's --json-file output") from None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise InputError(path, "expected a JSON list of stats entries as Locust's --json-file writes")
+    rows, histograms = [], {}
+    for i, entry in enumerate(entries):
+        try:
+            label = endpoint_label(entry.get("method"), entry["name"])
+            rows.append(
+                {
+                    "endpoint": label,
+                    "requests": int(entry["num_requests"]),
+                    "failures": int(entry["num_failures"]),
+                    "total_ms": float(entry["total_response_time"]),
+                    "min_ms": float(entry.get("min_response_time") or 0.0),
+                    "max_ms": float(entry.get("max_response_time") or 0.0),
+                    "start": float(entry["start_time"]),
+                    "last": float(entry.get("last_request_timestamp") or entry["start_time"]),
+                    "bytes": float(entry.get("total_content_length") or 0.0),
+                }
+            )
+            histograms[label] = {int(float(k)): int(v) for k, v in entry.get("response_times", {}).items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(
+                path, f"entry {i} lacks a valid {exc} field; expected Locust's --json-file output"
+            ) from None
+    columns = ["endpoint", "requests", "failures", "total_ms", "min_ms", "max_ms", "start", "last", "bytes"]
+    return pd.DataFrame(rows, columns=columns), histograms
+
+
+def sniff_header(path: Path) -> list[str]:
+    """First row of a CSV, for telling the user what a foreign file looks like."""
+    with path.open(newline="", errors="replace") as fh:
+        return next(csv.reader(fh), [])

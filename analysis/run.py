@@ -1,0 +1,154 @@
+"""Find a run's files from a directory or ``--csv`` prefix and load them as tidy frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import locust_csv
+from analysis.errors import InputError
+from analysis.system import read_system_history
+
+__all__ = ["Run", "RunFiles", "load_run", "resolve_run"]
+
+# Measured in this project: a single-process run's _stats.csv ended ~4% below Locust's final
+# console totals, because Locust rewrites it once a second and the last second is lost at exit.
+TRAILING_NOTE = (
+    "final figures come from _stats.csv, which Locust rewrites once a second; "
+    "it may trail the console's final totals by ~4% (save --json-file for exact totals)"
+)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where each of a run's files is; optional ones are None when absent."""
+
+    prefix: Path
+    stats: Path
+    history: Path | None
+    failures: Path | None
+    exceptions: Path | None
+    json: Path | None
+    system: Path | None
+
+
+@dataclass
+class Run:
+    """A loaded run. Every frame is tidy: one row per observation, snake_case columns."""
+
+    files: RunFiles
+    stats: pd.DataFrame
+    """Per endpoint plus ``Aggregated``, from ``_stats.csv``."""
+    history: pd.DataFrame | None
+    """One row per (second, endpoint) from ``_stats_history.csv``; None when absent."""
+    failures: pd.DataFrame
+    exceptions: pd.DataFrame
+    json_totals: pd.DataFrame | None
+    """Final totals from ``--json-file`` when it was saved."""
+    histograms: dict[str, dict[int, int]] = field(default_factory=dict)
+    system: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def full_history(self) -> bool:
+        """True when history has per-endpoint rows, i.e. Locust ran with ``--csv-full-history``
+        and its percentiles are a ~10 s window rather than cumulative."""
+        if self.history is None:
+            return False
+        return bool((self.history["endpoint"] != locust_csv.AGGREGATED).any())
+
+    @property
+    def final_source(self) -> str:
+        return "locust.json" if self.json_totals is not None else "_stats.csv"
+
+
+def resolve_run(path: str | Path) -> RunFiles:
+    """Accept a run directory, a ``--csv`` prefix, or a ``*_stats.csv`` file."""
+    path = Path(path)
+    if path.is_dir():
+        prefix = _prefix_in_dir(path)
+    elif path.name.endswith("_stats.csv"):
+        prefix = path.with_name(path.name.removesuffix("_stats.csv"))
+    else:
+        prefix = path
+    stats = prefix.with_name(prefix.name + "_stats.csv")
+    if not stats.is_file():
+        raise InputError(
+            path,
+            "no Locust CSVs here (expected PREFIX_stats.csv); pass a run directory or the --csv prefix",
+        )
+
+    def optional(suffix: str) -> Path | None:
+        candidate = prefix.with_name(prefix.name + suffix)
+        return candidate if candidate.is_file() else None
+
+    system = prefix.parent / "system_history.csv"
+    return RunFiles(
+        prefix=prefix,
+        stats=stats,
+        history=optional("_stats_history.csv"),
+        failures=optional("_failures.csv"),
+        exceptions=optional("_exceptions.csv"),
+        json=optional(".json"),
+        system=system if system.is_file() else None,
+    )
+
+
+def _prefix_in_dir(directory: Path) -> Path:
+    if (directory / "locust_stats.csv").is_file():
+        return directory / "locust"
+    found = sorted(directory.glob("*_stats.csv"))
+    if len(found) == 1:
+        return found[0].with_name(found[0].name.removesuffix("_stats.csv"))
+    if not found:
+        raise InputError(directory, "no *_stats.csv in this directory; run Locust with --csv PREFIX first")
+    names = ", ".join(p.name for p in found)
+    raise InputError(directory, f"several *_stats.csv files ({names}); pass the prefix of the one you want")
+
+
+def load_run(path: str | Path) -> Run:
+    """Load everything a run left behind. Raises :class:`InputError` for unusable input."""
+    files = resolve_run(path)
+    notes: list[str] = []
+    history = None
+    if files.history is not None:
+        history, history_notes = locust_csv.read_history(files.history)
+        notes += history_notes
+    else:
+        notes.append("no _stats_history.csv: over-time charts and the knee are omitted")
+    json_totals, histograms = None, {}
+    if files.json is not None:
+        json_totals, histograms = locust_csv.read_json_totals(files.json)
+    else:
+        notes.append(TRAILING_NOTE)
+    run = Run(
+        files=files,
+        stats=locust_csv.read_stats(files.stats),
+        history=history,
+        failures=_optional(files.failures, locust_csv.read_failures, _EMPTY_FAILURES),
+        exceptions=_optional(files.exceptions, locust_csv.read_exceptions, _EMPTY_EXCEPTIONS),
+        json_totals=json_totals,
+        histograms=histograms,
+        system=read_system_history(files.system) if files.system is not None else None,
+        notes=notes,
+    )
+    if history is not None and not run.full_history and len(history):
+        notes.append(
+            "history has no per-endpoint rows (run without --csv-full-history): "
+            "its percentiles are cumulative since start, not a 10 s window"
+        )
+    return run
+
+
+_EMPTY_FAILURES = ["endpoint", "error", "occurrences", "first_seen", "last_seen"]
+_EMPTY_EXCEPTIONS = ["count", "message", "traceback", "nodes"]
+
+
+def _optional(path: Path | None, reader, columns: list[str]) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    if path is None:
+        return pd.DataFrame(
+            {c: pd.Series(dtype="int64" if c in {"occurrences", "count"} else object) for c in columns}
+        )
+    return reader(path)

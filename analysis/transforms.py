@@ -1,0 +1,271 @@
+"""DataFrame in, DataFrame out: everything the report computes, with no drawing.
+
+Time series are per second and keyed by ``timestamp`` (unix s) and ``endpoint``; the totals
+row/series is named ``Aggregated`` as in Locust.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.locust_csv import AGGREGATED, PERCENTILES
+
+__all__ = [
+    "ERROR_KINDS",
+    "classify_error",
+    "downsample",
+    "error_kinds",
+    "error_rate_by_kind",
+    "final_from_json",
+    "final_from_stats",
+    "histogram_percentiles",
+    "latency_distribution",
+    "per_second",
+]
+
+ERROR_KINDS = ["429", "5xx", "timeout", "connection", "4xx", "other"]
+PERCENTILE_LEVELS: dict[str, float] = {
+    col: float(label.rstrip("%")) / 100 for label, col in PERCENTILES.items()
+}
+FINAL_COLUMNS = [
+    "endpoint",
+    "requests",
+    "failures",
+    "error_rate",
+    "rps",
+    "avg_ms",
+    "min_ms",
+    "max_ms",
+    *PERCENTILES.values(),
+]
+
+# Order matters: "connect timeout" is a timeout, "HTTPError('429 Client Error')" is a 429 not a 4xx.
+_KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("429", re.compile(r"\b429\b|rate.?limit|too many requests", re.I)),
+    ("5xx", re.compile(r"\b5\d\d\b|server error", re.I)),
+    ("timeout", re.compile(r"time.?out|timed out", re.I)),
+    (
+        "connection",
+        re.compile(r"connect|refused|reset by peer|remotedisconnected|broken pipe|name or service", re.I),
+    ),
+    ("4xx", re.compile(r"\b4\d\d\b|client error", re.I)),
+]
+
+
+def classify_error(message: str) -> str:
+    """Map a Locust failure message to one of :data:`ERROR_KINDS`.
+
+    Understands the traffic model's ``catch_response`` messages (``rate limited (429)``,
+    ``server error (5xx): 503``, ``timeout``, ``connection error``, ``client error (4xx): 400``)
+    as well as Locust's own ``HTTPError``/``ConnectionRefusedError`` reprs.
+    """
+    for kind, pattern in _KIND_PATTERNS:
+        if pattern.search(message):
+            return kind
+    return "other"
+
+
+def error_kinds(failures: pd.DataFrame) -> pd.DataFrame:
+    """Failures with a ``kind`` column added."""
+    out = failures.copy()
+    out["kind"] = pd.Categorical([classify_error(m) for m in out["error"]], categories=ERROR_KINDS)
+    return out
+
+
+def final_from_stats(stats: pd.DataFrame) -> pd.DataFrame:
+    """The final per-endpoint table from ``_stats.csv`` rows."""
+    out = stats[
+        ["endpoint", "requests", "failures", "rps", "avg_ms", "min_ms", "max_ms", *PERCENTILES.values()]
+    ].copy()
+    out["error_rate"] = _ratio(out["failures"], out["requests"])
+    return out[FINAL_COLUMNS].reset_index(drop=True)
+
+
+def final_from_json(totals: pd.DataFrame, histograms: Mapping[str, Mapping[int, int]]) -> pd.DataFrame:
+    """The final per-endpoint table from Locust's ``--json-file`` output, plus ``Aggregated``.
+
+    Percentiles use Locust's own rule on its rounded-response-time histogram, so they equal the
+    console's figures; rps is requests over each entry's first-to-last-request span, as Locust does.
+    """
+    rows = [_json_row(r, histograms.get(str(r["endpoint"]), {})) for r in totals.to_dict("records")]
+    rows.sort(key=lambda row: row["endpoint"])
+    merged: dict[int, int] = {}
+    for hist in histograms.values():
+        for ms, n in hist.items():
+            merged[ms] = merged.get(ms, 0) + n
+    agg: dict[str, object] = {
+        "endpoint": AGGREGATED,
+        "requests": int(totals["requests"].sum()),
+        "failures": int(totals["failures"].sum()),
+        "total_ms": float(totals["total_ms"].sum()),
+        "min_ms": float(totals["min_ms"].min()) if len(totals) else 0.0,
+        "max_ms": float(totals["max_ms"].max()) if len(totals) else 0.0,
+        "start": float(totals["start"].min()) if len(totals) else 0.0,
+        "last": float(totals["last"].max()) if len(totals) else 0.0,
+    }
+    rows.append(_json_row(agg, merged))
+    out = pd.DataFrame(rows)
+    out["requests"] = out["requests"].astype("int64")
+    out["failures"] = out["failures"].astype("int64")
+    out["error_rate"] = _ratio(out["failures"], out["requests"])
+    return out[FINAL_COLUMNS]
+
+
+def _json_row(entry: Mapping[str, object], hist: Mapping[int, int]) -> dict[str, object]:
+    requests = int(entry["requests"])  # type: ignore[call-overload]
+    span = float(entry["last"]) - float(entry["start"])  # type: ignore[arg-type]
+    row: dict[str, object] = {
+        "endpoint": entry["endpoint"],
+        "requests": requests,
+        "failures": int(entry["failures"]),  # type: ignore[call-overload]
+        "rps": requests / span if span > 0 else float(requests),
+        "avg_ms": float(entry["total_ms"]) / requests if requests else math.nan,  # type: ignore[arg-type]
+        "min_ms": float(entry["min_ms"]) if requests else math.nan,  # type: ignore[arg-type]
+        "max_ms": float(entry["max_ms"]) if requests else math.nan,  # type: ignore[arg-type]
+    }
+    levels = list(PERCENTILE_LEVELS.values())
+    row.update(zip(PERCENTILES.values(), histogram_percentiles(hist, levels), strict=True))
+    return row
+
+
+def histogram_percentiles(hist: Mapping[int, int], levels: Sequence[float]) -> list[float]:
+    """Locust's ``calculate_response_time_percentile`` for several levels at once.
+
+    Walking from the slowest bucket down, the answer is the first bucket at which no more than
+    ``int(total * level)`` requests remain below.
+    """
+    total = sum(hist.values())
+    if not total:
+        return [math.nan] * len(levels)
+    times = np.array(sorted(hist, reverse=True), dtype="float64")
+    counts = np.array([hist[int(t)] for t in times], dtype="int64")
+    remaining = total - np.cumsum(counts)
+    out = []
+    for level in levels:
+        idx = np.flatnonzero(remaining <= int(total * level))
+        out.append(float(times[idx[0]]) if len(idx) else 0.0)
+    return out
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    num = num.astype("float64")
+    den = den.astype("float64")
+    return (num / den.where(den > 0)).astype("float64")
+
+
+def per_second(history: pd.DataFrame) -> pd.DataFrame:
+    """Per-second requests, failures and error rate per endpoint from Locust's cumulative counters.
+
+    Locust's own ``Requests/s`` history column is a moving average that reads 0 for the first
+    seconds; differencing ``Total Request Count`` gives what happened in each second instead.
+    A counter that goes down (stats reset) restarts from its new value.
+    """
+    cols = ["timestamp", "endpoint", "users", "total_requests", "total_failures", "p50", "p95", "p99"]
+    frame = history[cols].drop_duplicates(["endpoint", "timestamp"], keep="last")
+    frame = frame.sort_values(["endpoint", "timestamp"], kind="stable").reset_index(drop=True)
+    first = (frame["endpoint"] != frame["endpoint"].shift()).to_numpy()
+    ts = frame["timestamp"].to_numpy()
+    dt = np.where(first, 1, np.diff(ts, prepend=ts[:1]))
+    out = pd.DataFrame(
+        {"timestamp": frame["timestamp"], "endpoint": frame["endpoint"], "users": frame["users"]}
+    )
+    for total, name in (("total_requests", "requests"), ("total_failures", "failures")):
+        values = frame[total].to_numpy()
+        delta = np.diff(values, prepend=values[:1])
+        delta = np.where(first | (delta < 0), values, delta)
+        out[name] = delta
+        out[f"{name.removesuffix('s')}_rps" if name == "requests" else "fail_rps"] = delta / dt
+    out = out.rename(columns={"request_rps": "rps"})
+    out["error_rate"] = _ratio(out["failures"], out["requests"])
+    for col in ("p50", "p95", "p99"):
+        out[f"{col}_ms"] = frame[col].to_numpy()
+    return out.sort_values(["timestamp", "endpoint"], kind="stable").reset_index(drop=True)
+
+
+def error_rate_by_kind(seconds: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:
+    """Failures per second split by kind, summed over endpoints: ``timestamp``, ``kind``, ``fail_rps``,
+    ``share`` (of all requests that second).
+
+    Locust's history counts failures per endpoint but not per message, so each endpoint's failures
+    in a second are split in proportion to its messages' totals in ``_failures.csv``; where
+    First/Last Seen exist (Locust >= 2.44) only kinds seen around that second take part. Exact
+    whenever an endpoint fails in one way at a time.
+    """
+    rows = seconds[(seconds["endpoint"] != AGGREGATED) & (seconds["failures"] > 0)]
+    totals = seconds[seconds["endpoint"] == AGGREGATED].set_index("timestamp")["requests"]
+    if rows.empty:
+        return pd.DataFrame(
+            {
+                "timestamp": pd.Series(dtype="int64"),
+                "kind": pd.Categorical([], ERROR_KINDS),
+                "fail_rps": pd.Series(dtype="float64"),
+                "share": pd.Series(dtype="float64"),
+            }
+        )
+    weights = _kind_weights(rows, kinds)
+    split = weights.mul(rows["failures"].to_numpy()[:, None])
+    split["timestamp"] = rows["timestamp"].to_numpy()
+    wide = split.groupby("timestamp").sum()
+    long = wide.reset_index().melt(id_vars="timestamp", var_name="kind", value_name="fail_rps")
+    long["kind"] = pd.Categorical(long["kind"], categories=ERROR_KINDS)
+    long["share"] = long["fail_rps"] / long["timestamp"].map(totals).where(lambda s: s > 0)
+    return long.sort_values(["timestamp", "kind"], kind="stable").reset_index(drop=True)
+
+
+def _kind_weights(rows: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:
+    """Per failing (endpoint, second) row, the fraction of its failures each kind gets."""
+    weights = np.zeros((len(rows), len(ERROR_KINDS)))
+    ts = rows["timestamp"].to_numpy()
+    for endpoint, group in kinds.groupby("endpoint", observed=True):
+        mask = (rows["endpoint"] == endpoint).to_numpy()
+        if not mask.any():
+            continue
+        w = np.zeros((int(mask.sum()), len(ERROR_KINDS)))
+        for rec in group.itertuples(index=False):
+            col = ERROR_KINDS.index(str(rec.kind))
+            active = np.ones(int(mask.sum()), dtype=bool)
+            if pd.notna(rec.first_seen) and pd.notna(rec.last_seen):
+                lo, hi = rec.first_seen.timestamp() - 1, rec.last_seen.timestamp() + 1
+                active = (ts[mask] >= lo) & (ts[mask] <= hi)
+            w[:, col] += np.where(active, rec.occurrences, 0)
+        weights[mask] = w
+    # Rows no message explains (failures.csv trails history by up to a second) count as "other".
+    unexplained = weights.sum(axis=1) == 0
+    weights[unexplained, ERROR_KINDS.index("other")] = 1
+    return pd.DataFrame(weights / weights.sum(axis=1, keepdims=True), columns=ERROR_KINDS)
+
+
+def latency_distribution(final: pd.DataFrame) -> pd.DataFrame:
+    """Long frame ``endpoint, percentile (0..1), ms`` for endpoints with requests."""
+    wide = final.loc[final["requests"] > 0, ["endpoint", *PERCENTILES.values()]]
+    long = wide.melt(id_vars="endpoint", var_name="level", value_name="ms")
+    long["percentile"] = long["level"].map(PERCENTILE_LEVELS)
+    return long[["endpoint", "percentile", "ms"]].dropna().reset_index(drop=True)
+
+
+def downsample(frame: pd.DataFrame, max_points: int = 1500, peaks: Sequence[str] = ()) -> pd.DataFrame:
+    """Average a per-second frame into at most ``max_points`` time bins per endpoint/kind.
+
+    Columns in ``peaks`` (latency percentiles) keep each bin's maximum so spikes stay visible.
+    Returns the frame unchanged when it is already short enough.
+    """
+    if frame.empty:
+        return frame
+    span = int(frame["timestamp"].max() - frame["timestamp"].min()) + 1
+    width = math.ceil(span / max_points)
+    if width <= 1:
+        return frame
+    keys = [c for c in ("endpoint", "kind") if c in frame.columns]
+    binned = frame.assign(timestamp=frame["timestamp"] - frame["timestamp"] % width)
+    numeric = [
+        c
+        for c in frame.columns
+        if c not in keys and c != "timestamp" and pd.api.types.is_numeric_dtype(frame[c])
+    ]
+    how = {c: ("max" if c in peaks else "mean") for c in numeric}
+    return binned.groupby(["timestamp", *keys], observed=True, sort=True).agg(how).reset_index()
