@@ -1,0 +1,281 @@
+"""Request dispatch: route, authenticate, size, faults, rate limit, then the API handler, then account.
+
+Transport-independent: the protocol hands over a parsed request and gets back what to send
+(bytes, a ``Delayed`` reply, a coroutine for admin calls, or ``RESET``/``HANG`` from fault injection).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cio_contract import (
+    ENDPOINTS,
+    UNAUTHORIZED_MESSAGE,
+    Api,
+    Endpoint,
+    Limits,
+    Router,
+    cdp_error,
+    error_body,
+    rate_limited_message,
+)
+from sandbox import faults as fault_kinds
+from sandbox.accounting import (
+    BLOCKED,
+    DROPPED,
+    FAULT,
+    NOT_FOUND,
+    RATE_LIMITED,
+    TOO_LARGE,
+    UNAUTHORIZED,
+    UNMATCHED,
+    Accounting,
+)
+from sandbox.auth import Authenticator
+from sandbox.config import SandboxConfig
+from sandbox.faults import Faults
+from sandbox.handlers import HANDLERS
+from sandbox.ratelimit import APIS, DELAY, DROP, REJECT, RateLimiter
+from sandbox.ratelimit import BLOCKED as RL_BLOCKED
+from sandbox.responses import EMPTY_OK, json_response
+from sandbox.shared import CTL_RESET, SharedMemory
+from sandbox.store import Store
+
+__all__ = ["HANG", "RESET", "Delayed", "Request", "Sandbox"]
+
+RESET = object()
+HANG = object()
+ADMIN = "admin"
+
+
+@dataclass(slots=True)
+class Delayed:
+    """Send ``reply`` (or what ``reply()`` returns at that time) after ``seconds``."""
+
+    seconds: float
+    reply: bytes | Callable[[], bytes]
+
+
+@dataclass(slots=True)
+class Hang:
+    seconds: float
+
+
+class Request:
+    """One API request after routing and authentication."""
+
+    __slots__ = ("endpoint", "params", "workspace", "workspace_name", "body", "strict", "limits")
+
+    def __init__(self, endpoint: Endpoint, params: dict[str, str], workspace: int, workspace_name: str,
+                 body: bytes, strict: bool, limits: Limits):  # fmt: skip
+        self.endpoint = endpoint
+        self.params = params
+        self.workspace = workspace
+        self.workspace_name = workspace_name
+        self.body = body
+        self.strict = strict
+        self.limits = limits
+
+
+class Sandbox:
+    """All per-process state of one sandbox worker."""
+
+    def __init__(self, config: SandboxConfig, shared: SharedMemory, accounting: Accounting,
+                 limiter: RateLimiter, process_index: int = 0):  # fmt: skip
+        self.config = config
+        self.shared = shared
+        self.process_index = process_index
+        self.router = Router(ENDPOINTS)
+        self.auth = Authenticator(config.workspaces)
+        self.accounting = accounting
+        self.limiter = limiter
+        self.faults = Faults(shared)
+        self.store = Store(config.store_mode, config.max_events, config.max_people, config.dedup_window)
+        self.workspace_names = accounting.workspaces
+        self.started = time.time()
+        self._control = shared.control()
+        self._reset_generation = 0
+        self._api_index = {e.name: APIS.index(str(e.api)) for e in ENDPOINTS}
+        self._endpoint_index = accounting.endpoint_index
+        self._handlers = HANDLERS
+        self._cache: dict[tuple[Any, ...], bytes] = {}
+        self.admin: Any = None  # set by sandbox.admin.Admin (it needs the app too)
+
+    # -- routing (called when the headers are complete) --------------------------------------------
+
+    def route(self, method: str, path: str) -> tuple[Endpoint | None, dict[str, str], Any]:
+        if path.startswith(("/__sandbox", "/metrics")):
+            return None, {}, ADMIN
+        return self.router.match(method, path)
+
+    def body_cap(self, endpoint: Endpoint | None) -> int:
+        """Most bytes worth reading for ``endpoint``; above this the body is discarded unread."""
+        if endpoint is None:
+            return 64 * 1024
+        limits = self.config.limits
+        if endpoint.api is Api.CDP:
+            return limits.cdp_batch_bytes + 1
+        if endpoint.name in ("v2_entity", "v2_batch"):
+            return limits.v2_batch_bytes + 1
+        if endpoint.api is Api.APP:
+            return self.config.max_body_bytes
+        return self.config.track_v1_body_bytes
+
+    # -- the request path ---------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, route: tuple[Endpoint | None, dict[str, str], Any],
+               auth: bytes | None, strict: bool, body: bytes, too_large: int, loopback: bool) -> Any:  # fmt: skip
+        """What to answer; ``too_large`` is the body size when it was discarded for being over the cap."""
+        if self._control[CTL_RESET] != self._reset_generation:
+            self._apply_reset()
+        endpoint, params, known = route
+        if endpoint is None:
+            if known is ADMIN:
+                return self.admin.handle(method, path, body, loopback)
+            return self._unmatched(method, path, known)
+        e = self._endpoint_index[endpoint.name]
+        api = self._api_index[endpoint.name]
+        w = self.auth.workspace(api, auth)
+        if not w:
+            self.accounting.record(self.accounting.cell(self.auth.claimed_workspace(auth), e), UNAUTHORIZED)
+            return self._cached(("401", endpoint.name), lambda: self._unauthorized(endpoint))
+        base = self.accounting.cell(w, e)
+        if too_large:
+            return self._too_large(endpoint, base, too_large, strict)
+        latency = 0.0
+        if self.faults.active or self._refresh_faults():
+            spec = self.faults.spec_for(endpoint.name)
+            if spec is not None:
+                injected = self._inject(spec, endpoint, base)
+                if injected is not None:
+                    return injected
+                latency = spec.latency()
+        verdict, seconds = self.limiter.check(w, api, time.monotonic())
+        req = Request(endpoint, params, w, self.workspace_names[w], body, strict, self.config.limits)
+        if verdict:
+            reply = self._over_limit(verdict, seconds, req, base, w, api)
+            if reply is not None:
+                return reply
+            latency += seconds
+        if latency > 0:
+            return Delayed(latency, lambda: self._process(req, base))
+        return self._process(req, base)
+
+    def _process(self, req: Request, base: int) -> bytes:
+        outcome, ok, bad, reply = self._handlers[req.endpoint.name](self, req)
+        self.accounting.record(base, outcome, ok, bad)
+        return reply
+
+    def event(self, req: Request, person: Any, name: str, kind: str, event_id: Any, data: Any) -> None:
+        """Store one event unless its id was seen before (then count a duplicate)."""
+        if event_id is not None and self.store.seen_before(req.workspace_name, event_id):
+            self.accounting.duplicate(req.workspace)
+            return
+        self.store.event(req.workspace_name, person, name, kind, event_id, data, req.endpoint.name)
+
+    # -- the ways a request is refused --------------------------------------------------------------
+
+    def _cached(self, key: tuple[Any, ...], build: Callable[[], bytes]) -> bytes:
+        reply = self._cache.get(key)
+        if reply is None:
+            reply = self._cache[key] = build()
+        return reply
+
+    def _unauthorized(self, endpoint: Endpoint) -> bytes:
+        body = error_body(endpoint.api, endpoint.name, "unauthorized", [UNAUTHORIZED_MESSAGE])
+        return json_response(401, body)
+
+    def _unmatched(self, method: str, path: str, path_known: bool) -> bytes:
+        self.accounting.record(self.accounting.cell(0, self._endpoint_index[UNMATCHED.name]), NOT_FOUND)
+        api = Api.CDP if path.startswith("/v1/") and not path.startswith("/v1/send") else Api.TRACK
+        if path_known:
+            message = f"method {method} is not allowed on {path.split('?')[0]}"
+            return json_response(405, error_body(api, "_unmatched", "method_not_allowed", [message]))
+        message = f"no such endpoint: {method} {path.split('?')[0]}"
+        return json_response(404, error_body(api, "_unmatched", "not_found", [message]))
+
+    def declared_too_large(self, route: tuple[Endpoint | None, dict[str, str], Any], auth: bytes | None,
+                           size: int) -> bytes:  # fmt: skip
+        """The reply when ``Content-Length`` alone is over the global maximum (the body is never read)."""
+        endpoint = route[0]
+        message = f"request body cannot be larger than {self.config.max_body_bytes} bytes (declared {size})"
+        if endpoint is None:
+            cell = self.accounting.cell(0, self._endpoint_index[UNMATCHED.name])
+            self.accounting.record(cell, TOO_LARGE)
+            return json_response(413, {"error": message}, close=True)
+        e = self._endpoint_index[endpoint.name]
+        w = self.auth.workspace(self._api_index[endpoint.name], auth)
+        if not w:
+            self.accounting.record(self.accounting.cell(self.auth.claimed_workspace(auth), e), UNAUTHORIZED)
+            return self._unauthorized(endpoint)
+        self.accounting.record(self.accounting.cell(w, e), TOO_LARGE, 0, 1)
+        return json_response(413, error_body(endpoint.api, endpoint.name, "too_large", [message]), close=True)
+
+    def _too_large(self, endpoint: Endpoint, base: int, size: int, strict: bool) -> bytes:
+        self.accounting.record(base, TOO_LARGE, 0, 1)
+        cap = self.body_cap(endpoint) - 1
+        message = f"request body cannot be larger than {cap} bytes (got at least {size})"
+        if endpoint.api is Api.CDP:
+            return json_response(400, cdp_error("too_large", message)) if strict else EMPTY_OK
+        status = 400 if endpoint.name in ("v2_entity", "v2_batch") else 413
+        return json_response(status, error_body(endpoint.api, endpoint.name, "too_large", [message]))
+
+    def _refresh_faults(self) -> bool:
+        self.faults.refresh()
+        return self.faults.active
+
+    def _inject(self, spec: Any, endpoint: Endpoint, base: int) -> Any:
+        kind, status = fault_kinds.decide(spec, time.time())
+        if kind == fault_kinds.NONE:
+            return None
+        self.accounting.record(base, FAULT)
+        if kind == fault_kinds.RESET:
+            return RESET
+        if kind == fault_kinds.HANG:
+            return Hang(spec.hang_seconds)
+        word = "outage" if kind == fault_kinds.OUTAGE else "injected fault"
+        body = error_body(
+            endpoint.api, endpoint.name, "server_error", [f"{word}: service unavailable ({status})"]
+        )
+        return json_response(status, body)
+
+    def _over_limit(self, verdict: int, seconds: float, req: Request, base: int, w: int, api: int) -> Any:
+        """The reply for a request past the limit, or None when it goes ahead after ``seconds``."""
+        if verdict == DELAY:
+            return None
+        if verdict == DROP:
+            self.accounting.record(base, DROPPED)
+            if req.endpoint.api is Api.APP:
+                return json_response(200, {"delivery_id": "dropped", "queued_at": int(time.time())})
+            return EMPTY_OK
+        policy = self.limiter.policy(w, api)
+        limit = policy.limit
+        if verdict == RL_BLOCKED:
+            self.accounting.record(base, BLOCKED)
+            message = (
+                f"requests are blocked for {policy.block_seconds:g} s after sustained excess over the limit"
+            )
+            retry = seconds
+        else:
+            assert verdict == REJECT
+            self.accounting.record(base, RATE_LIMITED)
+            message = rate_limited_message(req.endpoint.api, limit.requests, limit.per_seconds)
+            retry = max(policy.retry_after, seconds)
+        headers = f"Retry-After: {max(1, round(retry))}\r\n".encode() if policy.retry_after else b""
+        key = ("429", verdict, req.endpoint.name, w, headers)
+        body = error_body(req.endpoint.api, req.endpoint.name, "rate_limited", [message])
+        return self._cached(key, lambda: json_response(429, body, headers=headers))
+
+    def _apply_reset(self) -> None:
+        self._reset_generation = self._control[CTL_RESET]
+        self.store.clear()
+
+    def reset(self) -> None:
+        """Zero counters and rate state and clear every process's store (each clears on its next request)."""
+        self.shared.zero_counters()
+        self.shared.zero_rate_state()
+        self._control[CTL_RESET] += 1
+        self._apply_reset()

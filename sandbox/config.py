@@ -1,0 +1,189 @@
+"""The sandbox's configuration: workspaces, rate limits, store and fault settings, from CLI and YAML.
+
+Everything is parsed into frozen dataclasses once at start; a bad value raises ConfigError with one
+line saying what is wrong and how to fix it (the CLI prints it and exits 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from cio_contract import DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, Api, Limits, RateLimit
+
+__all__ = [
+    "ConfigError",
+    "DEMO_WORKSPACE",
+    "RATE_MODES",
+    "STORE_MODES",
+    "RatePolicy",
+    "SandboxConfig",
+    "WorkspaceConfig",
+    "load_yaml",
+    "parse_rate_limit",
+    "parse_workspace",
+    "with_default_burst",
+]
+
+RATE_MODES = ("reject", "throttle", "drop", "block", "off")
+STORE_MODES = ("full", "count")
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names it and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """How one API of one workspace is limited and what happens past the limit."""
+
+    limit: RateLimit
+    mode: str = "reject"
+    retry_after: float = 0.0
+    """Seconds to put in ``Retry-After`` on 429 (0 = no header; Customer.io documents none)."""
+    block_seconds: float = 10.0
+    """``block`` mode: how long everything is rejected once sustained excess is seen."""
+    block_after: int = 0
+    """``block`` mode: over-limit requests within one window that trigger a block (0 = 10% of the limit)."""
+    throttle_max_delay: float = 30.0
+    """``throttle`` mode: a request that would wait longer than this is rejected with 429 instead."""
+
+    @property
+    def block_threshold(self) -> int:
+        return self.block_after or max(1, self.limit.requests // 10)
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    site_id: str
+    track_api_key: str
+    app_api_key: str
+    cdp_write_key: str
+    rate: dict[str, RatePolicy] = field(default_factory=dict)
+    """Rate policy per API name (``track``, ``app``, ``cdp``)."""
+
+    def policy(self, api: Api | str) -> RatePolicy:
+        return self.rate[str(api)]
+
+
+DEMO_WORKSPACE = ("demo-site", "demo-track-key", "demo-app-key", "demo-cdp-key")
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    processes: int = 1
+    workspaces: tuple[WorkspaceConfig, ...] = ()
+    limits: Limits = DEFAULT_LIMITS
+    store_mode: str = "full"
+    max_events: int = 100_000
+    max_people: int = 100_000
+    dedup_window: int = 200_000
+    """How many event ids are remembered for duplicate detection (oldest forgotten first)."""
+    max_body_bytes: int = 4 * 1024 * 1024
+    """Bodies above this are refused (413) on every endpoint, before the body is read."""
+    track_v1_body_bytes: int = 1024 * 1024
+    """Track v1 has no documented request cap (UNCONFIRMED); the sandbox refuses bodies above this."""
+    faults: dict[str, Any] = field(default_factory=dict)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    admin_open: bool = False
+    """Serve ``/__sandbox`` and ``/metrics`` to non-loopback clients too (compose/k8s networks)."""
+    access_log: bool = False
+
+
+def with_default_burst(limit: RateLimit) -> RateLimit:
+    """``limit`` with a burst of 10% of its per-second rate (at least 1) when none was given.
+
+    With no burst at all, requests arriving closer together than ``1 / rate`` are refused even when
+    the average is under the limit, which no real client can avoid; 10% keeps a 5 s run at twice the
+    limit within 3% of it.
+    """
+    return RateLimit(limit.requests, limit.per_seconds, max(1, round(limit.per_second * 0.1)))
+
+
+def parse_rate_limit(text: str) -> tuple[str, RateLimit]:
+    """``API=REQUESTS[/SECONDS][+BURST]``, e.g. ``track=100``, ``cdp=3000/3``, ``track=50/1+5``."""
+    api, sep, spec = text.partition("=")
+    if not sep or api not in DEFAULT_RATE_LIMITS:
+        raise ConfigError(
+            f"--rate-limit {text!r}: expected API=REQUESTS[/SECONDS][+BURST] with API one of track, app, cdp"
+        )
+    spec, _, burst = spec.partition("+")
+    requests, _, seconds = spec.partition("/")
+    try:
+        limit = RateLimit(int(float(requests)), float(seconds or 1), int(burst or 0))
+        if not burst and limit.requests >= 1 and limit.per_seconds > 0:
+            limit = with_default_burst(limit)
+    except ValueError:
+        raise ConfigError(f"--rate-limit {text!r}: REQUESTS, SECONDS and BURST must be numbers") from None
+    if limit.requests < 1 or limit.per_seconds <= 0 or limit.burst < 0:
+        raise ConfigError(f"--rate-limit {text!r}: REQUESTS must be >= 1, SECONDS > 0, BURST >= 0")
+    return api, limit
+
+
+def parse_workspace(text: str) -> tuple[str, str, str, str]:
+    """``SITE_ID:TRACK_KEY[:APP_KEY[:CDP_KEY]]``; missing keys default to the Track key."""
+    parts = text.split(":")
+    if len(parts) < 2 or len(parts) > 4 or not all(parts):
+        raise ConfigError(
+            f"--workspace {text.split(':')[0]!r}...: expected SITE_ID:TRACK_API_KEY[:APP_API_KEY[:CDP_WRITE_KEY]]"
+        )
+    site, track = parts[0], parts[1]
+    app = parts[2] if len(parts) > 2 else track
+    cdp = parts[3] if len(parts) > 3 else track
+    return site, track, app, cdp
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict; ConfigError names the file when it cannot."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror}); check the path") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: the top level must be a mapping of options")
+    return data
+
+
+def policy_from_mapping(where: str, data: Any, base: RatePolicy) -> RatePolicy:
+    """A rate policy from YAML: ``{requests, per_seconds, burst, mode, retry_after, block_seconds, ...}``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping like {{requests: 100, per_seconds: 1}}")
+    known = {"requests", "per_seconds", "burst", "mode", "retry_after", "block_seconds", "block_after",
+             "throttle_max_delay"}  # fmt: skip
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    try:
+        limit = RateLimit(
+            int(data.get("requests", base.limit.requests)),
+            float(data.get("per_seconds", base.limit.per_seconds)),
+            int(data.get("burst", 0)),
+        )
+        if "burst" not in data and limit.requests >= 1 and limit.per_seconds > 0:
+            limit = with_default_burst(limit)
+        policy = replace(
+            base,
+            limit=limit,
+            mode=str(data.get("mode", base.mode)),
+            retry_after=float(data.get("retry_after", base.retry_after)),
+            block_seconds=float(data.get("block_seconds", base.block_seconds)),
+            block_after=int(data.get("block_after", base.block_after)),
+            throttle_max_delay=float(data.get("throttle_max_delay", base.throttle_max_delay)),
+        )
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: requests, per_seconds, burst and the delays must be numbers") from None
+    if policy.mode not in RATE_MODES:
+        raise ConfigError(f"{where}: mode {policy.mode!r} is not one of {', '.join(RATE_MODES)}")
+    if limit.requests < 1 or limit.per_seconds <= 0 or limit.burst < 0:
+        raise ConfigError(f"{where}: requests must be >= 1, per_seconds > 0, burst >= 0")
+    return policy

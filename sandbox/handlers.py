@@ -1,0 +1,324 @@
+"""The emulated API handlers: parse, validate with ``cio_contract``, store, and build the response.
+
+Each handler gets the request context and returns ``(outcome, ops_accepted, ops_invalid, response)``;
+the dispatcher (``sandbox.app``) does authentication, limits, faults and the accounting around it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from cio_contract import (
+    Api,
+    Violation,
+    cdp_error,
+    error_body,
+    v2_errors,
+    validate_cdp_batch,
+    validate_cdp_message,
+    validate_device,
+    validate_event,
+    validate_identifier,
+    validate_identify,
+    validate_merge,
+    validate_transactional,
+    validate_v2_batch,
+    validate_v2_operation,
+)
+from sandbox.accounting import ACCEPTED, INVALID, TOO_LARGE
+from sandbox.responses import EMPTY_OK, json_response
+
+if TYPE_CHECKING:
+    from sandbox.app import Request, Sandbox
+
+__all__ = ["HANDLERS", "Result", "parse_body"]
+
+Result = tuple[int, int, int, bytes]
+Handler = Callable[["Sandbox", "Request"], Result]
+_NOT_JSON = object()
+_delivery_ids = itertools.count(1)
+
+
+def parse_body(body: bytes, empty_ok: bool = True) -> Any:
+    """The JSON value of ``body``, ``{}`` for an empty body, or ``_NOT_JSON`` (malformed or not UTF-8)."""
+    if not body:
+        return {} if empty_ok else _NOT_JSON
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+
+
+def _v1_invalid(req: Request, messages: list[str]) -> Result:
+    return INVALID, 0, 1, json_response(400, error_body(Api.TRACK, req.endpoint.name, "invalid", messages))
+
+
+def _not_json(req: Request) -> Result:
+    message = "request body must be valid UTF-8 JSON"
+    api = req.endpoint.api
+    if req.endpoint.name in ("v2_entity", "v2_batch"):
+        body = v2_errors([(None, Violation(message, "", "invalid_json"))])
+    else:
+        body = error_body(api, req.endpoint.name, "invalid_json", [message])
+    return INVALID, 0, 1, json_response(400, body)
+
+
+def _path_id(req: Request, name: str = "id") -> Violation | None:
+    return validate_identifier(req.params.get(name), req.limits)
+
+
+def identify(app: Sandbox, req: Request) -> Result:
+    body = parse_body(req.body)
+    if body is _NOT_JSON:
+        return _not_json(req)
+    problems = validate_identify(req.params["id"], body, req.limits)
+    if problems:
+        return _v1_invalid(req, [p.message for p in problems])
+    app.store.identify(req.workspace_name, req.params["id"], body)
+    return ACCEPTED, 1, 0, EMPTY_OK
+
+
+def delete(app: Sandbox, req: Request) -> Result:
+    problem = _path_id(req)
+    if problem:
+        return _v1_invalid(req, [problem.message])
+    app.store.delete_person(req.workspace_name, req.params["id"])
+    return ACCEPTED, 1, 0, EMPTY_OK
+
+
+def _track(app: Sandbox, req: Request, anonymous: bool) -> Result:
+    body = parse_body(req.body, empty_ok=False)
+    if body is _NOT_JSON:
+        return _not_json(req)
+    problem = None if anonymous else _path_id(req)
+    problems = [problem] if problem else validate_event(body, req.limits, anonymous=anonymous)
+    if problems:
+        return _v1_invalid(req, [p.message for p in problems])
+    person = body.get("anonymous_id") if anonymous else req.params["id"]
+    app.event(req, person, body["name"].strip(), body.get("type", "event"), body.get("id"), body.get("data"))
+    return ACCEPTED, 1, 0, EMPTY_OK
+
+
+def track(app: Sandbox, req: Request) -> Result:
+    return _track(app, req, anonymous=False)
+
+
+def track_anonymous(app: Sandbox, req: Request) -> Result:
+    return _track(app, req, anonymous=True)
+
+
+def add_device(app: Sandbox, req: Request) -> Result:
+    body = parse_body(req.body, empty_ok=False)
+    if body is _NOT_JSON:
+        return _not_json(req)
+    problem = _path_id(req)
+    problems = [problem] if problem else validate_device(body)
+    if problems:
+        return _v1_invalid(req, [p.message for p in problems])
+    app.store.device(req.workspace_name, req.params["id"], body["device"])
+    return ACCEPTED, 1, 0, EMPTY_OK
+
+
+def delete_device(app: Sandbox, req: Request) -> Result:
+    problem = _path_id(req) or (
+        None if req.params.get("device_id") else Violation("device id must be present")
+    )
+    if problem:
+        return _v1_invalid(req, [problem.message])
+    app.store.device(req.workspace_name, req.params["id"], {"id": req.params["device_id"]}, delete=True)
+    return ACCEPTED, 1, 0, EMPTY_OK
+
+
+def _suppression(app: Sandbox, req: Request, suppressed: bool) -> Result:
+    problem = _path_id(req)
+    if problem:
+        return _v1_invalid(req, [problem.message])
+    app.store.suppress(req.workspace_name, req.params["id"], suppressed)
+    return ACCEPTED, 1, 0, EMPTY_OK
+
+
+def suppress(app: Sandbox, req: Request) -> Result:
+    return _suppression(app, req, True)
+
+
+def unsuppress(app: Sandbox, req: Request) -> Result:
+    return _suppression(app, req, False)
+
+
+def merge_customers(app: Sandbox, req: Request) -> Result:
+    body = parse_body(req.body, empty_ok=False)
+    if body is _NOT_JSON:
+        return _not_json(req)
+    problems = validate_merge(body)
+    if problems:
+        return _v1_invalid(req, [p.message for p in problems])
+    primary, secondary = (next(iter(body[f].values())) for f in ("primary", "secondary"))
+    app.store.merge(req.workspace_name, str(primary), str(secondary))
+    return ACCEPTED, 1, 0, EMPTY_OK
+
+
+def region(app: Sandbox, req: Request) -> Result:
+    body = {"url": "https://track.customer.io", "region": "us", "environment_id": req.workspace}
+    return ACCEPTED, 0, 0, json_response(200, body)
+
+
+def _person_key(identifiers: Any) -> str | None:
+    if not isinstance(identifiers, dict) or not identifiers:
+        return None
+    kind, value = next(iter(identifiers.items()))
+    return f"cio_{value}" if kind == "cio_id" else str(value)
+
+
+def _apply_v2(app: Sandbox, req: Request, op: dict[str, Any]) -> None:
+    if op.get("type") != "person":
+        return
+    action = op.get("action")
+    person = _person_key(op.get("identifiers"))
+    if action in ("event", "page", "screen"):
+        app.event(req, person, str(op.get("name", "")).strip(), action, op.get("id"), op.get("attributes"))
+    elif action == "identify" and person is not None:
+        app.store.identify(req.workspace_name, person, op.get("attributes") or {})
+    elif action == "delete" and person is not None:
+        app.store.delete_person(req.workspace_name, person)
+
+
+def v2_entity(app: Sandbox, req: Request) -> Result:
+    limit = req.limits.v2_entity_bytes
+    if len(req.body) > limit:
+        problem = Violation(f"request cannot be larger than {limit} bytes", "", "too_large")
+        return TOO_LARGE, 0, 1, json_response(400, v2_errors([(None, problem)]))
+    body = parse_body(req.body, empty_ok=False)
+    if body is _NOT_JSON:
+        return _not_json(req)
+    problems = validate_v2_operation(body, req.limits, size=len(req.body))
+    if problems:
+        return INVALID, 0, 1, json_response(400, v2_errors((None, p) for p in problems))
+    _apply_v2(app, req, body)
+    return ACCEPTED, 1, 0, EMPTY_OK
+
+
+def v2_batch(app: Sandbox, req: Request) -> Result:
+    body = parse_body(req.body, empty_ok=False)
+    if body is _NOT_JSON:
+        return _not_json(req)
+    result = validate_v2_batch(body, len(req.body), req.limits)
+    if result.request_error:
+        outcome = TOO_LARGE if result.request_error.reason == "too_large" and not result.errors else INVALID
+        errors = result.errors or [(None, result.request_error)]
+        return outcome, 0, result.operations or 1, json_response(400, v2_errors(errors))
+    bad = {i for i, _ in result.errors}
+    for index, op in enumerate(body["batch"]):
+        if index not in bad:
+            _apply_v2(app, req, op)
+    if result.errors:
+        return ACCEPTED, result.accepted, len(bad), json_response(207, v2_errors(result.errors))
+    return ACCEPTED, result.accepted, 0, EMPTY_OK
+
+
+def _send(kind: str) -> Handler:
+    def send(app: Sandbox, req: Request) -> Result:
+        body = parse_body(req.body, empty_ok=False)
+        if body is _NOT_JSON:
+            return _not_json(req)
+        problems = validate_transactional(kind, body, req.limits)
+        if problems:
+            message = "; ".join(p.message for p in problems)
+            return (
+                INVALID,
+                0,
+                1,
+                json_response(400, error_body(Api.APP, req.endpoint.name, "invalid", [message])),
+            )
+        person = _person_key(body.get("identifiers"))
+        delivery_id = f"sbx{os.getpid():x}{next(_delivery_ids):x}"
+        app.event(req, person, f"send_{kind}", "transactional", delivery_id, body.get("message_data"))
+        return ACCEPTED, 1, 0, json_response(200, {"delivery_id": delivery_id, "queued_at": int(time.time())})
+
+    send.__name__ = f"send_{kind}"
+    return send
+
+
+def _cdp_refused(req: Request, outcome: int, code: str, message: str, ops: int) -> Result:
+    # Pipelines answers 200 and silently drops what it will not process, unless X-Strict-Mode: 1.
+    if req.strict:
+        return outcome, 0, ops, json_response(400, cdp_error(code, message))
+    return outcome, 0, ops, EMPTY_OK
+
+
+def _apply_cdp(app: Sandbox, req: Request, message: dict[str, Any], kind: str) -> None:
+    person = message.get("userId") or message.get("anonymousId")
+    person = str(person) if person is not None else None
+    if kind == "identify" and person is not None:
+        traits = message.get("traits")
+        app.store.identify(req.workspace_name, person, traits if isinstance(traits, dict) else {})
+    elif kind in ("track", "page", "screen"):
+        name = message.get("event") if kind == "track" else message.get("name") or kind
+        app.event(req, person, str(name), kind, message.get("messageId"), message.get("properties"))
+
+
+def _cdp_single(kind: str) -> Handler:
+    def cdp(app: Sandbox, req: Request) -> Result:
+        limit = req.limits.cdp_message_bytes
+        if len(req.body) > limit:
+            return _cdp_refused(
+                req, TOO_LARGE, "too_large", f"request cannot be larger than {limit} bytes", 1
+            )
+        body = parse_body(req.body, empty_ok=False)
+        if body is _NOT_JSON:
+            return _cdp_refused(req, INVALID, "invalid_json", "request body must be valid UTF-8 JSON", 1)
+        problems = validate_cdp_message(body, req.limits, kind)
+        if problems:
+            return _cdp_refused(req, INVALID, problems[0].reason, problems[0].message, 1)
+        _apply_cdp(app, req, body, kind)
+        return ACCEPTED, 1, 0, EMPTY_OK
+
+    cdp.__name__ = f"cdp_{kind}"
+    return cdp
+
+
+def cdp_batch(app: Sandbox, req: Request) -> Result:
+    body = parse_body(req.body, empty_ok=False)
+    if body is _NOT_JSON:
+        return _cdp_refused(req, INVALID, "invalid_json", "request body must be valid UTF-8 JSON", 1)
+    problems = validate_cdp_batch(body, len(req.body), req.limits)
+    request_level = [v for i, v in problems if i is None]
+    if request_level:
+        outcome = TOO_LARGE if request_level[0].reason == "too_large" else INVALID
+        return _cdp_refused(req, outcome, request_level[0].reason, request_level[0].message, 1)
+    batch = body["batch"]
+    bad = {i for i, _ in problems}
+    if problems and req.strict:
+        message = "; ".join(f"batch[{i}]: {v.message}" for i, v in problems[:10])
+        return INVALID, 0, len(bad), json_response(400, cdp_error("invalid", message))
+    for index, message in enumerate(batch):
+        if index not in bad:
+            _apply_cdp(app, req, message, str(message.get("type")))
+    accepted = len(batch) - len(bad)
+    return (ACCEPTED if accepted or not batch else INVALID), accepted, len(bad), EMPTY_OK
+
+
+HANDLERS: dict[str, Handler] = {
+    "identify": identify,
+    "delete": delete,
+    "track": track,
+    "track_anonymous": track_anonymous,
+    "add_device": add_device,
+    "delete_device": delete_device,
+    "suppress": suppress,
+    "unsuppress": unsuppress,
+    "merge_customers": merge_customers,
+    "region": region,
+    "v2_entity": v2_entity,
+    "v2_batch": v2_batch,
+    "send_email": _send("email"),
+    "send_push": _send("push"),
+    "send_sms": _send("sms"),
+    **{f"cdp_{k}": _cdp_single(k) for k in ("identify", "track", "page", "screen", "group", "alias")},
+    "cdp_batch": cdp_batch,
+}

@@ -1,0 +1,88 @@
+"""Memory shared by all sandbox worker processes: counters, rate-limit state and a versioned JSON blob.
+
+Created once by the parent before it forks the workers, so every process sees the same pages. Counters
+use one slot row per process (each process writes only its own row, so increments need no lock) and
+readers sum the rows; rate-limit state is read-modify-written under one process-shared lock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import multiprocessing
+from typing import Any
+
+__all__ = ["SharedBlob", "SharedMemory"]
+
+# Control words: [0] faults version, [1] reset generation, [2] processes listening, [3..] worker ports.
+CTL_FAULTS = 0
+CTL_RESET = 1
+CTL_READY = 2
+CTL_PORTS = 3
+
+
+class SharedBlob:
+    """A JSON document all processes can read; writers bump a version so readers know to reload."""
+
+    def __init__(self, size: int, lock: Any):
+        self._data = multiprocessing.RawArray(ctypes.c_char, size)
+        self._length = multiprocessing.RawValue(ctypes.c_int64, 0)
+        self._lock = lock
+
+    def write(self, value: Any) -> None:
+        raw = json.dumps(value).encode()
+        if len(raw) > len(self._data):
+            raise ValueError(f"document is {len(raw)} bytes; at most {len(self._data)} fit")
+        with self._lock:
+            self._data[: len(raw)] = raw
+            self._length.value = len(raw)
+
+    def read(self) -> Any:
+        with self._lock:
+            raw = self._data[: self._length.value]
+        return json.loads(raw) if raw else None
+
+
+class SharedMemory:
+    """Everything the workers share; sized from the number of processes and counter cells."""
+
+    def __init__(self, processes: int, counter_cells: int, rate_cells: int):
+        ctx = multiprocessing.get_context("fork")
+        self.processes = processes
+        self.counter_cells = counter_cells
+        self.lock = ctx.Lock()
+        self._counters = multiprocessing.RawArray(ctypes.c_int64, processes * counter_cells)
+        self._rate = multiprocessing.RawArray(ctypes.c_double, max(1, rate_cells))
+        self._control = multiprocessing.RawArray(ctypes.c_int64, CTL_PORTS + processes)
+        self.faults = SharedBlob(256 * 1024, self.lock)
+
+    def counters(self) -> memoryview:
+        # A memoryview indexes about 3x faster than the ctypes array on the request path.
+        return memoryview(self._counters).cast("B").cast("q")
+
+    def rate_cells(self) -> memoryview:
+        return memoryview(self._rate).cast("B").cast("d")
+
+    def control(self) -> memoryview:
+        return memoryview(self._control).cast("B").cast("q")
+
+    def summed_counters(self) -> list[int]:
+        """Every counter cell summed over the process rows."""
+        cells = self.counter_cells
+        rows = self.counters()
+        totals = list(rows[0:cells])
+        for p in range(1, self.processes):
+            for i, v in enumerate(rows[p * cells : (p + 1) * cells]):
+                totals[i] += v
+        return totals
+
+    def zero_counters(self) -> None:
+        rows = self.counters()
+        for i in range(len(rows)):
+            rows[i] = 0
+
+    def zero_rate_state(self) -> None:
+        cells = self.rate_cells()
+        with self.lock:
+            for i in range(len(cells)):
+                cells[i] = 0.0
