@@ -1,0 +1,130 @@
+"""The Customer.io tab in Locust's web UI, and the routes behind it.
+
+Uses Locust's documented extension points (``examples/extend_web_ui.py``): ``extendedTabs`` and
+``extendedTables`` in ``template_args`` declare the tab, ``extended_stats`` added to the
+``/stats/requests`` answer fills it (the UI polls that every 2 s, so the tab updates live), and
+``extendedCsvFiles`` puts the report and history links in the Download Data tab.
+"""
+
+from __future__ import annotations
+
+from gevent.lock import Semaphore
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flask import Response, redirect, request, send_from_directory
+
+from locustfiles.monitoring.live import TABLE_STRUCTURE, tab_rows
+from locustfiles.monitoring.options import HISTORY_FILE
+from locustfiles.monitoring.report import REPORT_FILE, build_report
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+    from locust.web import WebUI
+
+    from locustfiles.monitoring.sampler import SystemSampler
+
+__all__ = ["TAB_KEY", "install"]
+
+TAB_KEY = "customerio"
+# What the report route may serve from the run directory: the analysis outputs, nothing else.
+_REPORT_FILES = (REPORT_FILE, "summary.md", "summary.json")
+
+
+def install(
+    web_ui: WebUI, environment: Environment, sampler: Callable[[], SystemSampler | None], run_dir: Path | None
+) -> None:
+    """Declare the tab and links, and add the routes; ``sampler`` returns the current run's sampler."""
+    base = (getattr(environment.parsed_options, "web_base_path", None) or "").rstrip("/")
+    web_ui.template_args["extendedTabs"] = [{"title": "Customer.io", "key": TAB_KEY}]
+    web_ui.template_args["extendedTables"] = [{"key": TAB_KEY, "structure": TABLE_STRUCTURE}]
+    web_ui.template_args["extendedCsvFiles"] = [
+        {"href": f"{base}/customerio/report", "title": "Customer.io analysis report for the last run"},
+        {"href": f"{base}/customerio/system_history.csv", "title": "Download system history CSV"},
+    ]
+    app = web_ui.app
+
+    def rows() -> list[dict[str, str]]:
+        return tab_rows(sampler(), environment.runner.state if environment.runner else "no runner")
+
+    @app.after_request
+    def add_customerio_stats(response: Response) -> Response:
+        if not request.path.endswith("/stats/requests") or response.status_code != 200:
+            return response
+        body = response.get_json(silent=True)
+        if isinstance(body, dict):
+            body["extended_stats"] = [{"key": TAB_KEY, "data": rows()}]
+            response.set_data(json.dumps(body))
+        return response
+
+    @app.route(f"{base}/customerio/state")
+    def customerio_state() -> Response:
+        return Response(json.dumps({"rows": rows()}), mimetype="application/json")
+
+    _add_file_routes(app, environment, sampler, run_dir, base)
+
+
+def _add_file_routes(
+    app,
+    environment: Environment,
+    sampler: Callable[[], SystemSampler | None],
+    run_dir: Path | None,
+    base: str,
+) -> None:
+    building = Semaphore()
+
+    @app.route(f"{base}/customerio/system_history.csv")
+    def customerio_history() -> Response:
+        current = sampler()
+        path = current.csv_path if current is not None else None
+        if path is None or not path.is_file():
+            return _text(
+                "No system history yet: start a run with --csv DIR/locust (or --system-history PATH).", 404
+            )
+        return send_from_directory(
+            path.parent.resolve(), path.name, as_attachment=True, download_name=HISTORY_FILE
+        )
+
+    @app.route(f"{base}/customerio/report")
+    def customerio_report() -> Response:
+        refusal = _refusal(environment, run_dir)
+        if refusal or run_dir is None:
+            return _text(refusal or "no run directory", 409)
+        with building:  # two clicks must not run two analyses over the same files
+            _save_locust_json(environment, run_dir)
+            outcome = build_report(run_dir)
+        if not outcome.ok:
+            return _text(f"The analysis report could not be built: {outcome.message}", 500)
+        return redirect(f"{base}/customerio/report/{REPORT_FILE}")
+
+    @app.route(f"{base}/customerio/report/<path:name>")
+    def customerio_report_file(name: str) -> Response:
+        if run_dir is None or not (name in _REPORT_FILES or name.startswith("charts/")):
+            return _text("Not an analysis report file.", 404)
+        return send_from_directory(run_dir.resolve(), name)
+
+
+def _refusal(environment: Environment, run_dir: Path | None) -> str | None:
+    runner = environment.runner
+    if run_dir is None:
+        return "No run directory: start Locust with --csv DIR/locust so the run's files land in one place."
+    if runner is None or runner.stats.total.num_requests == 0:
+        return "No run yet: start a run, stop it, then open this link."
+    if runner.state in ("spawning", "running", "cleanup", "stopping"):
+        return "The run is still going: stop it, then open this link again."
+    return None
+
+
+def _save_locust_json(environment: Environment, run_dir: Path) -> None:
+    # Locust writes --json-file only when it quits; the report of a web-UI run needs it now.
+    from locust.stats import save_stats_json
+
+    if environment.runner is not None:
+        save_stats_json(environment.runner.stats, str(run_dir / "locust"))
+
+
+def _text(message: str, status: int) -> Response:
+    return Response(message + "\n", status=status, mimetype="text/plain")
