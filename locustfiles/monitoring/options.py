@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,8 +80,8 @@ class Settings:
     history_path: Path | None = None
     target_metrics: bool = True
     interval: float = 1.0
-    run_dir: Path | None = None
-    """Where the run's files are (the --csv prefix's directory), for the analysis report."""
+    csv_prefix: Path | None = None
+    """Locust's --csv prefix: the analysis report reads the run's files from there."""
 
     def urls_for(self, host: str | None) -> list[str]:
         """The endpoints to sample when the run's host is ``host``."""
@@ -96,14 +95,14 @@ def settings_from(options: Any) -> Settings:
     """Read the options Locust parsed (``environment.parsed_options``, possibly None)."""
     if options is None:
         return Settings()
-    csv_prefix = getattr(options, "csv_prefix", None)
-    run_dir = Path(os.path.dirname(csv_prefix) or ".") if csv_prefix else None
+    csv_prefix = Path(options.csv_prefix) if getattr(options, "csv_prefix", None) else None
     explicit = getattr(options, "system_history", None)
-    history_path = Path(explicit) if explicit else (run_dir / HISTORY_FILE if run_dir else None)
+    # Beside the CSVs, which is where the analysis looks for it.
+    history_path = Path(explicit) if explicit else (csv_prefix.parent / HISTORY_FILE if csv_prefix else None)
     return Settings(
         metrics_urls=tuple(getattr(options, "metrics_url", None) or ()),
         history_path=history_path,
         target_metrics=not getattr(options, "no_target_metrics", False),
         interval=getattr(options, "metrics_interval", 1.0) or 1.0,
-        run_dir=run_dir or (history_path.parent if history_path else None),
+        csv_prefix=csv_prefix,
     )

@@ -54,7 +54,7 @@ def register(environment: Environment) -> Monitor | None:
     environment.events.test_stop.add_listener(monitor.on_test_stop)
     environment.events.quit.add_listener(lambda **_: monitor.on_test_stop())
     if environment.web_ui is not None:
-        webui.install(environment.web_ui, environment, lambda: monitor.sampler, monitor.settings.run_dir)
+        webui.install(environment.web_ui, environment, lambda: monitor.sampler, monitor.settings.csv_prefix)
     return monitor
 
 

@@ -27,9 +27,13 @@ class ReportOutcome:
     exit_code: int | None = None
 
 
-def build_report(run_dir: Path, timeout: float = _TIMEOUT_S) -> ReportOutcome:
-    """Run the analysis on ``run_dir``; ok when it wrote report.html (SLO breach included)."""
-    command = [sys.executable, "-m", "analysis.report", str(run_dir)]
+def build_report(csv_prefix: Path, timeout: float = _TIMEOUT_S) -> ReportOutcome:
+    """Run the analysis on the run whose Locust CSVs start with ``csv_prefix``.
+
+    ok when it wrote report.html beside them (an SLO breach included).
+    """
+    run_dir = csv_prefix.parent
+    command = [sys.executable, "-m", "analysis.report", str(csv_prefix)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

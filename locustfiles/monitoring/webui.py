@@ -9,6 +9,7 @@ Uses Locust's documented extension points (``examples/extend_web_ui.py``): ``ext
 from __future__ import annotations
 
 from gevent.lock import Semaphore
+from locust.stats import save_stats_json
 
 import json
 from collections.abc import Callable
@@ -35,7 +36,10 @@ _REPORT_FILES = (REPORT_FILE, "summary.md", "summary.json")
 
 
 def install(
-    web_ui: WebUI, environment: Environment, sampler: Callable[[], SystemSampler | None], run_dir: Path | None
+    web_ui: WebUI,
+    environment: Environment,
+    sampler: Callable[[], SystemSampler | None],
+    csv_prefix: Path | None,
 ) -> None:
     """Declare the tab and links, and add the routes; ``sampler`` returns the current run's sampler."""
     base = (getattr(environment.parsed_options, "web_base_path", None) or "").rstrip("/")
@@ -64,17 +68,18 @@ def install(
     def customerio_state() -> Response:
         return Response(json.dumps({"rows": rows()}), mimetype="application/json")
 
-    _add_file_routes(app, environment, sampler, run_dir, base)
+    _add_file_routes(app, environment, sampler, csv_prefix, base)
 
 
 def _add_file_routes(
     app,
     environment: Environment,
     sampler: Callable[[], SystemSampler | None],
-    run_dir: Path | None,
+    prefix: Path | None,
     base: str,
 ) -> None:
     building = Semaphore()
+    run_dir = prefix.parent if prefix is not None else None
 
     @app.route(f"{base}/customerio/system_history.csv")
     def customerio_history() -> Response:
@@ -90,12 +95,12 @@ def _add_file_routes(
 
     @app.route(f"{base}/customerio/report")
     def customerio_report() -> Response:
-        refusal = _refusal(environment, run_dir)
-        if refusal or run_dir is None:
+        refusal = _refusal(environment, prefix)
+        if refusal or prefix is None:
             return _text(refusal or "no run directory", 409)
         with building:  # two clicks must not run two analyses over the same files
-            _save_locust_json(environment, run_dir)
-            outcome = build_report(run_dir)
+            _save_locust_json(environment, prefix)
+            outcome = build_report(prefix)
         if not outcome.ok:
             return _text(f"The analysis report could not be built: {outcome.message}", 500)
         return redirect(f"{base}/customerio/report/{REPORT_FILE}")
@@ -107,9 +112,9 @@ def _add_file_routes(
         return send_from_directory(run_dir.resolve(), name)
 
 
-def _refusal(environment: Environment, run_dir: Path | None) -> str | None:
+def _refusal(environment: Environment, prefix: Path | None) -> str | None:
     runner = environment.runner
-    if run_dir is None:
+    if prefix is None:
         return "No run directory: start Locust with --csv DIR/locust so the run's files land in one place."
     if runner is None or runner.stats.total.num_requests == 0:
         return "No run yet: start a run, stop it, then open this link."
@@ -118,12 +123,10 @@ def _refusal(environment: Environment, run_dir: Path | None) -> str | None:
     return None
 
 
-def _save_locust_json(environment: Environment, run_dir: Path) -> None:
-    # Locust writes --json-file only when it quits; the report of a web-UI run needs it now.
-    from locust.stats import save_stats_json
-
+def _save_locust_json(environment: Environment, prefix: Path) -> None:
+    # Locust writes --json-file only when it quits; a web-UI run's report wants exact totals now.
     if environment.runner is not None:
-        save_stats_json(environment.runner.stats, str(run_dir / "locust"))
+        save_stats_json(environment.runner.stats, str(prefix))
 
 
 def _text(message: str, status: int) -> Response:
