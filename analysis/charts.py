@@ -33,6 +33,7 @@ KIND_COLORS = dict(
 )
 PERCENTILE_STYLES = {"p50_ms": ("p50", "#1f77b4"), "p95_ms": ("p95", "#ff7f0e"), "p99_ms": ("p99", "#d62728")}
 TIME_LABEL = "time (UTC)"
+_MARGINS = {"left": 0.08, "right": 0.93, "top": 0.9, "bottom": 0.14}
 
 
 def _times(ts: pd.Series) -> np.ndarray:
@@ -65,7 +66,7 @@ def _aggregated(seconds: pd.DataFrame) -> pd.DataFrame:
 
 def throughput_chart(seconds: pd.DataFrame, knee: Knee | None = None) -> Figure:
     """Requests/s and failures/s (left axis) with the user count (right axis) over time."""
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
     agg = _aggregated(seconds)
     t = _times(agg["timestamp"])
@@ -84,17 +85,19 @@ def throughput_chart(seconds: pd.DataFrame, knee: Knee | None = None) -> Figure:
     ax.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper left")
     ax.set_title("Throughput and users")
     _time_axis(ax)
+    fig.subplots_adjust(**_MARGINS)
     return fig
 
 
 def latency_chart(seconds: pd.DataFrame, knee: Knee | None = None) -> Figure:
     """Aggregated p50/p95/p99 over time (Locust's ~10 s window)."""
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
     _percentile_lines(ax, _aggregated(seconds))
     _mark_knee(ax, knee)
     ax.set_title("Response time percentiles, all endpoints (10 s window)")
     ax.legend(loc="upper left")
+    fig.subplots_adjust(**_MARGINS)
     return fig
 
 
@@ -109,26 +112,29 @@ def _percentile_lines(ax: Axes, frame: pd.DataFrame) -> None:
 
 
 def endpoint_latency_chart(seconds: pd.DataFrame) -> Figure:
-    """One small panel per endpoint with its p50/p95/p99 over time, sharing both axes."""
+    """p50, p95 and p99 panels over time, one line per endpoint, sharing the time axis."""
     endpoints = [e for e in pd.unique(seconds["endpoint"]) if e != AGGREGATED]
-    cols = 2 if len(endpoints) > 1 else 1
-    rows = max(1, -(-len(endpoints) // cols))
-    fig = Figure(figsize=(10, 2.4 * rows + 0.6), layout="constrained")
-    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
-    for ax, endpoint in zip(axes, endpoints, strict=False):
-        _percentile_lines(ax, seconds[seconds["endpoint"] == endpoint])
-        ax.set_title(str(endpoint), fontsize="medium")
-    for ax in axes[len(endpoints) :]:
-        ax.set_visible(False)
+    fig = Figure(figsize=(10, 8.5))
+    axes = fig.subplots(3, 1, sharex=True)
+    by_endpoint = {e: seconds[seconds["endpoint"] == e] for e in sorted(map(str, endpoints))}
+    for ax, (col, (label, _)) in zip(axes, PERCENTILE_STYLES.items(), strict=True):
+        for endpoint, frame in by_endpoint.items():
+            ax.plot(_times(frame["timestamp"]), frame[col], label=endpoint, linewidth=1)
+        ax.set_ylabel(f"{label} (ms)")
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{label} per endpoint", fontsize="medium")
+        _time_axis(ax)
+    axes[-1].set_xlabel(TIME_LABEL)
     if endpoints:
-        axes[0].legend(loc="upper left", fontsize="small")
+        axes[0].legend(loc="upper left", fontsize="x-small", ncols=2)
     fig.suptitle("Response time percentiles per endpoint (10 s window)")
+    fig.subplots_adjust(left=0.08, right=0.97, top=0.92, bottom=0.07, hspace=0.3)
     return fig
 
 
 def error_chart(kind_rates: pd.DataFrame) -> Figure:
     """Failed requests as a share of all requests over time, one line per kind that occurred."""
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
     for kind in ERROR_KINDS:
         series = kind_rates[kind_rates["kind"] == kind]
@@ -144,12 +150,13 @@ def error_chart(kind_rates: pd.DataFrame) -> Figure:
     else:
         ax.text(0.5, 0.5, "no failures", transform=ax.transAxes, ha="center", va="center")
     _time_axis(ax)
+    fig.subplots_adjust(**_MARGINS)
     return fig
 
 
 def distribution_chart(distribution: pd.DataFrame) -> Figure:
     """Response time at each reported percentile, one line per endpoint (log scale)."""
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
     levels = list(PERCENTILE_LEVELS.values())
     positions = {level: i for i, level in enumerate(levels)}
@@ -166,13 +173,14 @@ def distribution_chart(distribution: pd.DataFrame) -> Figure:
     ax.set_title("Response time distribution per endpoint (final)")
     if ax.get_lines():
         ax.legend(loc="upper left", fontsize="small")
+    fig.subplots_adjust(**_MARGINS)
     return fig
 
 
 def endpoint_summary_chart(final: pd.DataFrame) -> Figure:
     """Three bar panels per endpoint: requests/s, p95 and error rate (final figures)."""
     rows = final[final["endpoint"] != AGGREGATED].sort_values("endpoint", ascending=False)
-    fig = Figure(figsize=(11, 0.45 * max(len(rows), 2) + 1.4), layout="constrained")
+    fig = Figure(figsize=(11, 0.45 * max(len(rows), 2) + 1.4))
     axes = fig.subplots(1, 3, sharey=True)
     panels: Sequence[tuple[str, str, float]] = (
         ("rps", "requests per second", 1.0),
@@ -185,6 +193,11 @@ def endpoint_summary_chart(final: pd.DataFrame) -> Figure:
         ax.set_xlabel(xlabel)
         ax.grid(True, axis="x", alpha=0.3)
     fig.suptitle("Per-endpoint summary (final)")
+    longest = max((len(label) for label in labels), default=10)
+    # Fixed margins instead of constrained layout: layout solving was half the report's time.
+    fig.subplots_adjust(
+        left=min(0.45, 0.02 + longest * 0.0075), right=0.98, top=0.88, bottom=0.2, wspace=0.08
+    )
     return fig
 
 
@@ -216,7 +229,7 @@ def system_chart(seconds: pd.DataFrame, system: pd.DataFrame) -> Figure:
         for ylabel, series in _SYSTEM_PANELS
     ]
     panels = [p for p in panels if p[1]]
-    fig = Figure(figsize=(10, 2.6 * (len(panels) + 1) + 0.4), layout="constrained")
+    fig = Figure(figsize=(10, 2.6 * (len(panels) + 1) + 0.4))
     axes = fig.subplots(len(panels) + 1, 1, sharex=True, squeeze=False).ravel()
     agg = _aggregated(seconds)
     axes[0].plot(_times(agg["timestamp"]), agg["rps"], color="#1f77b4", label="client requests/s")
@@ -233,4 +246,5 @@ def system_chart(seconds: pd.DataFrame, system: pd.DataFrame) -> Figure:
         _time_axis(ax)
     axes[-1].set_xlabel(TIME_LABEL)
     fig.suptitle("Client load and target-side metrics")
+    fig.subplots_adjust(left=0.08, right=0.97, top=0.93, bottom=0.07, hspace=0.15)
     return fig

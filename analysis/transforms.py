@@ -166,25 +166,35 @@ def per_second(history: pd.DataFrame) -> pd.DataFrame:
     A counter that goes down (stats reset) restarts from its new value.
     """
     cols = ["timestamp", "endpoint", "users", "total_requests", "total_failures", "p50", "p95", "p99"]
-    frame = history[cols].drop_duplicates(["endpoint", "timestamp"], keep="last")
-    frame = frame.sort_values(["endpoint", "timestamp"], kind="stable").reset_index(drop=True)
-    first = (frame["endpoint"] != frame["endpoint"].shift()).to_numpy()
+    # Locust appends rows in time order, so a stable sort by endpoint code keeps each series sorted.
+    order = np.argsort(history["endpoint"].cat.codes.to_numpy(), kind="stable")
+    frame = history[cols].iloc[order].reset_index(drop=True)
+    codes = frame["endpoint"].cat.codes.to_numpy()
     ts = frame["timestamp"].to_numpy()
+    first = np.r_[True, codes[1:] != codes[:-1]]
+    # Two writes within one wall-clock second share a timestamp: keep the later one.
+    last_of_second = np.r_[(codes[1:] != codes[:-1]) | (ts[1:] != ts[:-1]), True]
+    if not last_of_second.all():
+        frame = frame[last_of_second].reset_index(drop=True)
+        codes, ts = codes[last_of_second], ts[last_of_second]
+        first = np.r_[True, codes[1:] != codes[:-1]]
     dt = np.where(first, 1, np.diff(ts, prepend=ts[:1]))
     out = pd.DataFrame(
         {"timestamp": frame["timestamp"], "endpoint": frame["endpoint"], "users": frame["users"]}
     )
-    for total, name in (("total_requests", "requests"), ("total_failures", "failures")):
+    for total, name, rate in (
+        ("total_requests", "requests", "rps"),
+        ("total_failures", "failures", "fail_rps"),
+    ):
         values = frame[total].to_numpy()
         delta = np.diff(values, prepend=values[:1])
-        delta = np.where(first | (delta < 0), values, delta)
-        out[name] = delta
-        out[f"{name.removesuffix('s')}_rps" if name == "requests" else "fail_rps"] = delta / dt
-    out = out.rename(columns={"request_rps": "rps"})
+        out[name] = np.where(first | (delta < 0), values, delta)
+        out[rate] = out[name].to_numpy() / dt
     out["error_rate"] = _ratio(out["failures"], out["requests"])
     for col in ("p50", "p95", "p99"):
         out[f"{col}_ms"] = frame[col].to_numpy()
-    return out.sort_values(["timestamp", "endpoint"], kind="stable").reset_index(drop=True)
+    back = np.lexsort((out["endpoint"].cat.codes.to_numpy(), out["timestamp"].to_numpy()))
+    return out.iloc[back].reset_index(drop=True)
 
 
 def error_rate_by_kind(seconds: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:
