@@ -112,14 +112,22 @@ class Sandbox:
         return self.router.match(method, path)
 
     def body_cap(self, endpoint: Endpoint | None) -> int:
-        """Most bytes worth reading for ``endpoint``; above this the body is discarded unread."""
+        """Most bytes worth reading for ``endpoint``; above this the body is discarded unread.
+
+        For v2 and Pipelines one byte above the documented limit is still read, so validation can
+        answer a body that is just over with the contract's own message.
+        """
+        limit = self.request_limit(endpoint)
+        return limit + 1 if endpoint is not None and (endpoint.api is Api.CDP or endpoint.name[:3] == "v2_") else limit
+
+    def request_limit(self, endpoint: Endpoint | None) -> int:
         if endpoint is None:
             return 64 * 1024
         limits = self.config.limits
         if endpoint.api is Api.CDP:
-            return limits.cdp_batch_bytes + 1
+            return limits.cdp_batch_bytes
         if endpoint.name in ("v2_entity", "v2_batch"):
-            return limits.v2_batch_bytes + 1
+            return limits.v2_batch_bytes
         if endpoint.api is Api.APP:
             return self.config.max_body_bytes
         return self.config.track_v1_body_bytes
@@ -216,7 +224,7 @@ class Sandbox:
 
     def _too_large(self, endpoint: Endpoint, base: int, size: int, strict: bool) -> bytes:
         self.accounting.record(base, TOO_LARGE, 0, 1)
-        cap = self.body_cap(endpoint) - 1
+        cap = self.request_limit(endpoint)
         message = f"request body cannot be larger than {cap} bytes (got at least {size})"
         if endpoint.api is Api.CDP:
             return json_response(400, cdp_error("too_large", message)) if strict else EMPTY_OK
