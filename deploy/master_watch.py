@@ -4,6 +4,9 @@ Locust 2.47 workers only give up after a hard-coded 60 s without a master heartb
 terse line. Loaded next to the real locustfile on workers (``-f locustfile.py,deploy/master_watch.py``,
 which ``runs.cluster`` and the container entry points do), this adds ``--master-heartbeat-timeout``
 (env ``LOCUST_MASTER_HEARTBEAT_TIMEOUT``, default 15 s) and exits with code 1 and one clear line.
+With ``--heartbeat-file PATH`` (env ``LOCUST_HEARTBEAT_FILE``) it also touches PATH on every master
+heartbeat, so a container probe (``python -m deploy.healthcheck --file PATH``) can tell a live worker
+from one whose master is gone: a worker listens on no port to probe.
 It defines no User classes, so it changes nothing on the master or in a standalone run.
 """
 
@@ -16,9 +19,16 @@ from locust.runners import WorkerRunner
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_TIMEOUT", "LOST_MASTER_EXIT_CODE", "lost_master_message", "watch_master"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "LOST_MASTER_EXIT_CODE",
+    "lost_master_message",
+    "touch_on_heartbeat",
+    "watch_master",
+]
 
 DEFAULT_TIMEOUT = 15.0
 LOST_MASTER_EXIT_CODE = 1
@@ -37,17 +47,27 @@ def lost_master_message(host: str, port: int, silent_for: float) -> str:
 
 def watch_master(environment: Environment, runner: WorkerRunner, timeout: float) -> None:
     """Quit the worker once the master has been silent for ``timeout`` seconds (runs in a greenlet)."""
-    started = time.time()
     while True:
         gevent.sleep(_CHECK_INTERVAL)
-        # Before the first heartbeat, count from start-up so a master that never answers is caught too.
-        last = runner.last_heartbeat_timestamp or started
-        silent_for = time.time() - last
+        # Until the first heartbeat, Locust's own connect retries apply (minutes): a worker may start
+        # before its master, as compose and Kubernetes start them in any order.
+        last = runner.last_heartbeat_timestamp
+        silent_for = time.time() - last if last else 0.0
         if silent_for > timeout:
             logger.error(lost_master_message(runner.master_host, runner.master_port, silent_for))
             environment.process_exit_code = LOST_MASTER_EXIT_CODE
             runner.quit()
             return
+
+
+def touch_on_heartbeat(environment: Environment, path: Path) -> None:
+    """Touch ``path`` whenever the master's heartbeat arrives (the worker's liveness signal)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _touch(**_kwargs: Any) -> None:
+        path.touch()
+
+    environment.events.heartbeat_received.add_listener(_touch)
 
 
 @events.init_command_line_parser.add_listener
@@ -59,6 +79,12 @@ def _add_argument(parser: Any, **_kwargs: Any) -> None:
         env_var="LOCUST_MASTER_HEARTBEAT_TIMEOUT",
         help="Worker only: exit (code 1) after this many seconds without a heartbeat from the master.",
     )
+    parser.add_argument(
+        "--heartbeat-file",
+        default="",
+        env_var="LOCUST_HEARTBEAT_FILE",
+        help="Worker only: touch this file on every master heartbeat (for container health probes).",
+    )
 
 
 @events.init.add_listener
@@ -68,4 +94,7 @@ def _start_watch(environment: Environment, **_kwargs: Any) -> None:
         return
     options = environment.parsed_options
     timeout = getattr(options, "master_heartbeat_timeout", DEFAULT_TIMEOUT) if options else DEFAULT_TIMEOUT
+    heartbeat_file = getattr(options, "heartbeat_file", "") if options else ""
+    if heartbeat_file:
+        touch_on_heartbeat(environment, Path(heartbeat_file))
     gevent.spawn(watch_master, environment, runner, float(timeout))

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Role dispatcher of the suite's image: the first argument picks what this container runs, the rest
+# is passed on. Options also come from the tools' own environment variables (LOCUST_USERS,
+# LOCUST_RUN_TIME, LOCUST_HOST, ... for Locust; SANDBOX_WORKSPACES for the sandbox).
+set -eu
+# The plugin sits next to this script's directory (/app/deploy in the image).
+deploy_dir=$(cd "$(dirname "$0")/.." && pwd)
+role="${1:-master}"
+[ "$#" -gt 0 ] && shift
+case "$role" in
+  master)
+    # Web UI unless LOCUST_HEADLESS=true / --headless; workers connect on 5557.
+    exec locust -f "$LOCUSTFILE" --master --master-bind-port "${LOCUST_MASTER_BIND_PORT:-5557}" "$@" ;;
+  worker)
+    # master_watch: exit promptly when the master is gone, touch $LOCUST_HEARTBEAT_FILE for probes.
+    exec locust -f "$LOCUSTFILE,$deploy_dir/master_watch.py" --worker \
+      --master-host "${LOCUST_MASTER_NODE_HOST:-master}" --master-port "${LOCUST_MASTER_NODE_PORT:-5557}" "$@" ;;
+  sandbox)
+    # --admin-open: Prometheus and the monitoring sampler scrape it from other containers.
+    exec python -m sandbox --host 0.0.0.0 --port "${SANDBOX_PORT:-8080}" --admin-open "$@" ;;
+  ingest | sender)
+    exec python -m pipeline "$role" "$@" ;;
+  report)
+    exec python -m analysis.report "$@" ;;
+  capacity)
+    exec python -m deploy.capacity "$@" ;;
+  healthcheck)
+    exec python -m deploy.healthcheck "$@" ;;
+  *)
+    exec "$role" "$@" ;;
+esac
