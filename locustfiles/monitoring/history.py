@@ -124,10 +124,11 @@ def rates(previous: Reading | None, current: Reading) -> dict[str, float]:
     if previous is None or current.at <= previous.at:
         return row
     elapsed = current.at - previous.at
+    # A labelled series appears only once it has counted something, so absent before means zero.
     per_second = {
-        key: (value - previous.counters[key]) / elapsed
+        key: (value - previous.counters.get(key, 0.0)) / elapsed
         for key, value in current.counters.items()
-        if key in previous.counters and value >= previous.counters[key]
+        if value >= previous.counters.get(key, 0.0)
     }
     for key, column in _RATE_COLUMNS.items():
         if key in per_second:

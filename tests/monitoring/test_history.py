@@ -45,6 +45,16 @@ def test_rates_per_second_and_busiest_workspace_budget() -> None:
     assert row["sandbox_budget_used"] == pytest.approx(1.5)
 
 
+def test_series_absent_from_the_previous_scrape_counts_from_zero() -> None:
+    """The sandbox exports an outcome only once it is non-zero; its first appearance is a rate."""
+    before = read(parse("# TYPE sandbox_rate_limit_per_second gauge\n"
+                        'sandbox_rate_limit_per_second{workspace="a",api="track"} 10\n'), 1.0)  # fmt: skip
+    row = rates(before, _reading(2.0, a_ok=6, a_429=2))
+    assert row["sandbox_requests_per_s"] == 8
+    assert row["sandbox_rate_limited_per_s"] == 2
+    assert row["sandbox_budget_used"] == pytest.approx(0.08)  # 8 req/s of workspace a's 100
+
+
 def test_first_reading_and_counter_reset_give_no_rate() -> None:
     """No previous reading, or a counter that went down (restart), leaves the rate cells empty."""
     assert rates(None, _reading(1.0, a_ok=5)) == {}

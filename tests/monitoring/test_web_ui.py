@@ -1,0 +1,145 @@
+"""The Customer.io tab in Locust's real web UI, driven in headless Debian chromium."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.monitoring.conftest import free_port
+from tests.support.sandbox import running_sandbox
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]  # fmt: skip
+LOCUSTFILES = "tests/monitoring/users.py,tests/monitoring/shapes.py"
+
+
+@contextmanager
+def locust_web_ui(host: str, csv_prefix: Path, *extra: str) -> Iterator[str]:
+    """``locust`` with its web UI on a free loopback port and the class picker; yields the UI's URL."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "locust", "-f", LOCUSTFILES, "--class-picker", "--web-host", "127.0.0.1",
+        "--web-port", str(port), "--host", host, "--csv", str(csv_prefix), "--csv-full-history", *extra,
+    ]  # fmt: skip
+    log = (csv_prefix.parent / "locust.log").open("wb")
+    process = subprocess.Popen(
+        command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url, process)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        log.close()
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise AssertionError(f"Locust's web UI did not come up at {url} (exit code {process.poll()})")
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    """A page in headless Debian chromium (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make system-deps)")
+    with playwright_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
+
+
+def _tab_figures(page) -> dict[str, list[str]]:
+    """The Customer.io table as {figure: [now, this run, detail]}."""
+    rows = page.locator("table tbody tr").all_inner_texts()
+    figures = {}
+    for row in rows:
+        cells = row.split("\t")
+        figures[cells[0].strip()] = [cell.strip() for cell in cells[1:]]
+    return figures
+
+
+@pytest.mark.slow
+def test_run_from_ui_shows_live_customerio_figures_and_opens_report(
+    page, artifacts: Path, tmp_path: Path
+) -> None:
+    """Pick a user class and shape, start, watch the tab's figures move, stop, open the report."""
+    with (
+        running_sandbox("--rate-limit", "track=30") as sandbox,
+        locust_web_ui(sandbox.url, tmp_path / "locust") as ui,
+    ):
+        page.goto(ui)
+        page.locator("tr", has_text="IdentifyUser").locator("input[type=checkbox]").uncheck()
+        page.select_option("#shapeClass", "StepShape")
+        page.screenshot(path=artifacts / "01-start-form.png")
+        page.get_by_role("button", name="Start").click()
+
+        page.get_by_text("/api/v1/customers/[id]/events").first.wait_for(timeout=15_000)
+        assert page.get_by_text("/api/v1/customers/[id]", exact=True).count() == 0  # IdentifyUser left out
+        page.screenshot(path=artifacts / "02-stats.png")
+
+        page.get_by_role("tab", name="Customer.io").click()
+        page.get_by_text("Track budget used").wait_for(timeout=10_000)
+        first = _wait_for_figures(page, lambda f: f["Requests reaching the sandbox"][1] not in ("–", "0"))
+        page.screenshot(path=artifacts / "03-customerio-tab.png")
+        later = _wait_for_figures(
+            page, lambda f: f["Requests reaching the sandbox"][1] != first["Requests reaching the sandbox"][1]
+        )
+        page.screenshot(path=artifacts / "04-customerio-tab-later.png")
+        assert later["Metrics endpoints"][0] == "1/1 answering"
+        assert later["Track budget used"][0].endswith("%")
+        assert int(later["Track budget used"][0].rstrip("%")) > 100  # 40-80 req/s against 30 req/s
+        assert "30 req/s" in later["Track budget used"][2]
+        assert later["Rate limited (429)"][1] not in ("–", "0")
+        assert "demo-site" not in page.content() and "demo-track-key" not in page.content()
+
+        page.get_by_role("button", name="Stop").click()
+        page.get_by_text("STOPPED", exact=False).first.wait_for(timeout=15_000)
+        page.get_by_role("tab", name="Download Data").click()
+        page.get_by_role("link", name="Customer.io analysis report for the last run").click()
+        page.wait_for_url("**/customerio/report/report.html", timeout=90_000)
+        page.screenshot(path=artifacts / "05-report.png", full_page=True)
+        assert "system" in page.content().lower()
+        assert (tmp_path / "report.html").is_file()
+        assert (tmp_path / "system_history.csv").read_text().count("\n") >= 4
+
+
+def _wait_for_figures(page, condition, timeout: float = 15.0) -> dict[str, list[str]]:
+    deadline = time.monotonic() + timeout
+    figures = _tab_figures(page)
+    while time.monotonic() < deadline:
+        figures = _tab_figures(page)
+        if "Requests reaching the sandbox" in figures and condition(figures):
+            return figures
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the Customer.io tab did not change as expected: {figures}")
