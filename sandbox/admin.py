@@ -8,6 +8,7 @@ private loopback ports (``/__sandbox/_local/...``) and merges the answers.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,9 @@ class Admin:
     def _routes(self) -> dict[tuple[str, str], Any]:
         return {
             ("GET", "/__sandbox/health"): lambda q, b: json_response(200, {"status": "ok"}),
+            ("GET", "/__sandbox/process"): lambda q, b: json_response(
+                200, {"index": self.app.process_index, "pid": os.getpid()}
+            ),
             ("GET", "/__sandbox/stats"): lambda q, b: json_response(200, self.stats()),
             ("POST", "/__sandbox/reset"): self._reset,
             ("GET", "/__sandbox/faults"): lambda q, b: json_response(200, self.app.faults.document()),

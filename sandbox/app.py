@@ -27,6 +27,7 @@ from sandbox.accounting import (
     BLOCKED,
     DROPPED,
     FAULT,
+    INVALID,
     NOT_FOUND,
     RATE_LIMITED,
     TOO_LARGE,
@@ -118,7 +119,11 @@ class Sandbox:
         answer a body that is just over with the contract's own message.
         """
         limit = self.request_limit(endpoint)
-        return limit + 1 if endpoint is not None and (endpoint.api is Api.CDP or endpoint.name[:3] == "v2_") else limit
+        return (
+            limit + 1
+            if endpoint is not None and (endpoint.api is Api.CDP or endpoint.name[:3] == "v2_")
+            else limit
+        )
 
     def request_limit(self, endpoint: Endpoint | None) -> int:
         if endpoint is None:
@@ -173,9 +178,21 @@ class Sandbox:
         return self._process(req, base)
 
     def _process(self, req: Request, base: int) -> bytes:
-        outcome, ok, bad, reply = self._handlers[req.endpoint.name](self, req)
+        try:
+            outcome, ok, bad, reply = self._handlers[req.endpoint.name](self, req)
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+            # A value of a type validation did not expect (e.g. a list where a name belongs): still
+            # the client's fault, so a 400 in the API's shape rather than a 500.
+            outcome, ok, bad, reply = INVALID, 0, 1, self._wrong_type(req, exc)
         self.accounting.record(base, outcome, ok, bad)
         return reply
+
+    def _wrong_type(self, req: Request, exc: Exception) -> bytes:
+        message = f"request body has a value of the wrong type ({type(exc).__name__})"
+        endpoint = req.endpoint
+        if endpoint.api is Api.CDP and not req.strict:
+            return EMPTY_OK
+        return json_response(400, error_body(endpoint.api, endpoint.name, "invalid_type", [message]))
 
     def event(self, req: Request, person: Any, name: str, kind: str, event_id: Any, data: Any) -> None:
         """Store one event unless its id was seen before (then count a duplicate)."""

@@ -22,6 +22,7 @@ from sandbox.accounting import Accounting
 from sandbox.admin import Admin
 from sandbox.app import Sandbox
 from sandbox.config import SandboxConfig
+from sandbox.faults import Faults
 from sandbox.protocol import SandboxProtocol
 from sandbox.ratelimit import RateLimiter
 from sandbox.shared import CTL_PORTS, CTL_READY, SharedMemory
@@ -37,6 +38,8 @@ def build_shared(config: SandboxConfig) -> tuple[SharedMemory, Accounting, RateL
     limiter = RateLimiter(policies)
     shared = SharedMemory(config.processes, accounting.cells, limiter.cells)
     limiter.attach(shared)
+    if config.faults:
+        Faults(shared).set(config.faults)
     return shared, accounting, limiter
 
 

@@ -66,7 +66,9 @@ def test_v2_batch_wholly_invalid_is_400(sandbox, track):
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "type"
     r = track.post(f"{sandbox.url}/api/v2/batch", json={"nope": []})
     assert r.status_code == 400
-    assert r.json() == {"errors": [{"reason": "required", "field": "batch", "message": "batch must be a non-empty array"}]}
+    assert r.json() == {
+        "errors": [{"reason": "required", "field": "batch", "message": "batch must be a non-empty array"}]
+    }
 
 
 def test_event_validation_message(sandbox, track):
@@ -84,7 +86,9 @@ def test_merge_validation_uses_meta_error(sandbox, track):
 def test_app_send_email(sandbox):
     """App API send answers delivery_id and queued_at with Bearer auth."""
     body = {"transactional_message_id": 3, "to": "a@example.com", "identifiers": {"id": "u1"}}
-    r = requests.post(f"{sandbox.url}/v1/send/email", json=body, headers={"Authorization": "Bearer demo-app-key"})
+    r = requests.post(
+        f"{sandbox.url}/v1/send/email", json=body, headers={"Authorization": "Bearer demo-app-key"}
+    )
     assert r.status_code == 200
     assert isinstance(r.json()["delivery_id"], str) and isinstance(r.json()["queued_at"], int)
     for kind in ("push", "sms"):
@@ -110,7 +114,9 @@ def test_cdp_invalid_is_dropped_with_200_unless_strict(sandbox):
     auth = (DEMO["cdp_write_key"], "")
     r = requests.post(f"{sandbox.url}/v1/track", json={"userId": "c1"}, auth=auth)
     assert r.status_code == 200
-    r = requests.post(f"{sandbox.url}/v1/track", json={"userId": "c1"}, auth=auth, headers={"X-Strict-Mode": "1"})
+    r = requests.post(
+        f"{sandbox.url}/v1/track", json={"userId": "c1"}, auth=auth, headers={"X-Strict-Mode": "1"}
+    )
     assert r.status_code == 400 and r.json()["code"] == "required" and "event" in r.json()["message"]
 
 
@@ -119,7 +125,12 @@ def test_cdp_invalid_is_dropped_with_200_unless_strict(sandbox):
     [
         ("/api/v1/customers/u", {}, None, {"meta": {"error": "Unauthorized request"}}),
         ("/api/v1/customers/u", {}, ("demo-site", "wrong"), {"meta": {"error": "Unauthorized request"}}),
-        ("/api/v1/customers/u", {"Authorization": "Bearer demo-track-key"}, None, {"meta": {"error": "Unauthorized request"}}),
+        (
+            "/api/v1/customers/u",
+            {"Authorization": "Bearer demo-track-key"},
+            None,
+            {"meta": {"error": "Unauthorized request"}},
+        ),
     ],
 )
 def test_track_unauthorized(sandbox, path, headers, auth, expected):
@@ -130,7 +141,9 @@ def test_track_unauthorized(sandbox, path, headers, auth, expected):
 
 def test_app_and_cdp_unauthorized(sandbox):
     """App needs its own Bearer key and Pipelines its write key: others get 401 JSON."""
-    r = requests.post(f"{sandbox.url}/v1/send/email", json={}, headers={"Authorization": "Bearer demo-track-key"})
+    r = requests.post(
+        f"{sandbox.url}/v1/send/email", json={}, headers={"Authorization": "Bearer demo-track-key"}
+    )
     assert (r.status_code, r.json()) == (401, {"meta": {"error": "Unauthorized request"}})
     r = requests.post(f"{sandbox.url}/v1/batch", json={"batch": []}, auth=("demo-site", "demo-track-key"))
     assert (r.status_code, r.json()) == (401, {"code": "unauthorized", "message": "Unauthorized request"})
@@ -151,7 +164,9 @@ def test_malformed_or_non_utf8_body_is_400_json(sandbox, track, body):
     assert r.status_code == 400 and r.json() == {"meta": {"error": "request body must be valid UTF-8 JSON"}}
     r = track.post(f"{sandbox.url}/api/v2/batch", data=body)
     assert r.status_code == 400 and r.json()["errors"][0]["reason"] == "invalid_json"
-    r = requests.post(f"{sandbox.url}/v1/send/email", data=body, headers={"Authorization": "Bearer demo-app-key"})
+    r = requests.post(
+        f"{sandbox.url}/v1/send/email", data=body, headers={"Authorization": "Bearer demo-app-key"}
+    )
     assert r.status_code == 400 and "meta" in r.json()
 
 
@@ -170,7 +185,10 @@ def test_stats_count_every_request(fresh_sandbox):
         for i in range(5):
             s.put(f"{url}/api/v1/customers/s{i}", json={})
         s.post(f"{url}/api/v1/customers/s/events", json={"name": ""})
-        s.post(f"{url}/api/v2/batch", json={"batch": [{"type": "person", "action": "identify", "identifiers": {"id": "x"}}] * 3})
+        s.post(
+            f"{url}/api/v2/batch",
+            json={"batch": [{"type": "person", "action": "identify", "identifiers": {"id": "x"}}] * 3},
+        )
         requests.put(f"{url}/api/v1/customers/x", json={}, auth=("demo-site", "bad"))
         requests.put(f"{url}/api/v1/customers/x", json={}, auth=("other-site", "bad"))
         s.get(f"{url}/nowhere")
@@ -186,7 +204,11 @@ def test_stats_count_every_request(fresh_sandbox):
     unknown = stats["workspaces"]["_unknown"]["totals"]
     assert (unknown["unauthorized"], unknown["not_found"]) == (1, 1)
     totals = stats["totals"]
-    assert totals["requests"] == 10 == sum(totals[k] for k in ("accepted", "invalid", "unauthorized", "not_found"))
+    assert (
+        totals["requests"]
+        == 10
+        == sum(totals[k] for k in ("accepted", "invalid", "unauthorized", "not_found"))
+    )
 
 
 def test_duplicate_event_ids_are_counted_once_stored(fresh_sandbox):
@@ -195,9 +217,15 @@ def test_duplicate_event_ids_are_counted_once_stored(fresh_sandbox):
     with requests.Session() as s:
         s.auth = ("demo-site", "demo-track-key")
         for _ in range(3):
-            assert s.post(f"{url}/api/v1/customers/d/events", json={"name": "e", "id": "01DUP"}).status_code == 200
+            assert (
+                s.post(f"{url}/api/v1/customers/d/events", json={"name": "e", "id": "01DUP"}).status_code
+                == 200
+            )
     assert admin_call(url, "events?person=d")["count"] == 1
-    assert admin_call(url, "duplicates") == {"duplicates": [{"workspace": "demo-site", "id": "01DUP", "count": 3}], "total": 2}
+    assert admin_call(url, "duplicates") == {
+        "duplicates": [{"workspace": "demo-site", "id": "01DUP", "count": 3}],
+        "total": 2,
+    }
     assert sandbox_stats(url)["workspaces"]["demo-site"]["totals"]["duplicates"] == 2
 
 
@@ -218,7 +246,10 @@ def test_health_openapi_and_metrics(sandbox, track):
     assert "207" in doc["paths"]["/api/v2/batch"]["post"]["responses"]
     track.put(f"{sandbox.url}/api/v1/customers/m1", json={})
     text = requests.get(f"{sandbox.url}/metrics").text
-    assert 'sandbox_requests_total{api="track",endpoint="/api/v1/customers/[id]",outcome="accepted",workspace="demo-site"}' in text
+    assert (
+        'sandbox_requests_total{api="track",endpoint="/api/v1/customers/[id]",outcome="accepted",workspace="demo-site"}'
+        in text
+    )
     assert 'sandbox_rate_limit_per_second{api="track",workspace="demo-site"} 1e+06' in text
     assert "sandbox_operations_accepted_total" in text and "sandbox_duplicate_events_total" in text
 

@@ -51,9 +51,14 @@ def put(track: requests.Session, url: str, path: str, raw: bytes) -> requests.Re
 class TestTrackV1:
     def test_identifier_bytes(self, sandbox, track):
         """A 150-byte id is accepted; 151 bytes is rejected."""
-        assert put(track, sandbox.url, "/api/v1/customers/" + "i" * L.identifier_bytes, b"{}").status_code == 200
+        assert (
+            put(track, sandbox.url, "/api/v1/customers/" + "i" * L.identifier_bytes, b"{}").status_code == 200
+        )
         r = put(track, sandbox.url, "/api/v1/customers/" + "i" * (L.identifier_bytes + 1), b"{}")
-        assert (r.status_code, r.json()) == (400, {"meta": {"error": "id attribute cannot be longer than 150 bytes"}})
+        assert (r.status_code, r.json()) == (
+            400,
+            {"meta": {"error": "id attribute cannot be longer than 150 bytes"}},
+        )
 
     def test_attribute_name_bytes(self, sandbox, track):
         """A 150-byte attribute name is accepted; 151 bytes is rejected."""
@@ -66,7 +71,10 @@ class TestTrackV1:
         """A 1000-byte value is accepted (multi-byte characters count as bytes); 1001 is rejected."""
         assert put(track, sandbox.url, "/api/v1/customers/u", compact({"v": "é" * 500})).status_code == 200
         r = put(track, sandbox.url, "/api/v1/customers/u", compact({"v": "x" * 1001}))
-        assert (r.status_code, r.json()) == (400, {"meta": {"error": "value for attribute 'v' cannot be longer than 1000 bytes"}})
+        assert (r.status_code, r.json()) == (
+            400,
+            {"meta": {"error": "value for attribute 'v' cannot be longer than 1000 bytes"}},
+        )
 
     def test_attributes_per_call(self, sandbox, track):
         """300 attributes are accepted; 301 are rejected."""
@@ -80,7 +88,10 @@ class TestTrackV1:
         url = f"{sandbox.url}/api/v1/customers/u/events"
         assert track.post(url, json={"name": "e" * 100}).status_code == 200
         r = track.post(url, json={"name": "e" * 101})
-        assert (r.status_code, r.json()) == (400, {"meta": {"errors": ["event name cannot be longer than 100 bytes"]}})
+        assert (r.status_code, r.json()) == (
+            400,
+            {"meta": {"errors": ["event name cannot be longer than 100 bytes"]}},
+        )
 
     def test_event_data_bytes(self, sandbox, track):
         """Event data of 100,000 bytes is accepted; 100,001 is rejected."""
@@ -116,7 +127,12 @@ class TestTrackV2:
         r = track.post(url, data=over)
         assert r.status_code == 207
         assert r.json()["errors"] == [
-            {"batch_index": 0, "reason": "too_large", "field": "", "message": "operation cannot be larger than 32768 bytes"}
+            {
+                "batch_index": 0,
+                "reason": "too_large",
+                "field": "",
+                "message": "operation cannot be larger than 32768 bytes",
+            }
         ]
 
     def test_batch_bytes(self, sandbox, track):
@@ -131,7 +147,15 @@ class TestTrackV2:
             assert len(body) == target
             r = track.post(url, data=body)
             assert r.status_code == status, r.text[:200]
-        assert r.json() == {"errors": [{"reason": "too_large", "field": "batch", "message": "batch must be smaller than 512000 bytes"}]}
+        assert r.json() == {
+            "errors": [
+                {
+                    "reason": "too_large",
+                    "field": "batch",
+                    "message": "batch must be smaller than 512000 bytes",
+                }
+            ]
+        }
 
 
 class TestPipelines:
@@ -153,7 +177,10 @@ class TestPipelines:
         message = compact({"type": "track", "userId": "c", "event": "E", "properties": {"p": "x" * 30_000}})
         for target, strict_status in ((L.cdp_batch_bytes, 200), (L.cdp_batch_bytes + 1, 400)):
             head = b'{"batch":[' + b",".join([message] * 16) + b","
-            last = exactly(target - len(head) - 2, lambda n: {"type": "track", "userId": "c", "event": "E", "properties": {"p": "z" * n}})
+            last = exactly(
+                target - len(head) - 2,
+                lambda n: {"type": "track", "userId": "c", "event": "E", "properties": {"p": "z" * n}},
+            )
             body = head + last + b"]}"
             assert len(body) == target
             assert requests.post(url, data=body, auth=CDP_AUTH).status_code == 200
@@ -173,7 +200,10 @@ class TestApp:
         cc = ",".join(f"c{i}@example.com" for i in range(5))
         assert requests.post(url, json={**base, "cc": cc}, headers=APP_HEADERS).status_code == 200
         r = requests.post(url, json={**base, "cc": cc, "bcc": "b@example.com"}, headers=APP_HEADERS)
-        assert (r.status_code, r.json()) == (400, {"meta": {"error": "cannot send to more than 15 recipients"}})
+        assert (r.status_code, r.json()) == (
+            400,
+            {"meta": {"error": "cannot send to more than 15 recipients"}},
+        )
 
     def test_attachments_bytes(self, sandbox):
         """Attachments just under 2 MB are accepted; 2 MB is rejected."""
@@ -225,7 +255,9 @@ def test_streamed_oversize_is_discarded_not_buffered(fresh_sandbox):
     data = _raw(fresh_sandbox.url, head, chunks)
     assert data.startswith(b"HTTP/1.1 400 ")
     assert b"request body cannot be larger than 512000 bytes" in data
-    assert sandbox_stats(fresh_sandbox.url)["workspaces"]["demo-site"]["endpoints"]["v2_batch"]["too_large"] == 1
+    assert (
+        sandbox_stats(fresh_sandbox.url)["workspaces"]["demo-site"]["endpoints"]["v2_batch"]["too_large"] == 1
+    )
 
 
 @pytest.mark.parametrize("path", ["/api/v1/customers/u"])

@@ -51,9 +51,16 @@ def _drive(run: Run, rate: float, seconds: float) -> None:
             if due - run.started >= seconds or time.monotonic() - run.started >= seconds:
                 break
             time.sleep(max(0.0, due - time.monotonic()))
-            connection.request("PUT", f"/api/v1/customers/rl-{offset}-{n}", body=b"{}", headers={"Authorization": AUTH})
+            connection.request(
+                "PUT", f"/api/v1/customers/rl-{offset}-{n}", body=b"{}", headers={"Authorization": AUTH}
+            )
             response = connection.getresponse()
-            entry = (time.monotonic() - run.started, response.status, response.read(), dict(response.getheaders()))
+            entry = (
+                time.monotonic() - run.started,
+                response.status,
+                response.read(),
+                dict(response.getheaders()),
+            )
             with lock:
                 run.responses.append(entry)
         connection.close()
@@ -80,12 +87,16 @@ def runs(tmp_path_factory) -> Iterator[dict[str, tuple[Run, dict]]]:
     with ExitStack() as stack:
         sandboxes = {
             mode: stack.enter_context(
-                running_sandbox("--rate-limit", f"track={LIMIT}", *args, log_dir=tmp_path_factory.mktemp(mode))
+                running_sandbox(
+                    "--rate-limit", f"track={LIMIT}", *args, log_dir=tmp_path_factory.mktemp(mode)
+                )
             )
             for mode, args in MODES.items()
         }
         results = {mode: Run(process.url) for mode, process in sandboxes.items()}
-        threads = [threading.Thread(target=_drive, args=(run, 2 * LIMIT, SECONDS)) for run in results.values()]
+        threads = [
+            threading.Thread(target=_drive, args=(run, 2 * LIMIT, SECONDS)) for run in results.values()
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -149,7 +160,11 @@ def test_block_blocks_for_its_configured_time(runs):
     _counters_add_up(run, stats)
     responses = sorted(run.responses)
     first_blocked = next(t for t, s, body, _ in responses if s == 429 and b"blocked" in body)
-    accepted_during = [t for t, s, *_ in responses if s == 200 and first_blocked < t < first_blocked + BLOCK_SECONDS - 0.1]
+    accepted_during = [
+        t for t, s, *_ in responses if s == 200 and first_blocked < t < first_blocked + BLOCK_SECONDS - 0.1
+    ]
     assert accepted_during == []
-    assert any(s == 200 for t, s, *_ in responses if t > first_blocked + BLOCK_SECONDS), "the block never ended"
+    assert any(s == 200 for t, s, *_ in responses if t > first_blocked + BLOCK_SECONDS), (
+        "the block never ended"
+    )
     assert stats["workspaces"]["demo-site"]["apis"]["track"]["blocked"] > 0.5 * LIMIT * BLOCK_SECONDS

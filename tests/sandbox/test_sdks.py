@@ -81,7 +81,9 @@ def test_track_sdk_wrong_key_is_401(tls_sandbox, tls_cert, monkeypatch):
 def test_app_sdk_send_email(sandbox):
     """APIClient(url=http://...) sends transactional email and gets delivery_id/queued_at."""
     client = APIClient(DEMO["app_api_key"], url=sandbox.url)
-    request = SendEmailRequest(transactional_message_id="welcome", to="a@example.com", identifiers={"id": "sdk-1"})
+    request = SendEmailRequest(
+        transactional_message_id="welcome", to="a@example.com", identifiers={"id": "sdk-1"}
+    )
     response = client.send_email(request)
     assert set(response) == {"delivery_id", "queued_at"}
 
@@ -90,7 +92,9 @@ def test_app_sdk_wrong_key(sandbox):
     """The App SDK raises on a wrong Bearer key."""
     client = APIClient("wrong", url=sandbox.url)
     with pytest.raises(CustomerIOException, match="401"):
-        client.send_email(SendEmailRequest(transactional_message_id=1, to="a@example.com", identifiers={"id": "x"}))
+        client.send_email(
+            SendEmailRequest(transactional_message_id=1, to="a@example.com", identifiers={"id": "x"})
+        )
 
 
 def test_cdp_sdk(fresh_sandbox):
