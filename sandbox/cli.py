@@ -70,7 +70,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", help="faults document as JSON, or @FILE (JSON or YAML)")
     p.add_argument("--admin-open", action="store_true", default=None,
                    help="serve /__sandbox and /metrics to non-loopback clients (container networks)")  # fmt: skip
-    p.add_argument("--access-log", action="store_true", default=None, help="(reserved) log every request")
     return p
 
 
@@ -215,7 +214,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         track_v1_body_bytes=int(data.get("track_v1_body_bytes", 1024 * 1024)),
         faults=_faults_arg(args.faults) if args.faults else (data.get("faults") or {}),
         tls_cert=pick("tls_cert", None), tls_key=pick("tls_key", None),
-        admin_open=bool(pick("admin_open", False)), access_log=bool(args.access_log),
+        admin_open=bool(pick("admin_open", False)),
     )  # fmt: skip
     _check(config)
     return config

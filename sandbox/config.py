@@ -91,7 +91,6 @@ class SandboxConfig:
     tls_key: str | None = None
     admin_open: bool = False
     """Serve ``/__sandbox`` and ``/metrics`` to non-loopback clients too (compose/k8s networks)."""
-    access_log: bool = False
 
 
 def with_default_burst(limit: RateLimit) -> RateLimit:

@@ -210,7 +210,7 @@ def v2_batch(app: Sandbox, req: Request) -> Result:
     result = validate_v2_batch(body, len(req.body), req.limits)
     if result.request_error:
         outcome = TOO_LARGE if result.request_error.reason == "too_large" and not result.errors else INVALID
-        errors = result.errors or [(None, result.request_error)]
+        errors: list[tuple[int | None, Violation]] = [*result.errors] or [(None, result.request_error)]
         return outcome, 0, result.operations or 1, json_response(400, v2_errors(errors))
     bad = {i for i, _ in result.errors}
     for index, op in enumerate(body["batch"]):

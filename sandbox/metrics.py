@@ -69,5 +69,5 @@ class SandboxCollector:
 
 def render(app: Sandbox) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SandboxCollector(app))  # type: ignore[arg-type]
+    registry.register(SandboxCollector(app))
     return generate_latest(registry)

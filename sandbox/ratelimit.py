@@ -12,6 +12,7 @@ Cells per (workspace, api): theoretical arrival time, blocked-until, current win
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from sandbox.config import RatePolicy
 from sandbox.shared import SharedMemory
@@ -29,8 +30,8 @@ class RateLimiter:
     def __init__(self, policies: list[dict[str, RatePolicy]]):
         self._policies = [[ws[api] for api in APIS] for ws in policies]
         self.cells = len(policies) * len(APIS) * _CELLS
-        self._state: memoryview | None = None
-        self._lock = None
+        self._state: Any = None
+        self._lock: Any = None
 
     def attach(self, shared: SharedMemory) -> None:
         self._state = shared.rate_cells()

@@ -74,7 +74,7 @@ def _worker(config: SandboxConfig, shared: SharedMemory, accounting: Accounting,
     sock.listen(4096)
     servers = [loop.run_until_complete(loop.create_server(factory, sock=sock, ssl=context))]
     if config.processes > 1:
-        private = loop.run_until_complete(loop.create_server(factory, "127.0.0.1", 0))
+        private: Any = loop.run_until_complete(loop.create_server(factory, "127.0.0.1", 0))
         servers.append(private)
         shared.control()[CTL_PORTS + index] = private.sockets[0].getsockname()[1]
     stop = asyncio.Event()

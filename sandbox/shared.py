@@ -34,12 +34,12 @@ class SharedBlob:
         if len(raw) > len(self._data):
             raise ValueError(f"document is {len(raw)} bytes; at most {len(self._data)} fit")
         with self._lock:
-            self._data[: len(raw)] = raw
+            ctypes.memmove(self._data, raw, len(raw))
             self._length.value = len(raw)
 
     def read(self) -> Any:
         with self._lock:
-            raw = self._data[: self._length.value]
+            raw = bytes(self._data.raw[: self._length.value])
         return json.loads(raw) if raw else None
 
 
@@ -60,7 +60,7 @@ class SharedMemory:
         # A memoryview indexes about 3x faster than the ctypes array on the request path.
         return memoryview(self._counters).cast("B").cast("q")
 
-    def rate_cells(self) -> memoryview:
+    def rate_cells(self) -> Any:
         return memoryview(self._rate).cast("B").cast("d")
 
     def control(self) -> memoryview:
@@ -82,7 +82,7 @@ class SharedMemory:
             rows[i] = 0
 
     def zero_rate_state(self) -> None:
-        cells = self.rate_cells()
+        cells: Any = self.rate_cells()
         with self.lock:
             for i in range(len(cells)):
                 cells[i] = 0.0
