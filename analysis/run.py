@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,7 +119,8 @@ def load_run(path: str | Path) -> Run:
         notes += history_notes
     else:
         notes.append("no _stats_history.csv: over-time charts and the knee are omitted")
-    json_totals, histograms = None, {}
+    json_totals: pd.DataFrame | None = None
+    histograms: dict[str, dict[int, int]] = {}
     if files.json is not None:
         json_totals, histograms = locust_csv.read_json_totals(files.json)
     else:
@@ -146,7 +148,7 @@ _EMPTY_FAILURES = ["endpoint", "error", "occurrences", "first_seen", "last_seen"
 _EMPTY_EXCEPTIONS = ["count", "message", "traceback", "nodes"]
 
 
-def _optional(path: Path | None, reader, columns: list[str]) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _optional(path: Path | None, reader: Callable[[Path], pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     if path is None:
         return pd.DataFrame(
             {c: pd.Series(dtype="int64" if c in {"occurrences", "count"} else object) for c in columns}

@@ -93,7 +93,7 @@ def final_from_json(totals: pd.DataFrame, histograms: Mapping[str, Mapping[int, 
     console's figures; rps is requests over each entry's first-to-last-request span, as Locust does.
     """
     rows = [_json_row(r, histograms.get(str(r["endpoint"]), {})) for r in totals.to_dict("records")]
-    rows.sort(key=lambda row: row["endpoint"])
+    rows.sort(key=lambda row: str(row["endpoint"]))
     merged: dict[int, int] = {}
     for hist in histograms.values():
         for ms, n in hist.items():
