@@ -20,6 +20,13 @@ TABLE_STRUCTURE = [
     {"key": "detail", "title": "Detail"},
 ]
 _DASH = "–"
+_NO_ENDPOINT_HINT = "serve Prometheus text at the target's /metrics, or pass --metrics-url URL"
+_REPORT_ROW = {
+    "figure": "Analysis report",
+    "now": _DASH,
+    "run": _DASH,
+    "detail": "after the run: Download Data tab → Customer.io analysis report",
+}
 _SANDBOX_ROWS = (
     ("Requests reaching the sandbox", "sandbox_requests_per_s", "requests", "req/s"),
     ("Accepted events", "sandbox_accepted_per_s", "accepted", "events/s"),
@@ -43,7 +50,11 @@ def tab_rows(sampler: SystemSampler | None, state: str) -> list[dict[str, str]]:
     sources = sampler.sources
     totals = _run_totals(sources)
     row = sampler.latest
-    rows = [_endpoint_row(sources, sampler.rows_written, state), _budget_row(row, sources)]
+    rows = [_endpoint_row(sources, sampler.rows_written, state)]
+    if not any(source.last for source in sources):
+        # Never answered: a table of dashes would look like a quiet target, so say what to do.
+        return [*rows, _row("Target-side figures", "unavailable", _DASH, _NO_ENDPOINT_HINT), _REPORT_ROW]
+    rows.append(_budget_row(row, sources))
     rows += [
         _rate_row(title, row.get(column), totals.get(key), unit) for title, column, key, unit in _SANDBOX_ROWS
     ]

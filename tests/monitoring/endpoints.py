@@ -2,8 +2,8 @@
 
 ``python -m tests.monitoring.endpoints --ready-file F`` listens on a free loopback port. Paths:
 ``/metrics`` (Prometheus text whose counters grow at the fixed ``RATES``), ``/slow`` (answers after
-``SLOW_S`` seconds), ``/garbage`` (HTML), anything else 404. It is a separate process so a stalled
-answer stalls only it, as a real slow service would.
+``SLOW_S`` seconds), ``/garbage`` (HTML), anything else 404 (``/metrics`` too with ``--no-metrics``).
+It is a separate process so a stalled answer stalls only it, as a real slow service would.
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ class GrowingCounters:
         yield lag
 
 
-def handler_for(registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+def handler_for(registry: CollectorRegistry, metrics: bool) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path == "/metrics":
+            if self.path == "/metrics" and metrics:
                 self._send(200, generate_latest(registry), "text/plain; version=0.0.4")
             elif self.path == "/slow":
                 time.sleep(SLOW_S)
@@ -83,10 +83,11 @@ def handler_for(registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ready-file", required=True)
+    parser.add_argument("--no-metrics", action="store_true", help="answer 404 on /metrics too")
     args = parser.parse_args()
     registry = CollectorRegistry()
     registry.register(GrowingCounters())
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(registry))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(registry, not args.no_metrics))
     server.daemon_threads = True
     write_ready_file(args.ready_file, {"url": f"http://127.0.0.1:{server.server_port}", "pid": os.getpid()})
     server.serve_forever()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from runs.processes import start_service as running_service
 from tests.monitoring.conftest import free_port
 from tests.support.sandbox import running_sandbox
 
@@ -25,16 +26,17 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 ]  # fmt: skip
-LOCUSTFILES = "tests/monitoring/users.py,tests/monitoring/shapes.py"
+USERS = "tests/monitoring/users.py"
+LOCUSTFILES = f"{USERS},tests/monitoring/shapes.py"
 
 
 @contextmanager
 def locust_web_ui(host: str, csv_prefix: Path, *extra: str) -> Iterator[str]:
-    """``locust`` with its web UI on a free loopback port and the class picker; yields the UI's URL."""
+    """``locust`` with its web UI on a free loopback port; yields the UI's URL."""
     port = free_port()
     command = [
-        sys.executable, "-m", "locust", "-f", LOCUSTFILES, "--class-picker", "--web-host", "127.0.0.1",
-        "--web-port", str(port), "--host", host, "--csv", str(csv_prefix), "--csv-full-history", *extra,
+        sys.executable, "-m", "locust", *extra, "--web-host", "127.0.0.1", "--web-port", str(port),
+        "--host", host, "--csv", str(csv_prefix), "--csv-full-history",
     ]  # fmt: skip
     log = (csv_prefix.parent / "locust.log").open("wb")
     process = subprocess.Popen(
@@ -46,13 +48,19 @@ def locust_web_ui(host: str, csv_prefix: Path, *extra: str) -> Iterator[str]:
         _wait_for(url, process)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        _stop(process)
+        log.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        os.killpg(process.pid, sig)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-        log.close()
+            continue
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -96,7 +104,7 @@ def test_run_from_ui_shows_live_customerio_figures_and_opens_report(
     """Pick a user class and shape, start, watch the tab's figures move, stop, open the report."""
     with (
         running_sandbox("--rate-limit", "track=30") as sandbox,
-        locust_web_ui(sandbox.url, tmp_path / "locust") as ui,
+        locust_web_ui(sandbox.url, tmp_path / "locust", "-f", LOCUSTFILES, "--class-picker") as ui,
     ):
         page.goto(ui)
         page.locator("tr", has_text="IdentifyUser").locator("input[type=checkbox]").uncheck()
@@ -139,7 +147,42 @@ def _wait_for_figures(page, condition, timeout: float = 15.0) -> dict[str, list[
     figures = _tab_figures(page)
     while time.monotonic() < deadline:
         figures = _tab_figures(page)
-        if "Requests reaching the sandbox" in figures and condition(figures):
-            return figures
+        try:
+            if condition(figures):
+                return figures
+        except KeyError:
+            pass  # the table has not filled yet
         page.wait_for_timeout(250)
     raise AssertionError(f"the Customer.io tab did not change as expected: {figures}")
+
+
+@pytest.mark.slow
+def test_target_without_metrics_shows_no_metrics_endpoint(page, artifacts: Path, tmp_path: Path) -> None:
+    """A target whose /metrics is 404: the tab says so plainly while the run goes on."""
+    with (
+        running_service(
+            "endpoints", ["tests.monitoring.endpoints", "--no-metrics"], log_dir=tmp_path
+        ) as target,
+        locust_web_ui(
+            target.url,
+            tmp_path / "locust",
+            "-f",
+            USERS,
+            "--autostart",
+            "-u",
+            "1",
+            "-r",
+            "1",
+            "TrackEventsUser",
+        ) as ui,
+    ):
+        page.goto(f"{ui}/?tab=customerio")
+        page.get_by_text("no metrics endpoint").first.wait_for(timeout=15_000)
+        figures = _wait_for_figures(page, lambda f: "HTTP 404" in f["Metrics endpoints"][2])
+        page.screenshot(path=artifacts / "06-no-metrics-endpoint.png")
+        assert figures["Metrics endpoints"][0] == "no metrics endpoint"
+        assert figures["Target-side figures"][0] == "unavailable"
+        assert "--metrics-url" in figures["Target-side figures"][2]
+        assert "Track budget used" not in figures  # no dashes that could pass for a quiet target
+        state = requests.get(f"{ui}/customerio/state", timeout=5).json()
+        assert state["rows"][0]["now"] == "no metrics endpoint"
