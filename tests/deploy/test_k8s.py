@@ -1,0 +1,223 @@
+"""Kubernetes manifests: every rendered overlay validates strictly offline, and the wiring holds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from deploy.kustomize import KustomizeError, render
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+OVERLAYS = ["small", "large", "ci"]
+KUBERNETES_VERSION = "1.32.0"
+# Ports each image role listens on, from deploy/docker/entrypoint.sh and the services' CLIs.
+ROLE_PORTS = {"sandbox": {8080}, "master": {8089, 5557}, "ingest": {8000}, "sender": {9100}}
+
+
+def _rendered(overlay: str) -> list[dict[str, Any]]:
+    return render(K8S / "overlays" / overlay)
+
+
+def _by_kind(resources: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {r["metadata"]["name"]: r for r in resources if r["kind"] == kind}
+
+
+def _workloads(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in resources if r["kind"] in {"Deployment", "Job"}]
+
+
+def _pod(workload: dict[str, Any]) -> dict[str, Any]:
+    return workload["spec"]["template"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_validates_strictly(overlay: str) -> None:
+    """Every resource of the overlay passes kubernetes-validate --strict for the pinned version."""
+    resources = _rendered(overlay)
+    assert len(resources) >= 8
+    for resource in resources:
+        kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
+
+
+def test_validate_cli_on_rendered_overlay(tmp_path: Path) -> None:
+    """The kubernetes-validate command itself accepts the rendered large overlay and rejects a typo."""
+    out = tmp_path / "large.yaml"
+    out.write_text(subprocess.run(
+        [sys.executable, "-m", "deploy.kustomize", str(K8S / "overlays" / "large")],
+        check=True, capture_output=True, text=True,
+    ).stdout)  # fmt: skip
+    cli = [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", KUBERNETES_VERSION, "--quiet"]
+    assert subprocess.run([*cli, str(out)], capture_output=True).returncode == 0
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(out.read_text().replace("readOnlyRootFilesystem", "readOnlyRootFileSystem", 1))
+    result = subprocess.run([*cli, str(broken)], capture_output=True, text=True)
+    assert result.returncode != 0 and "readOnlyRootFileSystem" in result.stdout + result.stderr
+
+
+def test_extras_validate_and_target_the_sender() -> None:
+    """The adapter rules ConfigMap validates; the KEDA ScaledObject (a CRD) scales the sender Deployment."""
+    adapter = yaml.safe_load((K8S / "extras" / "prometheus-adapter-rules.yaml").read_text())
+    kubernetes_validate.validate(adapter, KUBERNETES_VERSION, strict=True)
+    rule = yaml.safe_load(adapter["data"]["config.yaml"])["externalRules"][0]
+    assert rule["name"]["as"] == "pipeline_consumer_lag"
+    keda = yaml.safe_load((K8S / "extras" / "keda-scaledobject.yaml").read_text())
+    assert keda["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "pipeline-sender",
+    }
+    hpa = _by_kind(_rendered("large"), "HorizontalPodAutoscaler")["pipeline-sender"]
+    assert keda["spec"]["maxReplicaCount"] == hpa["spec"]["maxReplicas"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_hpas_target_existing_deployments(overlay: str) -> None:
+    """Each HPA scales a Deployment of the overlay; the worker's on CPU, the sender's on consumer lag."""
+    resources = _rendered(overlay)
+    deployments = _by_kind(resources, "Deployment")
+    hpas = _by_kind(resources, "HorizontalPodAutoscaler")
+    for hpa in hpas.values():
+        ref = hpa["spec"]["scaleTargetRef"]
+        assert ref["kind"] == "Deployment" and ref["name"] in deployments
+        assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    assert hpas["locust-worker"]["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    if "pipeline-sender" in hpas:
+        external = hpas["pipeline-sender"]["spec"]["metrics"][0]
+        assert external["type"] == "External"
+        assert external["external"]["metric"]["name"] == "pipeline_consumer_lag"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_select_pods_and_ports_match(overlay: str) -> None:
+    """Every Service selects a workload's pods and each target port is a port that pod declares."""
+    resources = _rendered(overlay)
+    workloads = _workloads(resources)
+    for service in _by_kind(resources, "Service").values():
+        selector = service["spec"]["selector"]
+        pods = [_pod(w) for w in workloads if selector.items() <= _pod(w)["metadata"]["labels"].items()]
+        assert len(pods) == 1, f"Service {service['metadata']['name']} selects {len(pods)} workloads"
+        declared = {
+            p["name"]: p["containerPort"] for c in pods[0]["spec"]["containers"] for p in c.get("ports", [])
+        }
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in declared, f"{service['metadata']['name']}: {port}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_references_resolve(overlay: str) -> None:
+    """ConfigMaps, Secrets, PVCs and Service host names that pods use all exist in the overlay."""
+    resources = _rendered(overlay)
+    names = {
+        kind: set(_by_kind(resources, kind))
+        for kind in ("ConfigMap", "Secret", "Service", "PersistentVolumeClaim")
+    }
+    for workload in _workloads(resources):
+        spec = _pod(workload)["spec"]
+        for volume in spec.get("volumes", []):
+            if "configMap" in volume:
+                assert volume["configMap"]["name"] in names["ConfigMap"]
+            if "persistentVolumeClaim" in volume:
+                assert volume["persistentVolumeClaim"]["claimName"] in names["PersistentVolumeClaim"]
+        for container in spec["containers"]:
+            for source in container.get("envFrom", []):
+                kind, ref = (
+                    ("Secret", source["secretRef"])
+                    if "secretRef" in source
+                    else ("ConfigMap", source["configMapRef"])
+                )
+                assert ref["name"] in names[kind]
+            env = {e["name"]: e for e in container.get("env", [])}
+            for entry in env.values():
+                if "valueFrom" in entry:
+                    assert entry["valueFrom"]["secretKeyRef"]["name"] in names["Secret"]
+            if "LOCUST_MASTER_NODE_HOST" in env:
+                assert env["LOCUST_MASTER_NODE_HOST"]["value"] in names["Service"]
+    config = _by_kind(resources, "ConfigMap")
+    if "pipeline-config" in config:
+        for key in ("PIPELINE_REDIS_URL", "SENDER_TARGET"):
+            host = config["pipeline-config"]["data"][key].split("//")[1].split(":")[0]
+            assert host in names["Service"], f"{key} points at {host}, which no Service provides"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_are_hardened_and_bounded(overlay: str) -> None:
+    """Every container runs as non-root, read-only, no capabilities, with requests and limits."""
+    for workload in _workloads(_rendered(overlay)):
+        spec = _pod(workload)["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["runAsUser"] > 0
+        assert spec["automountServiceAccountToken"] is False
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["capabilities"]["drop"] == ["ALL"]
+            for section in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(container["resources"][section])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_probes_hit_the_ports_and_paths_the_services_serve(overlay: str) -> None:
+    """HTTP probes use declared ports and real endpoints; roles listen where the image says."""
+    real_paths = {"sandbox": "/__sandbox/health", "ingest": "/metrics", "sender": "/metrics", "master": "/"}
+    for workload in _workloads(_rendered(overlay)):
+        for container in _pod(workload)["spec"]["containers"]:
+            ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+            role = container.get("args", [""])[0]
+            if role in ROLE_PORTS:
+                assert set(ports.values()) <= ROLE_PORTS[role]
+            for probe_name in ("readinessProbe", "livenessProbe"):
+                probe = container.get(probe_name)
+                if probe and "httpGet" in probe:
+                    assert probe["httpGet"]["port"] in ports
+                    assert probe["httpGet"]["path"] == real_paths[role]
+                if probe and "tcpSocket" in probe:
+                    assert probe["tcpSocket"]["port"] in ports
+
+
+def test_ci_job_is_headless_and_expects_the_worker_count() -> None:
+    """The CI overlay runs the master as a Job that expects exactly the fixed worker count."""
+    resources = _rendered("ci")
+    assert "locust-master" not in _by_kind(resources, "Deployment")
+    job = _by_kind(resources, "Job")["locust-master"]
+    container = _pod(job)["spec"]["containers"][0]
+    assert "--headless" in container["args"] and "--exit-code-on-error" in container["args"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    hpa = _by_kind(resources, "HorizontalPodAutoscaler")["locust-worker"]["spec"]
+    assert int(env["EXPECT_WORKERS"]) == hpa["minReplicas"] == hpa["maxReplicas"]
+    assert [p["port"] for p in _by_kind(resources, "Service")["locust-master"]["spec"]["ports"]] == [5557]
+
+
+def test_locustfiles_come_from_the_configmap() -> None:
+    """Locust pods mount the generated locustfiles ConfigMap where LOCUSTFILE points."""
+    resources = _rendered("small")
+    config = _by_kind(resources, "ConfigMap")["locustfiles"]
+    assert "locustfile.py" in config["data"]
+    for name in ("locust-master", "locust-worker"):
+        pod = _pod(_by_kind(resources, "Deployment")[name])["spec"]
+        container = pod["containers"][0]
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "locustfiles")
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["LOCUSTFILE"] == f"{mount['mountPath']}/locustfile.py"
+
+
+def test_renderer_refuses_what_it_does_not_implement(tmp_path: Path) -> None:
+    """A kustomization field outside the supported subset is an error naming the field."""
+    (tmp_path / "kustomization.yaml").write_text("resources: []\nnamePrefix: x-\n")
+    with pytest.raises(KustomizeError, match="namePrefix"):
+        render(tmp_path)
+
+
+def test_renderer_cli_bad_directory_is_one_line(tmp_path: Path) -> None:
+    """A directory without a kustomization gives one line on stderr and exit code 2."""
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.kustomize", str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "no kustomization.yaml" in result.stderr
