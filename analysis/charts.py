@@ -246,5 +246,7 @@ def system_chart(seconds: pd.DataFrame, system: pd.DataFrame) -> Figure:
         _time_axis(ax)
     axes[-1].set_xlabel(TIME_LABEL)
     fig.suptitle("Client load and target-side metrics")
-    fig.subplots_adjust(left=0.08, right=0.97, top=0.93, bottom=0.07, hspace=0.15)
+    height = fig.get_figheight()
+    # Margins in inches, so the time label fits however many panels there are.
+    fig.subplots_adjust(left=0.08, right=0.97, top=1 - 0.45 / height, bottom=0.55 / height, hspace=0.15)
     return fig
