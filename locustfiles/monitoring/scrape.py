@@ -8,6 +8,7 @@ sampler can leave that second's cells empty and keep its cadence.
 from __future__ import annotations
 
 import gevent
+import locust  # noqa: F401 - gevent must patch ssl before requests loads it
 
 import time
 from dataclasses import dataclass

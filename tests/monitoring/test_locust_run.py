@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from locustfiles.monitoring import COLUMNS
+from tests.monitoring.conftest import free_port
 from tests.support.sandbox import running_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,3 +71,35 @@ def test_bad_metrics_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert len(lines) <= 2, lines  # argparse's usage line, then the error
     assert "is not an http(s) URL" in lines[-1]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_distributed_run_samples_on_the_master_only(tmp_path: Path) -> None:
+    """Master + 1 worker: the master writes system_history.csv, the worker never samples."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with running_sandbox() as sandbox:
+        worker_log = (tmp_path / "worker.log").open("wb")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", USERS, "--worker", "--master-port", str(port)],
+            cwd=REPO, env=env, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            master = locust(
+                "-f", USERS, "--headless", "--master", "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", str(port), "--expect-workers", "1", "-u", "2", "-r", "2", "-t", "4s",
+                "--host", sandbox.url, "--csv", str(tmp_path / "locust"), "TrackEventsUser",
+            )  # fmt: skip
+            worker.wait(15)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(5)
+            worker_log.close()
+    assert master.returncode == 0, master.stderr[-2000:]
+    assert "Sampling target metrics" in master.stderr
+    assert "Sampling target metrics" not in (tmp_path / "worker.log").read_text()
+    with (tmp_path / "system_history.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert 3 <= len(rows) <= 6
+    assert all(float(row["sandbox_requests_per_s"]) == pytest.approx(20, rel=0.35) for row in rows[1:-1])
