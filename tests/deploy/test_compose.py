@@ -1,0 +1,173 @@
+"""docker-compose.yml, checked by a real Compose parser (Debian's docker-compose, offline), and the image."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+PROFILES = ["--profile", "pipeline", "--profile", "monitoring"]
+CREDENTIALS = {"CUSTOMERIO_SITE_ID": "site-for-test", "CUSTOMERIO_API_KEY": "key-for-test"}
+ROLES = {"master", "worker", "sandbox", "ingest", "sender", "report", "capacity", "healthcheck"}
+
+
+def _compose(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose is missing: apt-get install --no-install-recommends docker-compose"
+    clean = {k: v for k, v in os.environ.items() if k not in CREDENTIALS}
+    return subprocess.run(
+        [binary, "-f", str(COMPOSE), "--project-directory", str(ROOT), *args],
+        env={**clean, **(env or {})}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def resolved() -> dict[str, Any]:
+    """The file as docker-compose resolves it (interpolated, anchors merged), all profiles on."""
+    result = _compose(*PROFILES, "config", env=CREDENTIALS)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_compose_file_is_valid_for_every_profile() -> None:
+    """docker-compose config -q accepts the file with each profile combination."""
+    for profiles in ([], ["--profile", "pipeline"], PROFILES):
+        result = _compose(*profiles, "config", "-q", env=CREDENTIALS)
+        assert result.returncode == 0, result.stderr
+
+
+def test_compose_refuses_to_start_without_credentials() -> None:
+    """Without the Customer.io credentials compose stops and names the missing variable."""
+    result = _compose("config", "-q", env={"CUSTOMERIO_SITE_ID": "x"})
+    assert result.returncode != 0
+    assert "CUSTOMERIO_API_KEY" in result.stderr
+
+
+def test_parser_really_rejects_mistakes(tmp_path: Path) -> None:
+    """The parser used here is strict: an unknown key or a dangling depends_on fails."""
+    bad = tmp_path / "docker-compose.yml"
+    bad.write_text(COMPOSE.read_text().replace("    healthcheck:", "    healthchek:", 1))
+    result = subprocess.run(
+        ["docker-compose", "-f", str(bad), "--project-directory", str(ROOT), "config", "-q"],
+        env={**os.environ, **CREDENTIALS}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode != 0 and "healthchek" in result.stderr
+
+
+def test_services_and_profiles(resolved: dict[str, Any]) -> None:
+    """Core services always; Kafka, Redis, ingest, sender under pipeline; Prometheus under monitoring."""
+    services = resolved["services"]
+    core = {"sandbox", "master", "worker"}
+    assert {name for name, s in services.items() if not s.get("profiles")} == core
+    assert {n for n, s in services.items() if s.get("profiles") == ["pipeline"]} == {
+        "kafka",
+        "redis",
+        "ingest",
+        "sender",
+    }
+    assert services["prometheus"]["profiles"] == ["monitoring"]
+    kafka = services["kafka"]["environment"]
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft: no ZooKeeper
+    assert "zookeeper" not in " ".join(services)
+
+
+def test_every_service_is_healthchecked_bounded_and_waits_for_healthy(resolved: dict[str, Any]) -> None:
+    """Healthchecks and memory limits everywhere; every dependency waits for service_healthy."""
+    services = resolved["services"]
+    for name, service in services.items():
+        assert service["healthcheck"]["test"], name
+        assert service["deploy"]["resources"]["limits"]["memory"], name
+        for dependency, condition in service.get("depends_on", {}).items():
+            assert dependency in services
+            assert condition["condition"] == "service_healthy", f"{name} -> {dependency}"
+
+
+def test_published_ports_are_loopback_only(resolved: dict[str, Any]) -> None:
+    """Anything published binds 127.0.0.1; the master's web UI is 127.0.0.1:8089."""
+    published = {}
+    for name, service in resolved["services"].items():
+        for port in service.get("ports", []):
+            text = (
+                port
+                if isinstance(port, str)
+                else f"{port.get('host_ip', '')}:{port['published']}:{port['target']}"
+            )
+            assert text.startswith("127.0.0.1:"), f"{name} publishes {text}"
+            published[name] = text
+    assert published["master"].split("/")[0] == "127.0.0.1:8089:8089"
+
+
+def test_wiring_between_services(resolved: dict[str, Any]) -> None:
+    """Workers find the master, senders the broker, Redis and target, by service names and real ports."""
+    services = resolved["services"]
+    worker = services["worker"]["environment"]
+    assert worker["LOCUST_MASTER_NODE_HOST"] in services and worker["LOCUST_MASTER_NODE_PORT"] == "5557"
+    assert "5557" in [str(p) for p in services["master"]["expose"]]
+    assert services["master"]["environment"]["LOCUST_HOST"] == "http://sandbox:8080"
+    sender = services["sender"]["command"]
+    assert sender[sender.index("--target") + 1] == "http://sandbox:8080"
+    assert sender[sender.index("--bootstrap-servers") + 1] == "kafka:9092"
+    assert services["sender"]["environment"]["PIPELINE_REDIS_URL"] == "redis://redis:6379/0"
+    assert services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+    for name in ("sandbox", "master", "worker", "ingest", "sender"):
+        assert services[name]["command"][0] in ROLES
+
+
+def test_prometheus_scrapes_real_metrics_ports(resolved: dict[str, Any]) -> None:
+    """Each scrape target is a compose service on the port its command listens on, path /metrics."""
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    listens = {"sandbox": 8080}
+    for name in ("ingest", "sender"):
+        command = resolved["services"][name]["command"]
+        flag = "--port" if name == "ingest" else "--metrics-port"
+        listens[name] = int(command[command.index(flag) + 1])
+    for job in config["scrape_configs"]:
+        assert job["metrics_path"] == "/metrics"
+        targets = [t for s in job.get("static_configs", []) for t in s["targets"]]
+        targets += [f"{n}:{s['port']}" for s in job.get("dns_sd_configs", []) for n in s["names"]]
+        for target in targets:
+            host, port = target.split(":")
+            assert host in resolved["services"] and listens[host] == int(port), target
+    volume = resolved["services"]["prometheus"]["volumes"][0]
+    source = volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
+    assert Path(source).resolve() == (ROOT / "deploy" / "prometheus" / "prometheus.yml")
+
+
+def test_dockerfile_is_slim_nonroot_and_secret_free() -> None:
+    """Slim base, dependency layer keyed on pyproject only, non-root user, nothing secret baked in."""
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim", text, re.M)
+    deps_stage = text.split("AS deps", 1)[1].split("FROM ", 1)[0]
+    assert re.findall(r"^COPY (\S+)", deps_stage, re.M) == ["pyproject.toml"]
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    assert users and not users[-1].startswith(("root", "0"))
+    assert not re.search(r"^(ENV|ARG)\b.*(KEY|TOKEN|PASSWORD|SECRET|SITE_ID)", text, re.M | re.I)
+    for source in re.findall(r"^COPY --chown=\S+ (\S+)", text, re.M):
+        assert (ROOT / source).exists(), f"COPY {source}: missing"
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", ".env", ".secrets", "reports", "tests"} <= set(ignored)
+
+
+def test_dependency_layer_command_reads_pyproject() -> None:
+    """The Dockerfile's requirements one-liner, run here, lists the project's runtime dependencies."""
+    line = re.search(r'python -c "(import tomllib;.*?)" >', (ROOT / "Dockerfile").read_text()).group(1)
+    code = line.replace("/tmp/pyproject.toml", str(ROOT / "pyproject.toml"))
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert any(req.startswith("locust") for req in output.splitlines())
+
+
+def test_entrypoint_covers_every_role() -> None:
+    """The entry point dispatches every role compose and the k8s manifests use."""
+    script = (ROOT / "deploy" / "docker" / "entrypoint.sh").read_text()
+    assert os.access(ROOT / "deploy" / "docker" / "entrypoint.sh", os.X_OK)
+    cases = set(re.findall(r"^\s+([a-z |]+)\)$", script, re.M))
+    assert ROLES <= {role.strip() for case in cases for role in case.split("|")}
