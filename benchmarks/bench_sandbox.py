@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import shutil
@@ -41,10 +42,13 @@ UNLIMITED = ["--rate-mode", "off"]
 IDENTIFY_BODY = '{"email":"person@example.com","first_name":"Ann","plan":"pro","created_at":1700000000}'
 TRACK_BODY = '{"name":"purchase","data":{"sku":"A-1","price":19.99,"currency":"EUR"}}'
 BATCH_OPS = ",".join(
-    '{"type":"person","action":"event","identifiers":{"id":"u%d"},"name":"viewed","attributes":{"page":"/p/%d"}}'
-    % (i, i)
+    json.dumps(
+        {"type": "person", "action": "event", "identifiers": {"id": f"u{i}"}, "name": "viewed",
+         "attributes": {"page": f"/p/{i}"}},
+        separators=(",", ":"),
+    )
     for i in range(10)
-)
+)  # fmt: skip
 BATCH_BODY = '{"batch":[' + BATCH_OPS + "]}"
 
 LUA = {
