@@ -29,7 +29,7 @@ class Monitor:
     def on_test_start(self, **_: Any) -> None:
         if self.sampler is not None:
             self.sampler.stop()
-        urls = self.settings.urls_for(self.environment.host)
+        urls = self.settings.urls_for(_target_host(self.environment))
         self.sampler = SystemSampler(urls, self.settings.history_path, interval=self.settings.interval)
         self.sampler.start()
         shown = ", ".join(s.shown_url for s in self.sampler.sources) or "none (no metrics endpoint)"
@@ -39,6 +39,14 @@ class Monitor:
         # The sampler object stays, so the tab keeps showing the finished run's figures.
         if self.sampler is not None:
             self.sampler.stop()
+
+
+def _target_host(environment: Environment) -> str | None:
+    # --host (or the web form) wins; otherwise the user classes' own host when they agree on one.
+    if environment.host:
+        return environment.host
+    hosts = {getattr(user_class, "host", None) for user_class in environment.user_classes}
+    return hosts.pop() if len(hosts) == 1 else None
 
 
 def register(environment: Environment) -> Monitor | None:

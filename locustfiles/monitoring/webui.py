@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import Response, redirect, request, send_from_directory
+from flask import Flask, Response, redirect, request, send_from_directory
+from werkzeug.wrappers import Response as BaseResponse
 
 from locustfiles.monitoring.live import TABLE_STRUCTURE, tab_rows
 from locustfiles.monitoring.options import HISTORY_FILE
@@ -50,6 +51,7 @@ def install(
         {"href": f"{base}/customerio/system_history.csv", "title": "Download system history CSV"},
     ]
     app = web_ui.app
+    assert app is not None  # WebUI creates its Flask app in __init__
 
     def rows() -> list[dict[str, str]]:
         return tab_rows(sampler(), environment.runner.state if environment.runner else "no runner")
@@ -72,7 +74,7 @@ def install(
 
 
 def _add_file_routes(
-    app,
+    app: Flask,
     environment: Environment,
     sampler: Callable[[], SystemSampler | None],
     prefix: Path | None,
@@ -94,7 +96,7 @@ def _add_file_routes(
         )
 
     @app.route(f"{base}/customerio/report")
-    def customerio_report() -> Response:
+    def customerio_report() -> BaseResponse:
         refusal = _refusal(environment, prefix)
         if refusal or prefix is None:
             return _text(refusal or "no run directory", 409)
