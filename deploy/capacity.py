@@ -1,0 +1,298 @@
+"""Capacity plan: ``python -m deploy.capacity --events-per-day 50M --peak-factor 3``.
+
+Turns a daily event volume into the scaling guide's architecture tier (direct API under 1M/day,
+queue-based for 1-10M, distributed above 10M) and the numbers to deploy and to test it: batch size,
+sender workers, Kafka partitions and Locust workers, printing each step of the arithmetic. Limits come
+from ``cio_contract`` (the workspace rate limit, v2 batch sizes), so the plan and the suite agree.
+Exit 0 when the plan fits the rate limit, 1 when it cannot, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from cio_contract import CLIENT_BATCH_BYTES, CLIENT_BATCH_OPERATIONS, DEFAULT_RATE_LIMITS
+
+__all__ = ["CapacityPlan", "format_plan", "main", "parse_count", "plan"]
+
+SECONDS_PER_DAY = 86_400
+DIRECT_MAX_PER_DAY = 1_000_000
+QUEUE_MAX_PER_DAY = 10_000_000
+# A backlog (after an outage, a deploy, a spike) only drains if senders can go faster than the peak.
+DRAIN_FACTOR = 2.0
+# The load test goes past the peak, to show the margin rather than just touch the target.
+TEST_OVERSHOOT = 1.2
+_SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9}
+
+
+@dataclass(frozen=True)
+class CapacityPlan:
+    """Inputs and every derived figure; ``steps`` is the arithmetic in reading order."""
+
+    events_per_day: float
+    tier: str
+    peak_per_s: float
+    budget_rps: float
+    batch_size: int
+    peak_requests_per_s: float
+    fits: bool
+    sender_workers: int
+    partitions: int
+    locust_workers: int
+    test_rps: float
+    steps: tuple[tuple[str, str, str], ...]
+
+
+def parse_count(text: str) -> float:
+    """``50M`` -> 50_000_000; also ``2.5M``, ``750K``, ``1e7``, ``50_000_000``. ValueError otherwise."""
+    cleaned = text.strip().upper().replace("_", "").replace(",", "")
+    scale = _SUFFIXES.get(cleaned[-1:], 1.0)
+    number = float(cleaned[:-1] if scale != 1.0 else cleaned)
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(text)
+    return number * scale
+
+
+def plan(
+    events_per_day: float,
+    *,
+    peak_factor: float = 3.0,
+    rate_limit: float | None = None,
+    headroom: float = 0.8,
+    batch_size: int | None = None,
+    event_bytes: int = 600,
+    events_per_sender: float = 2_000.0,
+    worker_rps: float = 1_000.0,
+) -> CapacityPlan:
+    """The plan for ``events_per_day`` (see ``--help`` for the meaning of each parameter)."""
+    limit = DEFAULT_RATE_LIMITS["track"].per_second if rate_limit is None else rate_limit
+    steps: list[tuple[str, str, str]] = []
+    average = events_per_day / SECONDS_PER_DAY
+    peak = average * peak_factor
+    steps.append(("average", f"{_n(events_per_day)} / {_n(SECONDS_PER_DAY)} s", f"{_n(average)} events/s"))
+    steps.append(("peak", f"{_n(average)} x {_g(peak_factor)}", f"{_n(peak)} events/s"))
+    tier = _tier(events_per_day)
+    steps.append(("tier", _tier_reason(events_per_day), tier))
+    budget = limit * headroom
+    steps.append(("request budget", f"{_g(limit)} req/s x {_g(headroom)} headroom", f"{_n(budget)} req/s"))
+    max_by_bytes = max(1, CLIENT_BATCH_BYTES // event_bytes)
+    max_batch = min(CLIENT_BATCH_OPERATIONS, max_by_bytes)
+    steps.append(
+        (
+            "batch ceiling",
+            f"min({CLIENT_BATCH_OPERATIONS} ops, {_n(CLIENT_BATCH_BYTES)} B / {event_bytes} B)",
+            f"{max_batch} ops",
+        )
+    )
+    needed = math.ceil(peak / budget)
+    steps.append(("min batch", f"ceil({_n(peak)} / {_n(budget)})", f"{needed} ops per request"))
+    if batch_size is None:
+        batch_size = (
+            1 if tier == "direct" and needed <= 1 else min(max_batch, math.ceil(needed * DRAIN_FACTOR))
+        )
+        steps.append(("batch size", _batch_reason(tier, needed, max_batch), f"{batch_size} ops"))
+    else:
+        steps.append(("batch size", "given with --batch-size", f"{batch_size} ops"))
+    requests = peak / batch_size
+    fits = batch_size <= max_batch and requests <= budget
+    steps.append(
+        (
+            "peak requests",
+            f"{_n(peak)} / {batch_size}",
+            f"{_n(requests)} req/s ({'fits' if fits else 'OVER'} {_n(budget)})",
+        )
+    )
+    ceiling = budget * batch_size
+    steps.append(
+        (
+            "delivery ceiling",
+            f"{_n(budget)} req/s x {batch_size} ops",
+            f"{_n(ceiling)} events/s ({ceiling / peak:.1f}x peak)",
+        )
+    )
+    drain = peak * DRAIN_FACTOR
+    senders = 1 if tier == "direct" else max(2, math.ceil(drain / events_per_sender))
+    steps.append(("sender workers", _sender_reason(tier, drain, events_per_sender), f"{senders}"))
+    partitions = 0 if tier == "direct" else max(6, 2 * senders)
+    if partitions:
+        steps.append(("partitions", f"max(6, 2 x {senders} senders) (HPA may double them)", f"{partitions}"))
+    test_rps = peak * TEST_OVERSHOOT
+    workers = max(1, math.ceil(test_rps / worker_rps))
+    steps.append(
+        (
+            "locust workers",
+            f"ceil({_n(peak)} x {_g(TEST_OVERSHOOT)} / {_n(worker_rps)} req/s per worker)",
+            f"{workers}",
+        )
+    )
+    return CapacityPlan(
+        events_per_day, tier, peak, budget, batch_size, requests, fits, senders, partitions, workers, test_rps,
+        tuple(steps),
+    )  # fmt: skip
+
+
+def _tier(events_per_day: float) -> str:
+    if events_per_day < DIRECT_MAX_PER_DAY:
+        return "direct"
+    return "queue-based" if events_per_day <= QUEUE_MAX_PER_DAY else "distributed"
+
+
+def _tier_reason(events_per_day: float) -> str:
+    if events_per_day < DIRECT_MAX_PER_DAY:
+        return f"{_n(events_per_day)}/day < {_n(DIRECT_MAX_PER_DAY)}"
+    if events_per_day <= QUEUE_MAX_PER_DAY:
+        return f"{_n(DIRECT_MAX_PER_DAY)} <= {_n(events_per_day)}/day <= {_n(QUEUE_MAX_PER_DAY)}"
+    return f"{_n(events_per_day)}/day > {_n(QUEUE_MAX_PER_DAY)}"
+
+
+def _batch_reason(tier: str, needed: int, max_batch: int) -> str:
+    if tier == "direct" and needed <= 1:
+        return "direct API: one event per request fits"
+    return f"min({max_batch}, ceil({needed} x {_g(DRAIN_FACTOR)} drain factor))"
+
+
+def _sender_reason(tier: str, drain: float, per_sender: float) -> str:
+    if tier == "direct":
+        return "direct API: the application sends, no sender pool"
+    return f"max(2, ceil({_n(drain)} events/s to drain / {_n(per_sender)} per sender))"
+
+
+def format_plan(result: CapacityPlan) -> str:
+    """The plan as aligned text: one line per step, then the verdict."""
+    width = max(len(label) for label, _, _ in result.steps)
+    formula_width = max(len(formula) for _, formula, _ in result.steps)
+    lines = [f"Capacity plan for {_n(result.events_per_day)} events/day"]
+    lines += [
+        f"  {label:<{width}}  {formula:<{formula_width}}  = {value}" for label, formula, value in result.steps
+    ]
+    if result.fits:
+        lines.append(
+            f"Fits: {_n(result.peak_requests_per_s)} req/s at peak within {_n(result.budget_rps)} req/s."
+        )
+    else:
+        lines.append(
+            "Does NOT fit: even full batches exceed the rate budget; raise the workspace limit with "
+            "Customer.io, split traffic across workspaces, or lower the peak (smoothing in the queue)."
+        )
+    return "\n".join(lines)
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.1f}"
+
+
+def _g(value: float) -> str:
+    return f"{value:g}"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, no usage dump: say what is wrong and how to fix it.
+        self.exit(2, f"capacity: {message} (see python -m deploy.capacity --help)\n")
+
+
+def _positive(
+    kind: type[float] | type[int],
+    name: str,
+    lower: float = 0.0,
+    upper: float | None = None,
+    *,
+    at_least: bool = False,
+):
+    def convert(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        too_low = value < lower if at_least else value <= lower
+        if not math.isfinite(value) or too_low or (upper is not None and value > upper):
+            if at_least:
+                bound = f"at least {_g(lower)}"
+            else:
+                bound = f"in ({_g(lower)}, {_g(upper)}]" if upper is not None else f"greater than {_g(lower)}"
+            raise argparse.ArgumentTypeError(f"{name} must be {bound}, got {text}")
+        return value
+
+    return convert
+
+
+def _count(text: str) -> float:
+    try:
+        return parse_count(text)
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(
+            f"events per day must be a positive count like 50M or 2500000, got {text!r}"
+        ) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    limit = DEFAULT_RATE_LIMITS["track"].per_second
+    parser = _Parser(prog="python -m deploy.capacity", description=__doc__.splitlines()[0])
+    parser.add_argument("--events-per-day", type=_count, required=True, help="daily volume, e.g. 50M, 750K")
+    parser.add_argument(
+        "--peak-factor",
+        type=_positive(float, "peak factor", 1.0, at_least=True),
+        default=3.0,
+        help="peak / average (default 3)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_positive(float, "rate limit"),
+        default=limit,
+        help=f"workspace req/s (default {_g(limit)})",
+    )
+    parser.add_argument(
+        "--headroom",
+        type=_positive(float, "headroom", 0.0, 1.0),
+        default=0.8,
+        help="share of the limit to use (default 0.8)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive(int, "batch size", 0, CLIENT_BATCH_OPERATIONS),
+        help=f"ops per /api/v2/batch (default: derived, at most {CLIENT_BATCH_OPERATIONS})",
+    )
+    parser.add_argument(
+        "--event-bytes",
+        type=_positive(int, "event bytes", 0, CLIENT_BATCH_BYTES),
+        default=600,
+        help="average operation size in bytes (default 600)",
+    )
+    parser.add_argument(
+        "--events-per-sender",
+        type=_positive(float, "events per sender"),
+        default=2000.0,
+        help="events/s one sender delivers (default 2000; measure with benchmarks/bench_pipeline.py)",
+    )
+    parser.add_argument(
+        "--worker-rps",
+        type=_positive(float, "worker rps"),
+        default=1000.0,
+        help="req/s one Locust worker sends (default 1000; measure with benchmarks/bench_distributed.py)",
+    )
+    return parser  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    result = plan(
+        args.events_per_day,
+        peak_factor=args.peak_factor,
+        rate_limit=args.rate_limit,
+        headroom=args.headroom,
+        batch_size=args.batch_size,
+        event_bytes=args.event_bytes,
+        events_per_sender=args.events_per_sender,
+        worker_rps=args.worker_rps,
+    )
+    print(format_plan(result))
+    return 0 if result.fits else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
