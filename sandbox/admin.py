@@ -134,7 +134,7 @@ class Admin:
         if kind == "people":
             return {"people": store.query_people(workspace, person, limit)}
         if kind == "duplicates":
-            items = [{"workspace": ws, "id": i, "count": n} for (ws, i), n in store.duplicates.items()
+            items = [{"workspace": ws, "id": i, "repeats": n} for (ws, i), n in store.duplicates.items()
                      if not workspace or ws == workspace]  # fmt: skip
             return {"duplicates": items}
         return {"error": f"unknown local view {kind!r}"}
@@ -157,7 +157,13 @@ class Admin:
     def _finish(self, kind: str, parts: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
         items = [item for part in parts for item in part.get(kind, [])]
         if kind == "duplicates":
-            return {"duplicates": items, "total": sum(i["count"] - 1 for i in items)}
+            # Each process reports the repeats it saw; the id's count is the first sighting plus all.
+            repeats: dict[tuple[str, str], int] = {}
+            for item in items:
+                key = (item["workspace"], item["id"])
+                repeats[key] = repeats.get(key, 0) + item["repeats"]
+            merged = [{"workspace": ws, "id": i, "count": 1 + n} for (ws, i), n in repeats.items()]
+            return {"duplicates": merged, "total": sum(repeats.values())}
         limit = _int(query.get("limit"), 1000)
         return {kind: items[-limit:] if limit else items, "count": len(items)}
 

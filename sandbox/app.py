@@ -94,7 +94,9 @@ class Sandbox:
         self.accounting = accounting
         self.limiter = limiter
         self.faults = Faults(shared)
-        self.store = Store(config.store_mode, config.max_events, config.max_people, config.dedup_window)
+        self.store = Store(
+            config.store_mode, config.max_events, config.max_people, config.dedup_window, shared.ids
+        )
         self.workspace_names = accounting.workspaces
         self.started = time.time()
         self._control = shared.control()
@@ -302,5 +304,7 @@ class Sandbox:
         """Zero counters and rate state and clear every process's store (each clears on its next request)."""
         self.shared.zero_counters()
         self.shared.zero_rate_state()
+        if self.shared.ids is not None:
+            self.shared.ids.clear()
         self._control[CTL_RESET] += 1
         self._apply_reset()

@@ -36,7 +36,7 @@ def build_shared(config: SandboxConfig) -> tuple[SharedMemory, Accounting, RateL
     # Index 0 is the "_unknown" workspace: its policy is never consulted, any will do.
     policies = [config.workspaces[0].rate, *(ws.rate for ws in config.workspaces)]
     limiter = RateLimiter(policies)
-    shared = SharedMemory(config.processes, accounting.cells, limiter.cells)
+    shared = SharedMemory(config.processes, accounting.cells, limiter.cells, config.dedup_window)
     limiter.attach(shared)
     if config.faults:
         Faults(shared).set(config.faults)

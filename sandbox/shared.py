@@ -12,7 +12,7 @@ import json
 import multiprocessing
 from typing import Any
 
-__all__ = ["SharedBlob", "SharedMemory"]
+__all__ = ["SharedBlob", "SharedIds", "SharedMemory"]
 
 # Control words: [0] faults version, [1] reset generation, [2] processes listening, [3..] worker ports.
 CTL_FAULTS = 0
@@ -43,10 +43,54 @@ class SharedBlob:
         return json.loads(raw) if raw else None
 
 
+class SharedIds:
+    """Event ids seen by any process, for exact duplicate detection with ``--processes N``.
+
+    Two open-addressing tables of 64-bit id hashes: inserts go to the current one; when it is half
+    full the other is cleared and becomes current. So at least the last ``window`` ids are always
+    remembered, memory is fixed, and a lookup is a short probe under the shared lock.
+    """
+
+    def __init__(self, window: int, lock: Any):
+        size = 1
+        while size < 2 * max(window, 16):
+            size *= 2
+        self._size = size
+        self._slots = multiprocessing.RawArray(ctypes.c_int64, 2 * size)
+        self._meta = multiprocessing.RawArray(ctypes.c_int64, 2)  # current table, ids in it
+        self._lock = lock
+
+    def seen_before(self, key_hash: int) -> bool:
+        h = (key_hash & 0x7FFF_FFFF_FFFF_FFFF) or 1
+        slots, size, mask = self._slots, self._size, self._size - 1
+        with self._lock:
+            current = self._meta[0]
+            for table in (current, 1 - current):
+                base, i = table * size, h & mask
+                while (value := slots[base + i]) != 0:
+                    if value == h:
+                        return True
+                    i = (i + 1) & mask
+                if table == current:
+                    free = base + i
+            slots[free] = h
+            self._meta[1] += 1
+            if self._meta[1] >= size // 2:
+                other = 1 - current
+                ctypes.memset(ctypes.addressof(slots) + other * size * 8, 0, size * 8)
+                self._meta[0], self._meta[1] = other, 0
+        return False
+
+    def clear(self) -> None:
+        with self._lock:
+            ctypes.memset(ctypes.addressof(self._slots), 0, 2 * self._size * 8)
+            self._meta[0] = self._meta[1] = 0
+
+
 class SharedMemory:
     """Everything the workers share; sized from the number of processes and counter cells."""
 
-    def __init__(self, processes: int, counter_cells: int, rate_cells: int):
+    def __init__(self, processes: int, counter_cells: int, rate_cells: int, dedup_window: int = 0):
         ctx = multiprocessing.get_context("fork")
         self.processes = processes
         self.counter_cells = counter_cells
@@ -55,6 +99,8 @@ class SharedMemory:
         self._rate = multiprocessing.RawArray(ctypes.c_double, max(1, rate_cells))
         self._control = multiprocessing.RawArray(ctypes.c_int64, CTL_PORTS + processes)
         self.faults = SharedBlob(256 * 1024, self.lock)
+        # One process remembers ids in its own store; several need one table they all see.
+        self.ids = SharedIds(dedup_window, self.lock) if processes > 1 and dedup_window else None
 
     def counters(self) -> memoryview:
         # A memoryview indexes about 3x faster than the ctypes array on the request path.

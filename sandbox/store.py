@@ -2,20 +2,26 @@
 
 Bounded: the oldest events, people and remembered ids are forgotten first once the limits are
 reached, so a long run cannot exhaust memory. ``count`` mode keeps no people or events at all (the
-counters still count); duplicate detection works in both modes. One store per process.
+counters still count); duplicate detection works in both modes. One store per process; with several
+processes the ids seen live in shared memory (``sandbox.shared.SharedIds``) so duplicates stay exact.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = ["Store"]
 
 
+class SeenIds(Protocol):
+    def seen_before(self, key_hash: int) -> bool: ...
+    def clear(self) -> None: ...
+
+
 class Store:
     def __init__(self, mode: str = "full", max_events: int = 100_000, max_people: int = 100_000,
-                 dedup_window: int = 200_000):  # fmt: skip
+                 dedup_window: int = 200_000, shared_ids: SeenIds | None = None):  # fmt: skip
         self.mode = mode
         self.full = mode == "full"
         self._max_people = max_people
@@ -24,6 +30,8 @@ class Store:
         self.people: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.duplicates: dict[tuple[str, str], int] = {}
+        """Repeats of each duplicated id seen by this process (the first sighting not included)."""
+        self._shared_ids = shared_ids
 
     def clear(self) -> None:
         self.events.clear()
@@ -36,8 +44,14 @@ class Store:
         if not isinstance(event_id, str) or not event_id:
             return False
         key = (workspace, event_id)
+        if self._shared_ids is not None:
+            # hash() agrees across the forked workers: they share the parent's hash seed.
+            if self._shared_ids.seen_before(hash(key)):
+                self.duplicates[key] = self.duplicates.get(key, 0) + 1
+                return True
+            return False
         if key in self._seen:
-            self.duplicates[key] = self.duplicates.get(key, 1) + 1
+            self.duplicates[key] = self.duplicates.get(key, 0) + 1
             return True
         self._seen[key] = 1
         if len(self._seen) > self._dedup_window:

@@ -79,3 +79,17 @@ def test_reset_reaches_every_process(tmp_path):
         admin_call(sb.url, "reset", "POST", {})
         assert sandbox_stats(sb.url)["totals"]["requests"] == 0
         assert admin_call(sb.url, "people")["count"] == 0
+
+
+def test_duplicates_are_exact_across_processes(tmp_path):
+    """One event id sent on 20 fresh connections (spread over 2 processes) is stored once, 19 repeats."""
+    with running_sandbox("--processes", "2", "--rate-limit", "track=1000000", log_dir=tmp_path) as sb:
+        for _ in range(20):
+            r = requests.post(f"{sb.url}/api/v1/customers/d/events", json={"name": "e", "id": "01SAME"},
+                              auth=("demo-site", "demo-track-key"), headers={"Connection": "close"})  # fmt: skip
+            assert r.status_code == 200
+        assert admin_call(sb.url, "events?person=d")["count"] == 1
+        assert admin_call(sb.url, "duplicates") == {
+            "duplicates": [{"workspace": "demo-site", "id": "01SAME", "count": 20}], "total": 19
+        }  # fmt: skip
+        assert sandbox_stats(sb.url)["totals"]["duplicates"] == 19
