@@ -54,23 +54,19 @@ def tab_rows(sampler: SystemSampler | None, state: str) -> list[dict[str, str]]:
     if not any(source.last for source in sources):
         # Never answered: a table of dashes would look like a quiet target, so say what to do.
         return [*rows, _row("Target-side figures", "unavailable", _DASH, _NO_ENDPOINT_HINT), _REPORT_ROW]
-    rows.append(_budget_row(row, sources))
+    rows.append(_budget_row(row, sampler.peaks.get("sandbox_budget_used"), sources))
     rows += [
         _rate_row(title, row.get(column), totals.get(key), unit) for title, column, key, unit in _SANDBOX_ROWS
     ]
     if _has_pipeline(sources):
         rows += [_rate_row(t, row.get(c), totals.get(k), u) for t, c, k, u in _PIPELINE_ROWS]
-        rows.append(
-            _row(
-                "Queue lag", _number(row.get("pipeline_consumer_lag"), "events"), _DASH, "Kafka consumer lag"
-            )
-        )
-    rows.append(
-        _row(
-            "Analysis report", _DASH, _DASH, "after the run: Download Data tab → Customer.io analysis report"
-        )
-    )
-    return rows
+        rows.append(_lag_row(row.get("pipeline_consumer_lag"), sampler.peaks.get("pipeline_consumer_lag")))
+    return [*rows, _REPORT_ROW]
+
+
+def _lag_row(lag: float | None, peak: float | None) -> dict[str, str]:
+    run = _DASH if peak is None else f"peak {peak:,.0f}"
+    return _row("Queue lag", _number(lag, "events"), run, "Kafka consumer lag, all partitions")
 
 
 def _row(figure: str, now: str, run: str, detail: str) -> dict[str, str]:
@@ -83,7 +79,7 @@ def _endpoint_row(sources: Sequence[SourceState], rows_written: int, state: str)
             "Metrics endpoints",
             NO_ENDPOINT,
             _DASH,
-            "the target exposes none; pass --metrics-url for a pipeline",
+            "none to sample (the target is Customer.io, or --no-target-metrics)",
         )
     details = "; ".join(f"{s.shown_url}: {s.error or 'ok'}" for s in sources)
     ok = sum(s.error is None and s.last is not None for s in sources)
@@ -91,7 +87,9 @@ def _endpoint_row(sources: Sequence[SourceState], rows_written: int, state: str)
     return _row("Metrics endpoints", now, f"{rows_written} samples ({state})", details)
 
 
-def _budget_row(row: dict[str, float | None], sources: Sequence[SourceState]) -> dict[str, str]:
+def _budget_row(
+    row: dict[str, float | None], peak: float | None, sources: Sequence[SourceState]
+) -> dict[str, str]:
     used = row.get("sandbox_budget_used")
     limits = sorted(
         {v for s in sources if s.last for k, v in s.last.gauges.items() if k.startswith("limit:")}
@@ -104,7 +102,8 @@ def _budget_row(row: dict[str, float | None], sources: Sequence[SourceState]) ->
         else "no limit reported"
     )
     now = _DASH if used is None else f"{used * 100:.0f}%"
-    return _row("Track budget used", now, _DASH, f"of the workspace limit ({limit}; busiest workspace)")
+    run = _DASH if peak is None else f"peak {peak * 100:.0f}%"
+    return _row("Track budget used", now, run, f"of the workspace limit ({limit}; busiest workspace)")
 
 
 def _rate_row(title: str, rate: float | None, total: float | None, unit: str) -> dict[str, str]:

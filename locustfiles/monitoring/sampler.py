@@ -24,6 +24,7 @@ from locustfiles.monitoring.scrape import Scrape, redact, scrape
 __all__ = ["SourceState", "SystemSampler"]
 
 log = logging.getLogger(__name__)
+_PEAK_COLUMNS = ("sandbox_budget_used", "pipeline_consumer_lag")
 
 
 @dataclass
@@ -60,6 +61,8 @@ class SystemSampler:
         self.timeout = min(timeout, interval * 0.8)
         self.rows_written = 0
         self.latest: dict[str, float | None] = dict.fromkeys(COLUMNS)
+        self.peaks: dict[str, float] = {}
+        """Highest budget used and queue lag seen in this run (for the live view)."""
         self._file: IO[str] | None = None
         self._writer: Any = None
         self._greenlet: gevent.Greenlet | None = None
@@ -78,6 +81,7 @@ class SystemSampler:
             self._writer.writerow(COLUMNS)
             self._file.flush()
         self.rows_written = 0
+        self.peaks = {}
         for source in self.sources:
             source.first = source.last = None
         self._greenlet = gevent.spawn(self._run)
@@ -109,6 +113,10 @@ class SystemSampler:
         self._scrape_all()
         row = history.combine(round(at, 3), [s.rates for s in self.sources if s.error is None])
         self.latest = row
+        for column in _PEAK_COLUMNS:
+            value = row[column]
+            if value is not None:
+                self.peaks[column] = max(value, self.peaks.get(column, value))
         if self._writer is not None and self._file is not None:
             self._writer.writerow(_cell(row[column]) for column in COLUMNS)
             self._file.flush()

@@ -87,3 +87,10 @@ def test_parse_refuses_html_and_urls_are_cleaned() -> None:
         parse("<html><body>hello</body></html>")
     assert redact("http://user:secret@127.0.0.1:9/metrics") == "http://127.0.0.1:9/metrics"
     assert metrics_url_for("http://127.0.0.1:8080/api/v1") == "http://127.0.0.1:8080/metrics"
+
+
+def test_analysis_reads_exactly_the_columns_the_sampler_writes() -> None:
+    """The analysis's list of system columns and the sampler's header cannot drift apart."""
+    from analysis.system import SYSTEM_COLUMNS
+
+    assert ["timestamp", *SYSTEM_COLUMNS] == list(COLUMNS)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from locustfiles.monitoring import COLUMNS, SystemSampler
+from locustfiles.monitoring.live import tab_rows
 from tests.monitoring.endpoints import LAG, RATES, TRACK_LIMIT
 
 
@@ -92,3 +93,17 @@ def test_no_csv_path_samples_for_the_ui_only(endpoints: str) -> None:
     _run(sampler, 0.75)
     assert sampler.rows_written >= 2
     assert sampler.latest["sandbox_rate_limited_per_s"] == pytest.approx(RATES["rate_limited"], rel=0.4)
+
+
+def test_live_table_shows_pipeline_rows_and_no_workspace_names(endpoints: str) -> None:
+    """With pipeline series the tab adds delivered events and queue lag; label values never show."""
+    sampler = SystemSampler([f"{endpoints}/metrics"], None, interval=0.25)
+    _run(sampler, 0.9)
+    rows = {row["figure"]: row for row in tab_rows(sampler, "running")}
+    assert rows["Metrics endpoints"]["now"] == "1/1 answering"
+    assert rows["Track budget used"]["run"].startswith("peak ")
+    assert "25 req/s" in rows["Track budget used"]["detail"]
+    assert rows["Pipeline delivered"]["now"].endswith("events/s")
+    assert rows["Queue lag"]["now"] == f"{LAG:.1f} events"
+    assert "ws-secret" not in repr(rows)
+    assert list(rows)[-1] == "Analysis report"
