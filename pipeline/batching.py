@@ -1,0 +1,113 @@
+"""Group consumed events into requests: ``/api/v2/batch`` bodies within the documented limits.
+
+A batch closes when one more operation would pass the byte budget (``CLIENT_BATCH_BYTES`` by
+default, under the 500 KB limit) or the operation cap, or when its first event has waited ``linger``
+seconds. Calls that v2 cannot carry (anonymous events, operations over 32 KB) become single requests
+replaying the original v1 call. One open batch per workspace, since a batch has one set of credentials.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from pipeline.envelope import Envelope
+from pipeline.offsets import PartitionOffsets
+
+__all__ = ["Batch", "Batcher", "Item", "BATCH_OVERHEAD"]
+
+_OPEN, _CLOSE = b'{"batch":[', b"]}"
+BATCH_OVERHEAD = len(_OPEN) + len(_CLOSE)
+
+
+@dataclass(eq=False)
+class Item:
+    """One consumed message on its way out."""
+
+    raw: bytes
+    key: bytes | None
+    partition: PartitionOffsets
+    offset: int
+    envelope: Envelope | None = None
+    op: bytes | None = None
+    """The encoded v2 operation, or None when the item is sent as its original v1 request."""
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    def finish(self) -> None:
+        self.partition.finish(self.offset)
+
+
+@dataclass(eq=False)
+class Batch:
+    workspace: str
+    items: list[Item] = field(default_factory=list)
+    nbytes: int = BATCH_OVERHEAD
+    created: float = field(default_factory=time.monotonic)
+
+    @property
+    def single(self) -> bool:
+        """True for a v1 replay (exactly one item without a v2 operation)."""
+        return len(self.items) == 1 and self.items[0].op is None
+
+    def request(self) -> tuple[str, str, bytes]:
+        """``(method, path, body)`` of the HTTP request carrying this batch."""
+        if self.single:
+            env = self.items[0].envelope
+            assert env is not None
+            body = b"" if env.body == {} and env.method == "DELETE" else orjson.dumps(env.body)
+            return env.method, env.path, body
+        return "POST", "/api/v2/batch", _OPEN + b",".join(i.op for i in self.items if i.op) + _CLOSE
+
+    def with_items(self, items: list[Item]) -> Batch:
+        nbytes = BATCH_OVERHEAD + sum(len(i.op or b"") + 1 for i in items)
+        return Batch(self.workspace, items, nbytes, self.created)
+
+
+class Batcher:
+    def __init__(self, max_operations: int, max_bytes: int, operation_bytes: int, linger: float):
+        self.max_operations = max_operations
+        self.max_bytes = max_bytes
+        self.operation_bytes = operation_bytes
+        self.linger = linger
+        self._open: dict[str, Batch] = {}
+
+    def add(self, item: Item, operation: dict[str, Any] | None) -> list[Batch]:
+        """Place ``item``; returns the batches that are now complete."""
+        env = item.envelope
+        assert env is not None
+        if operation is not None:
+            encoded = orjson.dumps(operation)
+            if len(encoded) <= self.operation_bytes:
+                item.op = encoded
+        if item.op is None:
+            return [Batch(env.workspace, [item], 0)]
+        ready = []
+        batch = self._open.get(env.workspace)
+        cost = len(item.op) + 1
+        if batch is not None and batch.nbytes + cost > self.max_bytes:
+            ready.append(self._open.pop(env.workspace))
+            batch = None
+        if batch is None:
+            batch = self._open[env.workspace] = Batch(env.workspace)
+        batch.items.append(item)
+        batch.nbytes += cost
+        if len(batch.items) >= self.max_operations:
+            ready.append(self._open.pop(env.workspace))
+        return ready
+
+    def due(self, now: float | None = None) -> list[Batch]:
+        """Open batches whose first event has waited ``linger`` seconds."""
+        now = time.monotonic() if now is None else now
+        expired = [ws for ws, b in self._open.items() if now - b.created >= self.linger]
+        return [self._open.pop(ws) for ws in expired]
+
+    def drain(self) -> list[Batch]:
+        batches = list(self._open.values())
+        self._open.clear()
+        return batches

@@ -1,0 +1,142 @@
+"""The Kafka message format between ingest and sender, and its conversion to a v2 batch operation.
+
+An envelope keeps the accepted call as it arrived (workspace, endpoint, path, params, body) plus the
+event id and the ingest time, so the sender can turn it into a ``/api/v2/batch`` operation, or replay
+it as the original v1 request when v2 cannot carry it (anonymous events, operations over 32 KB).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+__all__ = ["Envelope", "person_key", "to_operation", "v1_identifiers"]
+
+# v1 calls that carry an event and therefore an event id (Customer.io deduplicates by it).
+_EVENT_ENDPOINTS = frozenset({"track", "track_anonymous"})
+
+
+@dataclass(frozen=True)
+class Envelope:
+    workspace: str
+    endpoint: str
+    """A ``cio_contract`` endpoint name, or ``v2_op`` for one operation of a v2 entity/batch call."""
+    method: str
+    path: str
+    params: dict[str, str]
+    body: Any
+    event_id: str | None
+    received_ms: int
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {"w": self.workspace, "e": self.endpoint, "m": self.method, "p": self.path,
+             "a": self.params, "b": self.body, "id": self.event_id, "t": self.received_ms}
+        )  # fmt: skip
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Envelope:
+        """Raises ValueError (orjson.JSONDecodeError or KeyError-as-ValueError) on a foreign message."""
+        data = orjson.loads(raw)
+        try:
+            return cls(
+                data["w"], data["e"], data["m"], data["p"], data["a"], data["b"], data["id"], data["t"]
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a pipeline envelope (missing {exc})") from None
+
+    @property
+    def age(self) -> float:
+        return time.time() - self.received_ms / 1000
+
+
+def v1_identifiers(path_id: str) -> dict[str, str]:
+    """v1 infers the identifier type from its shape (reference section 1); v2 names it."""
+    if path_id.startswith("cio_"):
+        return {"cio_id": path_id[4:]}
+    if "@" in path_id:
+        return {"email": path_id}
+    return {"id": path_id}
+
+
+def person_key(endpoint: str, params: dict[str, str], body: Any) -> str:
+    """The Kafka key: one person's calls share a partition, so their order is kept."""
+    if "id" in params:
+        return params["id"]
+    if not isinstance(body, dict):
+        return ""
+    if endpoint == "track_anonymous":
+        return str(body.get("anonymous_id") or body.get("id") or "")
+    if endpoint == "merge_customers":
+        return _first_value(body.get("primary"))
+    ids = body.get("identifiers")
+    if endpoint == "v2_op" and isinstance(ids, dict):
+        if "object_id" in ids:
+            return f"{ids.get('object_type_id')}:{ids['object_id']}"
+        return _first_value(ids)
+    return _first_value(body.get("primary"))
+
+
+def _first_value(mapping: Any) -> str:
+    if isinstance(mapping, dict) and mapping:
+        return str(next(iter(mapping.values())))
+    return ""
+
+
+def is_event(endpoint: str, body: Any) -> bool:
+    if endpoint in _EVENT_ENDPOINTS:
+        return True
+    return (
+        endpoint == "v2_op" and isinstance(body, dict) and body.get("action") in ("event", "page", "screen")
+    )
+
+
+def to_operation(env: Envelope) -> dict[str, Any] | None:
+    """The v2 operation for ``env``, or None when only the original v1 request can carry it."""
+    body, name = env.body, env.endpoint
+    if name == "v2_op":
+        return body  # type: ignore[no-any-return]
+    if name == "merge_customers":
+        return {
+            "type": "person",
+            "action": "merge",
+            "primary": body["primary"],
+            "secondary": body["secondary"],
+        }
+    if name == "track_anonymous" or "id" not in env.params:
+        return None
+    op: dict[str, Any] = {"type": "person", "identifiers": v1_identifiers(env.params["id"])}
+    if name == "identify":
+        op.update(action="identify", attributes=body)
+    elif name in ("delete", "suppress", "unsuppress"):
+        op["action"] = name
+    elif name == "track":
+        _event_fields(op, body)
+    elif name == "add_device":
+        op.update(action="add_device", device=_v2_device(body["device"]))
+    elif name == "delete_device":
+        op.update(action="delete_device", device={"token": env.params["device_id"]})
+    else:
+        return None
+    return op
+
+
+def _event_fields(op: dict[str, Any], body: dict[str, Any]) -> None:
+    op["action"] = body.get("type", "event")
+    op["name"] = body["name"].strip()
+    if body.get("data") is not None:
+        op["attributes"] = body["data"]
+    for key in ("id", "timestamp"):
+        if body.get(key) is not None:
+            op[key] = body[key]
+
+
+def _v2_device(device: dict[str, Any]) -> dict[str, Any]:
+    out = {"token": device["id"], "platform": device["platform"]}
+    for key in ("last_used", "attributes"):
+        if key in device:
+            out[key] = device[key]
+    return out

@@ -1,0 +1,66 @@
+"""Prometheus metrics of the ingest and sender processes (names agreed in the team brief).
+
+Each process builds its own registry at startup (nothing is registered at import time), and serves it
+on ``/metrics``. ``pipeline_consumer_lag`` per partition is the autoscaler's input.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["IngestMetrics", "SenderMetrics", "CONTENT_TYPE"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_DELAY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60, 120)
+
+
+class IngestMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.events = Counter("pipeline_ingest_events", "Calls (v2 operations count one each) by outcome: "
+                              "accepted, invalid, unauthorized, unavailable, not_found", ["outcome"],
+                              registry=r)  # fmt: skip
+        self.requests = Counter("pipeline_ingest_requests", "HTTP requests by status", ["status"], registry=r)
+        self.queue = Gauge(
+            "pipeline_ingest_producer_queue", "Messages waiting in the producer queue", registry=r
+        )
+        self.rss = Gauge("pipeline_process_rss_bytes", "Resident memory of this process", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class SenderMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.delivered = Counter(
+            "pipeline_sender_events_delivered", "Events accepted by the target", registry=r
+        )
+        self.requests = Counter("pipeline_sender_requests", "Requests to the target by HTTP status "
+                                "(or timeout / connection_error)", ["status"], registry=r)  # fmt: skip
+        self.retries = Counter(
+            "pipeline_sender_retries", "Requests repeated after 429/5xx/timeout", registry=r
+        )
+        self.dead_letters = Counter("pipeline_sender_dead_letters", "Events sent to the dead-letter topic",
+                                    ["reason"], registry=r)  # fmt: skip
+        self.limiter_wait = Histogram("pipeline_sender_limiter_wait_seconds", "Wait for a rate-limit slot",
+                                      buckets=(0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                                      registry=r)  # fmt: skip
+        self.batch_ops = Histogram("pipeline_sender_batch_operations", "Operations per request",
+                                   buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=r)  # fmt: skip
+        self.delay = Histogram("pipeline_end_to_end_seconds", "Ingest to delivery, per event",
+                               buckets=_DELAY_BUCKETS, registry=r)  # fmt: skip
+        self.lag = Gauge("pipeline_consumer_lag", "Messages behind the partition end", ["topic", "partition"],
+                         registry=r)  # fmt: skip
+        self.inflight_events = Gauge("pipeline_sender_inflight_events", "Events read, not yet committed",
+                                     registry=r)  # fmt: skip
+        self.inflight_bytes = Gauge("pipeline_sender_inflight_bytes", "Bytes of events in flight", registry=r)
+        self.paused = Gauge(
+            "pipeline_sender_paused", "1 while consumption is paused (in-flight cap)", registry=r
+        )
+        self.rss = Gauge("pipeline_process_rss_bytes", "Resident memory of this process", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,361 @@
+"""The sender worker: consume envelopes, batch them, deliver within the shared rate limit, commit.
+
+At-least-once: an offset is committed only when every message before it was delivered (or written to
+the dead-letter topic). Memory is bounded: past the in-flight caps (events, bytes) or the RSS bound,
+every assigned partition is paused until deliveries catch up. SIGTERM stops reading, delivers what is
+in flight (up to ``shutdown_timeout``), commits and leaves the group; a rebalance commits the revoked
+partitions' delivered offsets, and anything undelivered is simply read again by the new owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+import redis.asyncio as aioredis
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from redis.exceptions import RedisError
+
+from pipeline.batching import Batch, Batcher, Item
+from pipeline.config import SenderConfig
+from pipeline.delivery import Verdict, backoff, classify
+from pipeline.envelope import Envelope, to_operation
+from pipeline.kafka import AsyncProducer, KafkaUnavailable, consumer_settings, producer_settings
+from pipeline.limiter import RedisRateLimiter
+from pipeline.memory import MemoryGuard
+from pipeline.metrics import SenderMetrics
+from pipeline.offsets import OffsetTracker
+
+__all__ = ["Sender", "serve"]
+
+log = logging.getLogger("pipeline.sender")
+_READ_BATCH = 500
+_RESUME_AT = 0.7
+
+
+class Sender:
+    def __init__(self, config: SenderConfig, metrics: SenderMetrics, consumer: Consumer,
+                 dead_letters: AsyncProducer, limiter: RedisRateLimiter, http: aiohttp.ClientSession,
+                 guard: MemoryGuard) -> None:  # fmt: skip
+        self.config = config
+        self.metrics = metrics
+        self.consumer = consumer
+        self.dead_letters = dead_letters
+        self.limiter = limiter
+        self.http = http
+        self.guard = guard
+        self.tracker = OffsetTracker()
+        self.batcher = Batcher(config.max_batch_operations, config.max_batch_bytes,
+                               config.limits.v2_operation_bytes, config.linger)  # fmt: skip
+        self._auth = {
+            w.site_id: "Basic " + base64.b64encode(f"{w.site_id}:{w.track_api_key}".encode()).decode()
+            for w in config.workspaces
+        }
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight_events = 0
+        self._inflight_bytes = 0
+        self._paused = False
+        self._assignment_changed = False
+        self._assigned: set[tuple[str, int]] = set()
+        self.stopping = asyncio.Event()
+        self._abandon = False
+
+    # -- consuming ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        topic = self.config.kafka.topic
+        self.consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                on_lost=self._on_lost)  # fmt: skip
+        next_commit = time.monotonic() + self.config.commit_interval
+        while not self.stopping.is_set():
+            self._apply_backpressure()
+            messages = self.consumer.consume(_READ_BATCH, 0)
+            for message in messages:
+                self._accept(message)
+            now = time.monotonic()
+            self._dispatch(self.batcher.due(now))
+            if now >= next_commit:
+                self._commit(asynchronous=True)
+                next_commit = now + self.config.commit_interval
+            await asyncio.sleep(0 if len(messages) == _READ_BATCH else 0.005 if messages else 0.02)
+        await self._shutdown()
+
+    def _accept(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error: %s", error)
+            return
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        tracked = self.tracker.partition(topic, partition)
+        tracked.add(offset)
+        item = Item(message.value() or b"", message.key(), tracked, offset)
+        self._inflight_events += 1
+        self._inflight_bytes += item.size
+        try:
+            item.envelope = Envelope.decode(item.raw)
+        except ValueError as exc:
+            self._spawn(self._dead_letter([(item, "undecodable", str(exc))]))
+            return
+        if item.envelope.workspace not in self._auth:
+            reason = f"workspace {item.envelope.workspace!r} is not configured in this sender"
+            self._spawn(self._dead_letter([(item, "unknown_workspace", reason)]))
+            return
+        try:
+            operation = to_operation(item.envelope)
+        except (KeyError, TypeError, AttributeError):
+            operation = None  # malformed for v2: replay the original v1 call and let the target judge
+        self._dispatch(self.batcher.add(item, operation))
+
+    def _apply_backpressure(self) -> None:
+        cfg = self.config
+        full = (self._inflight_events >= cfg.max_inflight_events
+                or self._inflight_bytes >= cfg.max_inflight_bytes or self.guard.over())  # fmt: skip
+        if full and (not self._paused or self._assignment_changed):
+            self.consumer.pause(self.consumer.assignment())
+            self._paused, self._assignment_changed = True, False
+            self.metrics.paused.set(1)
+        elif (
+            self._paused
+            and not full
+            and not self.guard.over()
+            and (
+                self._inflight_events < cfg.max_inflight_events * _RESUME_AT
+                and self._inflight_bytes < cfg.max_inflight_bytes * _RESUME_AT
+            )
+        ):
+            self.consumer.resume(self.consumer.assignment())
+            self._paused = False
+            self.metrics.paused.set(0)
+        self.metrics.inflight_events.set(self._inflight_events)
+        self.metrics.inflight_bytes.set(self._inflight_bytes)
+
+    # -- rebalance and commits ----------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("assigned %s", [p.partition for p in partitions])
+        self._assigned.update((p.topic, p.partition) for p in partitions)
+        self._assignment_changed = True
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = [(p.topic, p.partition) for p in partitions]
+        log.info("revoked %s", [p.partition for p in partitions])
+        self._commit_offsets(self.tracker.release(keys), asynchronous=False)
+        self._forget(keys)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = [(p.topic, p.partition) for p in partitions]
+        log.warning(
+            "lost %s; their undelivered messages go to the new owner", [p.partition for p in partitions]
+        )
+        self.tracker.release(keys)
+        self._forget(keys)
+
+    def _forget(self, keys: list[tuple[str, int]]) -> None:
+        for key in keys:
+            self._assigned.discard(key)
+            try:
+                self.metrics.lag.remove(key[0], str(key[1]))
+            except KeyError:
+                pass
+
+    def _commit(self, asynchronous: bool) -> None:
+        self._commit_offsets(self.tracker.commits(force=not asynchronous), asynchronous)
+
+    def _commit_offsets(self, offsets: list[tuple[str, int, int]], asynchronous: bool) -> None:
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for t, p, o in offsets],
+                                 asynchronous=asynchronous)  # fmt: skip
+        except KafkaException as exc:
+            # Not fatal: the previous commit point stays, so the worst case is a re-delivery.
+            log.warning("commit failed (%s); offsets will be committed later or re-read", exc)
+
+    def on_stats(self, raw: str) -> None:
+        """librdkafka statistics (every second): consumer lag per assigned partition."""
+        stats = orjson.loads(raw)
+        for topic, data in stats.get("topics", {}).items():
+            for key, part in data.get("partitions", {}).items():
+                lag = part.get("consumer_lag_stored", part.get("consumer_lag", -1))
+                if key != "-1" and (topic, int(key)) in self._assigned and lag >= 0:
+                    self.metrics.lag.labels(topic, key).set(lag)
+
+    # -- delivery -----------------------------------------------------------------------------------
+
+    def _dispatch(self, batches: list[Batch]) -> None:
+        for batch in batches:
+            self._spawn(self._deliver(batch))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed; its events stay uncommitted", exc_info=task.exception())
+
+    async def _deliver(self, batch: Batch) -> None:
+        attempt = 0
+        while batch.items and not self._abandon:
+            verdict = await self._attempt(batch)
+            self._finish(verdict.delivered, delivered=True)
+            if verdict.dead:
+                await self._dead_letter(verdict.dead)
+            if verdict.split:
+                half = len(batch.items) // 2
+                await asyncio.gather(self._deliver(batch.with_items(batch.items[:half])),
+                                     self._deliver(batch.with_items(batch.items[half:])))  # fmt: skip
+                return
+            if verdict.retry:
+                self.metrics.retries.inc()
+                await asyncio.sleep(backoff(attempt, self.config.backoff_base, self.config.backoff_max,
+                                            verdict.retry_after))  # fmt: skip
+                attempt += 1
+            batch = batch.with_items(verdict.retry)
+
+    async def _attempt(self, batch: Batch) -> Verdict:
+        method, path, body = batch.request()
+        async with self._slots:
+            try:
+                waited = await self.limiter.acquire(batch.workspace)
+            except RedisError as exc:
+                log.warning("rate limiter unavailable (%s); holding the batch", exc)
+                return Verdict(retry=batch.items)
+            self.metrics.limiter_wait.observe(waited)
+            self.metrics.batch_ops.observe(len(batch.items))
+            status, answer, headers = await self._request(method, path, body, batch.workspace)
+        self.metrics.requests.labels(str(status) if status else headers.get("error", "error")).inc()
+        return classify(status, answer, headers, batch.items)
+
+    async def _request(self, method: str, path: str, body: bytes,
+                       workspace: str) -> tuple[int | None, bytes, dict[str, str]]:  # fmt: skip
+        headers = {"Authorization": self._auth[workspace], "Content-Type": "application/json"}
+        try:
+            async with self.http.request(
+                method, self.config.target + path, data=body, headers=headers
+            ) as resp:
+                return resp.status, await resp.read(), dict(resp.headers)
+        except TimeoutError:
+            return None, b"", {"error": "timeout"}
+        except aiohttp.ClientError:
+            return None, b"", {"error": "connection_error"}
+
+    def _finish(self, items: list[Item], delivered: bool) -> None:
+        now = time.time()
+        for item in items:
+            item.finish()
+            self._inflight_events -= 1
+            self._inflight_bytes -= item.size
+            if delivered and item.envelope is not None:
+                self.metrics.delay.observe(max(0.0, now - item.envelope.received_ms / 1000))
+        if delivered:
+            self.metrics.delivered.inc(len(items))
+
+    async def _dead_letter(self, dead: list[tuple[Item, str, str]]) -> None:
+        messages = [
+            (item.key or b"", _dead_letter_value(item, reason, message)) for item, reason, message in dead
+        ]
+        attempt = 0
+        while not self._abandon:
+            try:
+                await self.dead_letters.produce_many(self.config.kafka.dead_letter_topic, messages, 10.0)
+                break
+            except (TimeoutError, KafkaUnavailable) as exc:
+                log.warning("dead-letter topic unavailable (%s); retrying", exc)
+                await asyncio.sleep(backoff(attempt, 0.5, 10.0))
+                attempt += 1
+        else:
+            return
+        for _item, reason, _message in dead:
+            self.metrics.dead_letters.labels(reason).inc()
+        self._finish([item for item, _, _ in dead], delivered=False)
+
+    # -- shutdown -----------------------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        log.info("stopping: delivering %d in-flight events", self._inflight_events)
+        self.consumer.pause(self.consumer.assignment())
+        self._dispatch(self.batcher.drain())
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=self.config.shutdown_timeout)
+            if pending:
+                log.warning("%d deliveries unfinished after %.0f s; they will be re-read by another sender",
+                            len(pending), self.config.shutdown_timeout)  # fmt: skip
+                self._abandon = True
+                for task in pending:
+                    task.cancel()
+        self._commit(asynchronous=False)
+
+
+def _dead_letter_value(item: Item, reason: str, message: str) -> bytes:
+    partition = item.partition
+    envelope: Any
+    try:
+        envelope = orjson.loads(item.raw)
+    except orjson.JSONDecodeError:
+        envelope = item.raw.decode(errors="replace")
+    return orjson.dumps(
+        {"reason": reason, "message": message, "topic": partition.topic, "partition": partition.partition,
+         "offset": item.offset, "failed_at": time.time(), "envelope": envelope}
+    )  # fmt: skip
+
+
+async def serve(config: SenderConfig) -> None:
+    """Run one sender until SIGTERM/SIGINT; the ready file's url is its /metrics server."""
+    from aiohttp import web
+
+    from pipeline.runtime import listen, wait_for_stop
+
+    loop = asyncio.get_running_loop()
+    metrics = SenderMetrics()
+    kafka = config.kafka
+    settings = consumer_settings(kafka.bootstrap_servers, config.group_id, config.session_timeout_ms,
+                                 fetch_kbytes=4096)  # fmt: skip
+    holder: dict[str, Sender] = {}
+    settings["stats_cb"] = lambda raw: holder["sender"].on_stats(raw) if "sender" in holder else None
+    consumer = Consumer(settings)
+    dead_letters = AsyncProducer(producer_settings(kafka.bootstrap_servers, 10_000, 8192, 10.0), loop, 10_000)
+    redis_client = aioredis.from_url(config.redis_url)
+    limiter = RedisRateLimiter(redis_client, config.requests_per_second, config.burst)
+    http = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=config.request_timeout),
+        connector=aiohttp.TCPConnector(limit=config.concurrency * 2),
+    )
+    guard = MemoryGuard(config.max_rss_mb, metrics.rss)
+    guard.start()
+    sender = holder["sender"] = Sender(config, metrics, consumer, dead_letters, limiter, http, guard)
+
+    async def metrics_page(_request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_get("/health", lambda _r: _health())
+    runner = await listen(app, config.metrics_host, config.metrics_port, config.ready_file)
+    stop_waiter = asyncio.ensure_future(wait_for_stop())
+    stop_waiter.add_done_callback(lambda _f: sender.stopping.set())
+    try:
+        await sender.run()
+    finally:
+        stop_waiter.cancel()
+        consumer.close()  # leaves the group now (rebalance callbacks run in this thread)
+        await http.close()
+        await redis_client.aclose()
+        await loop.run_in_executor(None, dead_letters.close)
+        guard.stop()
+        await runner.cleanup()
+
+
+async def _health() -> Any:
+    from aiohttp import web
+
+    return web.json_response({"status": "ok"})
