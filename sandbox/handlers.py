@@ -226,7 +226,9 @@ def _send(kind: str) -> Handler:
         body = parse_body(req.body, empty_ok=False)
         if body is _NOT_JSON:
             return _not_json(req)
-        problems = validate_transactional(kind, body, req.limits)
+        problems = validate_transactional(kind, body, req.limits) + _send_at(
+            body, req.limits.send_at_max_days
+        )
         if problems:
             message = "; ".join(p.message for p in problems)
             return (
@@ -242,6 +244,20 @@ def _send(kind: str) -> Handler:
 
     send.__name__ = f"send_{kind}"
     return send
+
+
+def _send_at(body: dict[str, Any], max_days: int) -> list[Violation]:
+    # The contract carries the 90-day figure but no check; a past time just sends now.
+    send_at = body.get("send_at")
+    if send_at is None:
+        return []
+    if isinstance(send_at, bool) or not isinstance(send_at, int | float):
+        return [Violation("send_at must be a unix timestamp", "send_at", "invalid_type")]
+    if send_at > time.time() + max_days * 86_400:
+        return [
+            Violation(f"send_at cannot be more than {max_days} days in the future", "send_at", "too_late")
+        ]
+    return []
 
 
 def _cdp_refused(req: Request, outcome: int, code: str, message: str, ops: int) -> Result:

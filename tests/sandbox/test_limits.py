@@ -276,3 +276,18 @@ def test_track_v1_body_cap_boundary(fresh_sandbox):
     at_limit = b"{" + b" " * (1024 * 1024 - 2) + b"}"
     assert rq.put(url, data=at_limit, auth=auth).status_code == 200
     assert rq.put(url, data=at_limit + b" ", auth=auth).status_code == 413
+
+
+def test_send_at_at_most_90_days_ahead(sandbox):
+    """send_at 90 days ahead is accepted; a few seconds beyond is rejected."""
+    import time
+
+    url = f"{sandbox.url}/v1/send/email"
+    base = {"transactional_message_id": 1, "identifiers": {"id": "u"}, "to": "a@example.com"}
+    limit = time.time() + L.send_at_max_days * 86_400
+    assert requests.post(url, json={**base, "send_at": int(limit)}, headers=APP_HEADERS).status_code == 200
+    r = requests.post(url, json={**base, "send_at": int(limit) + 5}, headers=APP_HEADERS)
+    assert (r.status_code, r.json()) == (
+        400,
+        {"meta": {"error": "send_at cannot be more than 90 days in the future"}},
+    )
