@@ -1,0 +1,43 @@
+"""The suite's locustfile: Customer.io users, load shapes, options and live monitoring.
+
+``locust -f locustfiles/locustfile.py --host http://127.0.0.1:8080`` (defaults in ``locust.conf``).
+Pick users by name, ``--tags``/``--class-picker``; pick the shape with ``--shape`` or the picker.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Locust imports this file by path; the repository root must be importable for the packages below
+# (a path entry, not I/O, and only when run from a checkout that is not installed).
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import locustfiles.monitoring  # noqa: E402, F401 - the sampler and the web UI's Customer.io tab
+import locustfiles.plugin  # noqa: E402, F401 - options, validation, pools, probe report
+from locustfiles import shapes, users  # noqa: E402
+
+# Headless runs use the first shape class found here, so OptionShape (--shape) comes first; the
+# others are for --class-picker. Plain assignments keep that order whatever the import sorter does.
+OptionShape = shapes.OptionShape
+StagesShape = shapes.StagesShape
+StepShape = shapes.StepShape
+SpikeShape = shapes.SpikeShape
+SoakShape = shapes.SoakShape
+ArrivalRateShape = shapes.ArrivalRateShape
+RateLimitProbeShape = shapes.RateLimitProbeShape
+
+IdentifyUser = users.IdentifyUser
+TrackUser = users.TrackUser
+AnonymousUser = users.AnonymousUser
+BatchUser = users.BatchUser
+TransactionalUser = users.TransactionalUser
+PipelinesUser = users.PipelinesUser
+IntegrationUser = users.IntegrationUser
+__all__ = [
+    "AnonymousUser", "ArrivalRateShape", "BatchUser", "IdentifyUser", "IntegrationUser", "OptionShape",
+    "PipelinesUser", "RateLimitProbeShape", "SoakShape", "SpikeShape", "StagesShape", "StepShape",
+    "TrackUser", "TransactionalUser",
+]  # fmt: skip

@@ -1,0 +1,270 @@
+"""Realistic Customer.io payloads from pools pre-generated with Faker, cheap to draw per request.
+
+:class:`PayloadPool` is built once per process at ``test_start`` (Faker is slow; a request must not
+wait for it). Each user owns a :class:`PayloadGenerator` with its own seeded ``random.Random``, so a
+run is reproducible from ``--seed`` and two users never draw the same stream. Event ids are ULIDs
+whose random part comes from that stream, so they are unique across users and reproducible too.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from faker import Faker
+from ulid import ULID
+
+__all__ = ["EVENT_NAMES", "Person", "PayloadGenerator", "PayloadPool"]
+
+_FAKER_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "pt_BR")
+_PLANS = ("free", "starter", "growth", "pro", "enterprise")
+_SIGNUP_METHODS = ("email", "google", "apple", "invite")
+_CURRENCIES = ("USD", "EUR", "GBP")
+_SCREENS = ("Home", "Search", "Product Detail", "Cart", "Checkout", "Order Status", "Settings")
+_CATEGORIES = ("shoes", "outerwear", "accessories", "home", "beauty", "kitchen", "garden")
+EVENT_NAMES = (
+    "Order Completed",
+    "Product Viewed",
+    "Cart Updated",
+    "Signed Up",
+    "Subscription Started",
+    "Password Reset Requested",
+)
+_EVENT_WEIGHTS = (2, 6, 3, 1, 1, 1)
+_TRANSACTIONAL_MESSAGES = ("order_confirmation", "password_reset", "1", "2", "7")
+_LIBRARY = {"name": "customerio-load-scale", "version": "0.1.0"}
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    email: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Product:
+    sku: str
+    name: str
+    category: str
+    price: float
+
+
+@dataclass(frozen=True)
+class PayloadPool:
+    """Pre-generated people and catalogue, shared read-only by every user of a process."""
+
+    seed: int
+    people: tuple[Person, ...]
+    first_names: tuple[str, ...]
+    last_names: tuple[str, ...]
+    companies: tuple[str, ...]
+    locales: tuple[str, ...]
+    products: tuple[_Product, ...]
+    pages: tuple[tuple[str, str], ...]
+    domains: tuple[str, ...]
+
+    @classmethod
+    def build(cls, seed: int, people: int = 5000, now: float | None = None) -> PayloadPool:
+        """Generate the pools (about 0.3 s for 5000 people); same ``seed``, same pool."""
+        fake = Faker(list(_FAKER_LOCALES))
+        fake.seed_instance(seed)
+        rng = random.Random(f"pool-{seed}")
+        firsts = tuple(fake.first_name() for _ in range(200))
+        lasts = tuple(fake.last_name() for _ in range(200))
+        companies = tuple(fake.company() for _ in range(100))
+        domains = tuple(sorted({fake.free_email_domain() for _ in range(12)} | {"example.com"}))
+        products = tuple(_product(fake, rng, i) for i in range(200))
+        pages = tuple(
+            (f"https://shop.example.com/{fake.uri_path()}", fake.catch_phrase()) for _ in range(100)
+        )
+        pool = cls(seed, (), firsts, lasts, companies, _FAKER_LOCALES, products, pages, domains)
+        created_base = int(now if now is not None else 1_790_000_000)
+        persons = tuple(pool.make_person(f"cus-{seed}-{i:07d}", rng, created_base) for i in range(people))
+        return cls(seed, persons, firsts, lasts, companies, _FAKER_LOCALES, products, pages, domains)
+
+    def make_person(self, person_id: str, rng: random.Random, now: int) -> Person:
+        first, last = rng.choice(self.first_names), rng.choice(self.last_names)
+        local = "".join(c for c in f"{first}.{last}".lower() if c.isascii() and (c.isalnum() or c == "."))
+        email = f"{local or 'user'}.{person_id}@{rng.choice(self.domains)}"
+        attributes = {
+            "email": email,
+            "first_name": first,
+            "last_name": last,
+            "plan": rng.choice(_PLANS),
+            "locale": rng.choice(self.locales),
+            "company": rng.choice(self.companies),
+            "created_at": now - rng.randrange(3 * 365 * 86400),
+        }
+        return Person(person_id, email, attributes)
+
+
+def _product(fake: Faker, rng: random.Random, index: int) -> _Product:
+    name = f"{fake.color_name()} {fake.word().title()} {rng.choice(('Tee', 'Boot', 'Mug', 'Lamp', 'Bag'))}"
+    return _Product(f"SKU-{index:05d}", name, rng.choice(_CATEGORIES), round(rng.uniform(3, 400), 2))
+
+
+class PayloadGenerator:
+    """One user's stream of payloads: people (new vs returning, hot skew), events, batches."""
+
+    def __init__(
+        self,
+        pool: PayloadPool,
+        stream: str,
+        *,
+        new_share: float = 0.1,
+        hot_share: float = 0.5,
+        hot_fraction: float = 0.01,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.pool = pool
+        self.rng = random.Random(f"{pool.seed}-{stream}")
+        self.stream = stream
+        self.new_share = new_share
+        self.hot_share = hot_share
+        self.hot_count = max(1, int(len(pool.people) * hot_fraction))
+        self.clock = clock
+        self._new = 0
+
+    # People -------------------------------------------------------------------------------------
+    def person(self) -> Person:
+        """A brand-new person with probability ``new_share``, else a returning one (hot-skewed)."""
+        rng = self.rng
+        if rng.random() < self.new_share or not self.pool.people:
+            self._new += 1
+            return self.pool.make_person(f"new-{self.stream}-{self._new}", rng, int(self.clock()))
+        if rng.random() < self.hot_share:
+            return self.pool.people[rng.randrange(self.hot_count)]
+        return self.pool.people[rng.randrange(len(self.pool.people))]
+
+    def event_id(self) -> str:
+        """A ULID: the time now, randomness from this user's seeded stream."""
+        millis = int(self.clock() * 1000)
+        return str(ULID.from_bytes(millis.to_bytes(6, "big") + self.rng.getrandbits(80).to_bytes(10, "big")))
+
+    # Track API v1 -------------------------------------------------------------------------------
+    def identify(self) -> tuple[str, dict[str, Any]]:
+        """``(person id, body)`` for ``PUT /api/v1/customers/{id}``."""
+        person = self.person()
+        now = int(self.clock())
+        return person.id, {**person.attributes, "last_seen_at": now, "_timestamp": now}
+
+    def event(self, kind: str = "event") -> tuple[str, dict[str, Any]]:
+        """``(person id, body)`` for ``POST /api/v1/customers/{id}/events``; kind event/page/screen."""
+        person = self.person()
+        name, data = self._named_data(kind)
+        body: dict[str, Any] = {
+            "name": name,
+            "data": data,
+            "id": self.event_id(),
+            "timestamp": int(self.clock()),
+        }
+        if kind != "event":
+            body["type"] = kind
+        return person.id, body
+
+    def anonymous_event(self) -> dict[str, Any]:
+        """Body for ``POST /api/v1/events`` from a visitor not yet identified."""
+        name, data = self._named_data("event")
+        anonymous_id = f"anon-{self.rng.getrandbits(64):016x}"
+        return {"name": name, "anonymous_id": anonymous_id, "data": data, "id": self.event_id(),
+                "timestamp": int(self.clock())}  # fmt: skip
+
+    def _named_data(self, kind: str) -> tuple[str, dict[str, Any]]:
+        rng = self.rng
+        if kind == "page":
+            url, title = rng.choice(self.pool.pages)
+            return url, {"title": title, "referrer": rng.choice(("google", "newsletter", "direct", "ads"))}
+        if kind == "screen":
+            return rng.choice(_SCREENS), {"app_version": f"4.{rng.randrange(12)}.{rng.randrange(10)}"}
+        name = rng.choices(EVENT_NAMES, _EVENT_WEIGHTS)[0]
+        return name, self._event_data(name)
+
+    def _event_data(self, name: str) -> dict[str, Any]:
+        rng = self.rng
+        product = rng.choice(self.pool.products)
+        if name == "Order Completed":
+            items = [self._item() for _ in range(rng.randint(1, 4))]
+            total = round(sum(i["price"] * i["quantity"] for i in items), 2)
+            return {"order_id": f"ord-{rng.getrandbits(40):010x}", "total": total,
+                    "currency": rng.choice(_CURRENCIES), "items": items}  # fmt: skip
+        if name == "Product Viewed":
+            return {
+                "sku": product.sku,
+                "name": product.name,
+                "category": product.category,
+                "price": product.price,
+            }
+        if name == "Cart Updated":
+            return {"items": rng.randint(1, 8), "value": round(product.price * rng.randint(1, 3), 2)}
+        if name == "Signed Up":
+            return {"method": rng.choice(_SIGNUP_METHODS)}
+        if name == "Subscription Started":
+            return {"plan": rng.choice(_PLANS[1:]), "interval": rng.choice(("monthly", "yearly"))}
+        return {}
+
+    def _item(self) -> dict[str, Any]:
+        p = self.rng.choice(self.pool.products)
+        return {"sku": p.sku, "name": p.name, "price": p.price, "quantity": self.rng.randint(1, 3)}
+
+    # Track API v2 -------------------------------------------------------------------------------
+    def v2_operation(self) -> dict[str, Any]:
+        """One ``/api/v2/batch`` operation: an identify (1 in 3) or an event."""
+        if self.rng.random() < 1 / 3:
+            person_id, body = self.identify()
+            return {
+                "type": "person",
+                "action": "identify",
+                "identifiers": {"id": person_id},
+                "attributes": body,
+            }
+        person_id, body = self.event(self.rng.choice(("event", "event", "page", "screen")))
+        return {"type": "person", "action": body.get("type", "event"), "identifiers": {"id": person_id},
+                "name": body["name"], "id": body["id"], "timestamp": body["timestamp"],
+                "attributes": body["data"]}  # fmt: skip
+
+    def v2_batch(self, size: int) -> dict[str, Any]:
+        return {"batch": [self.v2_operation() for _ in range(size)]}
+
+    # App API ------------------------------------------------------------------------------------
+    def transactional_email(self) -> dict[str, Any]:
+        """Body for ``POST /v1/send/email`` (a triggered template with message data)."""
+        person = self.person()
+        return {
+            "transactional_message_id": self.rng.choice(_TRANSACTIONAL_MESSAGES),
+            "to": person.email,
+            "identifiers": {"id": person.id},
+            "message_data": {
+                "first_name": person.attributes["first_name"],
+                **self._event_data("Order Completed"),
+            },
+        }
+
+    # Data Pipelines -----------------------------------------------------------------------------
+    def cdp_message(self) -> dict[str, Any]:
+        """One Pipelines call (identify, track or page) as an analytics library sends it."""
+        kind = self.rng.choices(("identify", "track", "page"), (1, 3, 1))[0]
+        person = self.person()
+        message: dict[str, Any] = {
+            "type": kind,
+            "userId": person.id,
+            "messageId": self.event_id(),
+            "timestamp": datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds"),
+            "context": {"library": _LIBRARY},
+        }
+        if kind == "identify":
+            message["traits"] = dict(person.attributes)
+        elif kind == "track":
+            name, data = self._named_data("event")
+            message.update(event=name, properties=data)
+        else:
+            url, title = self.rng.choice(self.pool.pages)
+            message.update(name=title, properties={"url": url})
+        return message
+
+    def cdp_batch(self, size: int) -> dict[str, Any]:
+        return {"batch": [self.cdp_message() for _ in range(size)]}

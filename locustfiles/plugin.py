@@ -1,0 +1,93 @@
+"""Locust event wiring of the traffic model: options, validation before the run, pools, probe report.
+
+Bad options stop Locust before any user starts, with one line on stderr and exit code 2 (checked in
+``events.init``, which fires before a headless run or the web UI starts). On workers nothing is
+checked at init: their options arrive from the master with the first spawn message.
+"""
+
+from __future__ import annotations
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from locustfiles.context import build_context
+from locustfiles.options import OptionError, add_arguments, settings_from
+from locustfiles.shapes import OptionShape
+
+__all__ = ["fail", "probe_report_path"]
+
+log = logging.getLogger(__name__)
+
+
+def fail(message: str) -> None:
+    """End the process with one clear line, no traceback, exit code 2."""
+    sys.stderr.write(f"locust: {message}\n")
+    sys.stderr.flush()
+    sys.exit(2)
+
+
+@events.init_command_line_parser.add_listener
+def _on_parser(parser: Any, **_: Any) -> None:
+    add_arguments(parser)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    if environment.parsed_options is None or isinstance(environment.runner, WorkerRunner):
+        return
+    try:
+        settings = settings_from(environment.parsed_options, host=environment.host)
+    except OptionError as exc:
+        fail(str(exc))
+        return
+    if settings.rate_cap is not None:
+        log.warning("Real Customer.io host: total request rate capped at %g req/s", settings.rate_cap)
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    try:
+        if isinstance(environment.runner, MasterRunner):
+            # The master sends no requests; only check (the web UI may have changed the host).
+            settings_from(environment.parsed_options, host=environment.host)
+            return
+        build_context(environment)
+    except OptionError as exc:
+        log.error("Not starting: %s", exc)
+        if environment.runner is not None:
+            gevent.spawn_later(0, environment.runner.quit)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    shape = environment.shape_class
+    if not isinstance(shape, OptionShape) or isinstance(environment.runner, WorkerRunner):
+        return
+    if shape._settings is None or shape.shape_name != "probe" or not shape.probe_state.steps:
+        return
+    state = shape.probe_state
+    log.info(state.summary())
+    path = probe_report_path(environment)
+    if path is not None:
+        best = state.highest_held
+        report = {
+            "highest_rate_held": best.rate if best else None,
+            "measured_rate": best.measured_rate if best else None,
+            "stopped": state.stopped_reason,
+            "steps": [{**vars(s), "measured_rate": s.measured_rate} for s in state.steps],
+        }
+        path.write_text(json.dumps(report, indent=2))
+
+
+def probe_report_path(environment: Environment) -> Path | None:
+    """``<--csv prefix>_probe.json`` when the run writes CSVs, else None."""
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    return Path(f"{prefix}_probe.json") if prefix else None
