@@ -39,7 +39,7 @@ COPY --chown=root:root pyproject.toml ./
 RUN mkdir -p /app/reports && chown loadtest:loadtest /app/reports
 ENV PYTHONPATH=/app \
     MPLBACKEND=Agg \
-    LOCUSTFILE=/app/locustfiles \
+    LOCUSTFILE=/app/locustfiles/locustfile.py \
     LOCUST_HEARTBEAT_FILE=/tmp/locust-heartbeat
 USER 10001:10001
 VOLUME ["/app/reports"]

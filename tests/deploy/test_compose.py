@@ -16,7 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 PROFILES = ["--profile", "pipeline", "--profile", "monitoring"]
-CREDENTIALS = {"CUSTOMERIO_SITE_ID": "site-for-test", "CUSTOMERIO_API_KEY": "key-for-test"}
+CREDENTIALS = {"CIO_SITE_ID": "site-for-test", "CIO_API_KEY": "key-for-test"}
 ROLES = {"master", "worker", "sandbox", "ingest", "sender", "report", "capacity", "healthcheck"}
 
 
@@ -47,9 +47,9 @@ def test_compose_file_is_valid_for_every_profile() -> None:
 
 def test_compose_refuses_to_start_without_credentials() -> None:
     """Without the Customer.io credentials compose stops and names the missing variable."""
-    result = _compose("config", "-q", env={"CUSTOMERIO_SITE_ID": "x"})
+    result = _compose("config", "-q", env={"CIO_SITE_ID": "x"})
     assert result.returncode != 0
-    assert "CUSTOMERIO_API_KEY" in result.stderr
+    assert "CIO_API_KEY" in result.stderr
 
 
 def test_parser_really_rejects_mistakes(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ import pytest
 from runs.cluster import free_port
 from runs.processes import ManagedProcess, start_service
 from tests.deploy.conftest import CLUSTER_LOCUSTFILE
+from tests.support.kafka import running_broker
+from tests.support.redis import running_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "deploy" / "docker" / "entrypoint.sh"
@@ -94,3 +96,20 @@ def test_master_and_worker_roles_run_a_distributed_test(sandbox: ManagedProcess,
     assert "1 workers connected" in (tmp_path / "master.log").read_text()
     # The worker plugin touched the heartbeat file the container probe watches.
     assert _probe("--file", str(tmp_path / "heartbeat"), "--max-age", "60").returncode == 0
+
+
+def test_pipeline_roles_serve_the_probed_endpoints(sandbox: ManagedProcess, tmp_path: Path) -> None:
+    """`entrypoint.sh ingest|sender` start the real services; /health and /metrics answer as probed."""
+    with running_broker(log_dir=tmp_path) as broker, running_redis() as redis_url:
+        ingest_argv = ["sh", str(ENTRYPOINT), "ingest", "--host", "127.0.0.1", "--port", "0"]
+        ingest_argv += ["--bootstrap-servers", broker.bootstrap]
+        sender_argv = ["sh", str(ENTRYPOINT), "sender", "--bootstrap-servers", broker.bootstrap]
+        sender_argv += ["--target", sandbox.url, "--redis-url", redis_url, "--session-timeout-ms", "6000"]
+        sender_argv += ["--metrics-host", "127.0.0.1", "--metrics-port", "0"]
+        start = {"log_dir": tmp_path, "env": _env(), "python_module": False, "ready_timeout": 60.0}
+        with start_service("ingest-role", ingest_argv, **start) as ingest:
+            with start_service("sender-role", sender_argv, **start) as sender:
+                for service in (ingest, sender):
+                    for path in ("/health", "/metrics"):
+                        result = _probe(f"{service.url}{path}")
+                        assert result.returncode == 0, f"{service.name} {path}: {result.stdout}"

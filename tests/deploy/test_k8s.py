@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -165,7 +166,7 @@ def test_pods_are_hardened_and_bounded(overlay: str) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_probes_hit_the_ports_and_paths_the_services_serve(overlay: str) -> None:
     """HTTP probes use declared ports and real endpoints; roles listen where the image says."""
-    real_paths = {"sandbox": "/__sandbox/health", "ingest": "/metrics", "sender": "/metrics", "master": "/"}
+    real_paths = {"sandbox": "/__sandbox/health", "ingest": "/health", "sender": "/health", "master": "/"}
     for workload in _workloads(_rendered(overlay)):
         for container in _pod(workload)["spec"]["containers"]:
             ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
@@ -221,3 +222,14 @@ def test_renderer_cli_bad_directory_is_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "no kustomization.yaml" in result.stderr
+
+
+def test_configmap_locustfile_loads_the_suites_users() -> None:
+    """The thin locustfile shipped in the ConfigMap imports the image's users (locust --list)."""
+    env = {**os.environ, "PYTHONPATH": str(K8S.parents[1])}
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(K8S / "base" / "locustfiles" / "locustfile.py"), "--list"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert {"IdentifyUser", "TrackUser", "BatchUser"} <= set(result.stdout.split())

@@ -1,7 +1,9 @@
 """Locustfile mounted into the Locust pods from a ConfigMap (kustomize configMapGenerator).
 
-Thin on purpose: the users and shapes live in the image's ``locustfiles`` package; this file picks
-the scenario. Override it per overlay with a configMapGenerator ``behavior: replace``.
+Thin on purpose: the users, shapes, options and monitoring live in the image's ``locustfiles``
+package; this file picks the scenario (here: everything ``locustfiles/locustfile.py`` offers; choose
+with ``--tags``, user class names or ``--shape``). Replace it per overlay with a configMapGenerator
+``behavior: replace`` to run a different scenario without rebuilding the image.
 """
 
-from locustfiles.users import *  # noqa: F403 - the scenario is "every user class of the suite"
+from locustfiles.locustfile import *  # noqa: F403 - its __all__ lists the user and shape classes
