@@ -45,10 +45,11 @@ _NOT_ERRORS = frozenset({"accepted", "rate_limited", "dropped"})
 # Requests with no workspace (bad credentials) never reach a workspace's rate limiter.
 _UNKNOWN_WORKSPACE = "_unknown"
 _INGESTED_OUTCOMES = frozenset({"accepted", "ok", "ingested"})
+# Metric-name prefix of a service -> the quantities it reports, zero until its series appear.
 _ZERO_WHEN_PRESENT = {
-    "sandbox_requests_total": ("requests", "accepted", "rate_limited", "dropped", "errors"),
-    "pipeline_ingest_events_total": ("ingested",),
-    "pipeline_sender_events_delivered_total": ("delivered", "dead_letters"),
+    "sandbox_": ("requests", "accepted", "rate_limited", "dropped", "errors"),
+    "pipeline_ingest_": ("ingested",),
+    "pipeline_sender_": ("delivered", "dead_letters"),
 }
 
 
@@ -69,8 +70,8 @@ def read(samples: Samples, at: float) -> Reading:
     gauges: dict[str, float] = {}
     names = {name for name, _ in samples}
     # A service exports a labelled counter only once it has counted something; zero is what it means.
-    for family, quantities in _ZERO_WHEN_PRESENT.items():
-        if family in names:
+    for prefix, quantities in _ZERO_WHEN_PRESENT.items():
+        if any(name.startswith(prefix) for name in names):
             counters.update(dict.fromkeys(quantities, 0.0))
     for (name, label_pairs), value in samples.items():
         labels = dict(label_pairs)
