@@ -1,0 +1,217 @@
+"""``python -m runs PROFILE``: sandbox + Locust master and workers + report, in one command.
+
+Starts every process itself (sandbox on a free port, ``runs.cluster`` for Locust), writes all run
+files to ``reports/<timestamp>-<profile>/``, runs ``python -m analysis.report`` with the profile's
+SLO file, prints a short summary, and stops everything it started, also on Ctrl-C, SIGTERM or error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from locustfiles.options import OptionError
+from runs.cluster import ClusterError, LocalCluster, start_local_cluster
+from runs.processes import ManagedProcess, ServiceStartError, start_service
+from runs.profiles import PROFILES, Profile, profile, slo_path
+
+__all__ = ["locust_output_args", "main", "summarise"]
+
+REPO = Path(__file__).resolve().parent.parent
+LOCUSTFILE = REPO / "locustfiles" / "locustfile.py"
+_MARGIN_SECONDS = 90.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m runs",
+        description="Run a standard load profile against a fresh sandbox with a local Locust cluster.",
+        epilog="profiles: " + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()),
+    )
+    p.add_argument("profile", choices=list(PROFILES), help="which run")
+    p.add_argument("--workers", type=int, default=2, help="Locust worker processes (default 2)")
+    p.add_argument("--duration", help="override the shape's length, e.g. 2m (not for demo's stages)")
+    p.add_argument("--out", type=Path, default=REPO / "reports", help="parent of the run directory")
+    p.add_argument("--host", help="load this target instead of starting a sandbox (e.g. the pipeline ingest)")
+    p.add_argument("--no-analysis", action="store_true", help="skip python -m analysis.report")
+    p.add_argument("locust_args", nargs="*", help="after --: extra Locust options, e.g. -- --seed 7")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        chosen = profile(args.profile)
+        extra, duration = _duration_args(chosen, args.duration)
+    except (KeyError, OptionError) as exc:
+        print(f"runs: {str(exc).strip(chr(39))}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("runs: --workers must be at least 1", file=sys.stderr)
+        return 2
+    run_dir = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}-{chosen.name}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return _run(chosen, args, run_dir, [*extra, *args.locust_args], duration)
+    except KeyboardInterrupt:
+        print(
+            f"runs: interrupted; everything started was stopped; partial files in {run_dir}", file=sys.stderr
+        )
+        return 130
+    except (ServiceStartError, ClusterError) as exc:
+        print(f"runs: {str(exc).splitlines()[0]} (logs in {run_dir})", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _duration_args(chosen: Profile, duration: str | None) -> tuple[list[str], float]:
+    if duration is None:
+        return [], chosen.duration
+    from locust.util.timespan import parse_timespan
+
+    if "--stages" in chosen.locust_args:
+        raise OptionError(
+            f"--duration does not apply to {chosen.name} (stages); pass -- --stages ... instead"
+        )
+    try:
+        seconds = float(parse_timespan(duration))
+    except ValueError:
+        raise OptionError(
+            f"--duration {duration!r} is not a duration; write e.g. 90, 30s, 5m or 1h"
+        ) from None
+    return ["--shape-duration", duration], seconds
+
+
+def locust_output_args(run_dir: Path) -> list[str]:
+    """The shared run-directory layout: CSV with full history, HTML report, JSON totals."""
+    prefix = str(run_dir / "locust")
+    return [
+        *("--csv", prefix, "--csv-full-history"),
+        *("--html", str(run_dir / "locust_report.html"), "--json-file", prefix),
+        # Let users finish the request in flight, so Locust and the target count the same requests.
+        *("--stop-timeout", "5"),
+    ]
+
+
+def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[str], duration: float) -> int:
+    started: list[ManagedProcess | LocalCluster] = []
+    try:
+        host = args.host
+        sandbox = None
+        if host is None:
+            sandbox = start_service(
+                "sandbox", ["sandbox", "--port", "0", *chosen.sandbox_args], log_dir=run_dir
+            )
+            started.append(sandbox)
+            host = sandbox.url
+        print(f"runs: {chosen.name}: {chosen.description}")
+        print(f"runs: target {host}; Locust master + {args.workers} workers; files in {run_dir}")
+        locust_args = [*locust_output_args(run_dir), *chosen.locust_args, *extra]
+        cluster = start_local_cluster(
+            locustfile=LOCUSTFILE, host=host, workers=args.workers, run_dir=run_dir, locust_args=locust_args
+        )
+        started.append(cluster)
+        cluster.wait(timeout=duration + _MARGIN_SECONDS)
+        _check_master(cluster, run_dir)
+        sandbox_totals = _sandbox_totals(sandbox)
+        if sandbox_totals is not None:
+            (run_dir / "sandbox_stats.json").write_text(json.dumps(sandbox_totals, indent=2))
+        print(summarise(run_dir, sandbox_totals))
+        return _analyse(chosen, run_dir, args.no_analysis)
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def _check_master(cluster: LocalCluster, run_dir: Path) -> None:
+    if not (run_dir / "locust_stats.csv").exists():
+        tail = [line for line in cluster.master_log().splitlines() if line.strip()][-1:] or ["no output"]
+        raise ClusterError(f"Locust master wrote no statistics: {tail[0]}")
+
+
+def _sandbox_totals(sandbox: ManagedProcess | None) -> dict[str, Any] | None:
+    if sandbox is None:
+        return None
+    admin = sandbox.info.get("admin") or f"{sandbox.url}/__sandbox"
+    with urllib.request.urlopen(f"{admin}/stats", timeout=10) as response:  # noqa: S310 - loopback
+        return dict(json.loads(response.read())["totals"])
+
+
+def summarise(run_dir: Path, sandbox_totals: dict[str, Any] | None = None) -> str:
+    """A few lines: requests, failures by kind, rate, p95, and what the sandbox counted."""
+    row = _aggregated_row(run_dir / "locust_stats.csv")
+    lines = [
+        f"requests {row['Request Count']}, failures {row['Failure Count']}, "
+        f"{float(row['Requests/s']):.1f} req/s, median {row['50%']} ms, p95 {row['95%']} ms, max "
+        f"{float(row['Max Response Time']):.0f} ms"
+    ]
+    kinds = _failure_kinds(run_dir / "locust_failures.csv")
+    if kinds:
+        lines.append("failures: " + ", ".join(f"{kind} x{count}" for kind, count in sorted(kinds.items())))
+    if sandbox_totals:
+        lines.append(
+            f"sandbox: accepted {sandbox_totals.get('accepted')}, rate limited "
+            f"{sandbox_totals.get('rate_limited')}, operations accepted {sandbox_totals.get('operations_accepted')}"
+        )
+    probe = run_dir / "locust_probe.json"
+    if probe.exists():
+        report = json.loads(probe.read_text())
+        lines.append(
+            f"probe: highest rate that held {report['highest_rate_held']} req/s ({report['stopped']})"
+        )
+    return "\n".join(f"runs: {line}" for line in lines)
+
+
+def _aggregated_row(path: Path) -> dict[str, str]:
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated"]
+    return rows[-1]
+
+
+def _failure_kinds(path: Path) -> dict[str, int]:
+    if not path.exists():
+        return {}
+    kinds: dict[str, int] = {}
+    with path.open(newline="") as f:
+        for r in csv.DictReader(f):
+            # "CatchResponseError('rate limited (429)')" -> "rate limited (429)"
+            kind = (
+                r["Error"].split("(", 1)[-1].rstrip(")").strip("'\"")
+                if "Error(" in r["Error"]
+                else r["Error"]
+            )
+            kinds[kind] = kinds.get(kind, 0) + int(r["Occurrences"])
+    return kinds
+
+
+def _analyse(chosen: Profile, run_dir: Path, skip: bool) -> int:
+    if skip or importlib.util.find_spec("analysis.report") is None:
+        print(f"runs: Locust report: {run_dir / 'locust_report.html'}")
+        return 0
+    command = [sys.executable, "-m", "analysis.report", str(run_dir), "--slo", str(slo_path(chosen.name))]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    for line in (result.stdout + result.stderr).strip().splitlines()[-12:]:
+        print(f"  {line}")
+    report = run_dir / "report.html"
+    where = report if report.exists() else run_dir / "locust_report.html"
+    print(f"runs: report: {where}")
+    if result.returncode == 1:
+        print(f"runs: SLO breached ({slo_path(chosen.name).name}); see {run_dir / 'summary.md'}")
+    return result.returncode
