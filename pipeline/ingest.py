@@ -82,8 +82,11 @@ class IngestService:
         endpoint, params, known = self.router.match(request.method, request.path)
         if endpoint is None or endpoint.name not in _ACCEPTED_ENDPOINTS:
             self.metrics.events.labels("not_found").inc()
-            status = 405 if known else 404
-            message = "method not allowed" if known else "the ingest service serves only the Track API paths"
+            wrong_method = endpoint is None and known
+            status = 405 if wrong_method else 404
+            message = (
+                "method not allowed" if wrong_method else "the ingest service serves only Track API paths"
+            )
             return web.json_response({"meta": {"error": message}}, status=status)
         workspace = self._workspace(request)
         if workspace is None:

@@ -1,0 +1,137 @@
+"""Pure parts of the pipeline: v1 -> v2 conversion, batch limits, verdicts on answers, commit points."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from cio_contract import CLIENT_BATCH_BYTES, KB, validate_v2_batch
+from pipeline.batching import Batcher, Item
+from pipeline.cli import main
+from pipeline.delivery import backoff, classify
+from pipeline.envelope import Envelope, person_key, to_operation
+from pipeline.offsets import OffsetTracker, PartitionOffsets
+
+
+def _env(endpoint: str, body: object, params: dict[str, str] | None = None, path: str = "/x") -> Envelope:
+    return Envelope("demo-site", endpoint, "POST", path, params or {}, body, None, 0)
+
+
+def _item(env: Envelope, offset: int = 0, partition: PartitionOffsets | None = None) -> Item:
+    return Item(env.encode(), b"k", partition or PartitionOffsets("t", 0), offset, env)
+
+
+def test_v1_calls_become_valid_v2_operations() -> None:
+    """Every v1 call the ingest accepts converts to an operation the contract accepts in a v2 batch."""
+    calls = [
+        _env("identify", {"email": "a@b.c", "plan": "pro"}, {"id": "u1"}),
+        _env("track", {"name": " bought ", "data": {"sku": 1}, "id": "01J", "timestamp": 5}, {"id": "u1"}),
+        _env("track", {"name": "home", "type": "page"}, {"id": "a@b.c"}),
+        _env("add_device", {"device": {"id": "tok", "platform": "ios", "last_used": 1}}, {"id": "cio_9"}),
+        _env("delete_device", {}, {"id": "u1", "device_id": "tok"}),
+        _env("suppress", {}, {"id": "u1"}),
+        _env("delete", {}, {"id": "u1"}),
+        _env("merge_customers", {"primary": {"id": "a"}, "secondary": {"email": "b@c.d"}}),
+    ]
+    ops = [to_operation(c) for c in calls]
+    result = validate_v2_batch({"batch": ops}, 1000)
+    assert result.request_error is None and result.errors == []
+    assert ops[1] == {"type": "person", "identifiers": {"id": "u1"}, "action": "event", "name": "bought",
+                      "attributes": {"sku": 1}, "id": "01J", "timestamp": 5}  # fmt: skip
+    assert ops[2]["identifiers"] == {"email": "a@b.c"} and ops[2]["action"] == "page"
+    assert ops[3]["identifiers"] == {"cio_id": "9"} and ops[3]["device"]["token"] == "tok"
+
+
+def test_anonymous_events_are_replayed_as_v1() -> None:
+    """v2 person operations need an identifier, so anonymous events keep their v1 request."""
+    assert to_operation(_env("track_anonymous", {"name": "x", "anonymous_id": "an"})) is None
+    assert person_key("track_anonymous", {}, {"anonymous_id": "an"}) == "an"
+    assert person_key("v2_op", {}, {"identifiers": {"object_type_id": "1", "object_id": "c"}}) == "1:c"
+
+
+def test_batches_stay_under_the_byte_budget_and_operation_cap() -> None:
+    """A batch closes before passing CLIENT_BATCH_BYTES or the operation cap, and its body is valid."""
+    batcher = Batcher(max_operations=1000, max_bytes=CLIENT_BATCH_BYTES, operation_bytes=32 * KB, linger=10)
+    op = {"type": "person", "action": "identify", "identifiers": {"id": "u"}, "attributes": {"a": "x" * 900}}
+    ready = []
+    for i in range(2000):
+        env = _env("v2_op", op)
+        ready += batcher.add(_item(env, i), op)
+    assert ready, "2000 ~1 KB operations must not fit one batch"
+    for batch in ready:
+        method, path, body = batch.request()
+        assert (method, path) == ("POST", "/api/v2/batch")
+        assert len(body) < CLIENT_BATCH_BYTES
+        assert validate_v2_batch(orjson.loads(body), len(body)).errors == []
+    small = Batcher(max_operations=7, max_bytes=CLIENT_BATCH_BYTES, operation_bytes=32 * KB, linger=10)
+    sizes = [len(b.items) for i in range(20) for b in small.add(_item(_env("v2_op", op), i), op)]
+    assert sizes == [7, 7] and len(small.drain()[0].items) == 6
+
+
+def test_oversized_operation_and_linger() -> None:
+    """An event over 32 KB as v2 goes alone as its v1 call; an open batch is due after linger."""
+    batcher = Batcher(max_operations=100, max_bytes=CLIENT_BATCH_BYTES, operation_bytes=32 * KB, linger=0.5)
+    big = _env(
+        "track", {"name": "big", "data": {"blob": "x" * 40_000}}, {"id": "u"}, "/api/v1/customers/u/events"
+    )
+    [single] = batcher.add(_item(big), to_operation(big))
+    assert single.single and single.request()[1] == "/api/v1/customers/u/events"
+    small = _env("delete", {}, {"id": "u"})
+    assert batcher.add(_item(small), to_operation(small)) == []
+    assert batcher.due(now=0) == []
+    assert len(batcher.due(now=1e12)) == 1
+
+
+def test_verdicts() -> None:
+    """2xx delivers, 207 dead-letters only named ops, 400 splits unnamed, 429/5xx/no answer retry."""
+    items = [_item(_env("v2_op", {}), i) for i in range(4)]
+    assert len(classify(200, b"{}", {}, items).delivered) == 4
+    body = orjson.dumps({"errors": [{"batch_index": 2, "reason": "invalid_value", "message": "bad"},
+                                    {"batch_index": 3, "reason": "rate_limited", "message": "later"}]})  # fmt: skip
+    partial = classify(207, body, {}, items)
+    assert partial.delivered == items[:2] and partial.retry == [items[3]]
+    assert [(i, r) for i, r, _ in partial.dead] == [(items[2], "invalid_value")]
+    assert classify(400, b'{"errors":[{"reason":"x"}]}', {}, items).split
+    assert classify(400, b'{"meta":{"errors":["name blank"]}}', {}, items[:1]).dead[0][2] == "name blank"
+    for status in (429, 500, 503, None):
+        verdict = classify(status, b"", {"Retry-After": "3"}, items)
+        assert verdict.retry == items and verdict.retry_after == 3.0
+    assert 3.0 <= backoff(0, 0.1, 10, retry_after=3.0) <= 3.2
+    assert all(0.8 <= backoff(3, 0.2, 10) <= 1.6 for _ in range(50))
+
+
+def test_commit_point_waits_for_earlier_offsets() -> None:
+    """Offsets finish out of order; the commit point only moves over a contiguous finished run."""
+    tracker = OffsetTracker()
+    part = tracker.partition("t", 0)
+    for offset in range(10, 15):
+        part.add(offset)
+    part.finish(12)
+    assert tracker.commits() == []
+    part.finish(10)
+    assert tracker.commits() == [("t", 0, 11)]
+    part.finish(11)
+    part.finish(13)
+    assert tracker.commits() == [("t", 0, 14)] and tracker.commits() == []
+    assert tracker.release([("t", 0)]) == [("t", 0, 14)]
+    part.finish(14)  # late completion of a revoked partition changes nothing
+    assert tracker.commits() == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["sender", "--bootstrap-servers", "x", "--redis-url", "redis://r"], "--target is required"),
+        (["sender", "--bootstrap-servers", "x", "--redis-url", "r", "--target", "http://t", "--headroom", "2"],
+         "--headroom 2.0"),
+        (["ingest", "--bootstrap-servers", "x", "--workspace", "nokey"], "SITE_ID:TRACK_API_KEY"),
+        (["ingest"], "--bootstrap-servers is required"),
+    ],
+)  # fmt: skip
+def test_bad_options_exit_2_with_one_line(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad configuration is one readable line on stderr and exit code 2."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
