@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, redirect, request, send_from_directory
+from flask import Response, redirect, request, send_from_directory
 from werkzeug.wrappers import Response as BaseResponse
 
 from locustfiles.monitoring.live import TABLE_STRUCTURE, tab_rows
@@ -67,14 +67,15 @@ def install(
         return response
 
     @app.route(f"{base}/customerio/state")
+    @web_ui.auth_required_if_enabled
     def customerio_state() -> Response:
         return Response(json.dumps({"rows": rows()}), mimetype="application/json")
 
-    _add_file_routes(app, environment, sampler, csv_prefix, base)
+    _add_file_routes(web_ui, environment, sampler, csv_prefix, base)
 
 
 def _add_file_routes(
-    app: Flask,
+    web_ui: WebUI,
     environment: Environment,
     sampler: Callable[[], SystemSampler | None],
     prefix: Path | None,
@@ -82,8 +83,12 @@ def _add_file_routes(
 ) -> None:
     building = Semaphore()
     run_dir = prefix.parent if prefix is not None else None
+    app = web_ui.app
+    assert app is not None
+    guard = web_ui.auth_required_if_enabled  # the routes obey --web-login like Locust's own
 
     @app.route(f"{base}/customerio/system_history.csv")
+    @guard
     def customerio_history() -> Response:
         current = sampler()
         path = current.csv_path if current is not None else None
@@ -96,6 +101,7 @@ def _add_file_routes(
         )
 
     @app.route(f"{base}/customerio/report")
+    @guard
     def customerio_report() -> BaseResponse:
         refusal = _refusal(environment, prefix)
         if refusal or prefix is None:
@@ -108,6 +114,7 @@ def _add_file_routes(
         return redirect(f"{base}/customerio/report/{REPORT_FILE}")
 
     @app.route(f"{base}/customerio/report/<path:name>")
+    @guard
     def customerio_report_file(name: str) -> Response:
         if run_dir is None or not (name in _REPORT_FILES or name.startswith("charts/")):
             return _text("Not an analysis report file.", 404)
