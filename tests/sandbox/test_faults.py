@@ -102,3 +102,14 @@ def test_faults_at_start(tmp_path):
     with running_sandbox(*UNLIMITED, "--faults", faults, log_dir=tmp_path) as sb:
         assert requests.get(f"{sb.url}/api/v1/accounts/region", auth=AUTH).status_code == 500
         assert admin_call(sb.url, "faults") == {"region": {"errors": {"500": 1.0}}}
+
+
+def test_client_leaving_during_latency_is_still_counted(fresh_sandbox):
+    """A request delayed by latency whose client times out is still processed and counted."""
+    url = fresh_sandbox.url
+    _put_faults(url, {"identify": {"latency": {"fixed_ms": 300}}})
+    with pytest.raises(requests.Timeout):
+        requests.put(f"{url}/api/v1/customers/gone", json={}, auth=AUTH, timeout=0.1)
+    time.sleep(0.1)
+    identify = sandbox_stats(url)["workspaces"]["demo-site"]["endpoints"]["identify"]
+    assert identify["requests"] == identify["accepted"] == 1

@@ -118,3 +118,24 @@ def test_cdp_sdk_wrong_key_raises_api_error(sandbox):
     with pytest.raises(APIError) as info:
         client.track("cdp-1", "E")
     assert info.value.status == 401 and info.value.code == "unauthorized"
+
+
+def test_cdp_sdk_gzip(fresh_sandbox):
+    """The CDP SDK with gzip=True sends Content-Encoding: gzip; the sandbox inflates and accepts it."""
+    client = CdpClient(DEMO["cdp_write_key"], host=fresh_sandbox.url, sync_mode=True, gzip=True)
+    client.track("gz-1", "Gzipped", {"n": 1})
+    batch = sandbox_stats(fresh_sandbox.url)["workspaces"]["demo-site"]["endpoints"]["cdp_batch"]
+    assert (batch["accepted"], batch["operations_accepted"]) == (1, 1)
+
+
+def test_gzip_bomb_is_too_large(fresh_sandbox):
+    """A small gzip body that inflates past the cap is refused as too large, not inflated whole."""
+    import gzip
+
+    import requests
+
+    bomb = gzip.compress(b'{"batch":[' + b" " * 50_000_000 + b"]}")
+    assert len(bomb) < 100_000
+    r = requests.post(f"{fresh_sandbox.url}/v1/batch", data=bomb, auth=(DEMO["cdp_write_key"], ""),
+                      headers={"Content-Encoding": "gzip", "X-Strict-Mode": "1"})  # fmt: skip
+    assert r.status_code == 400 and r.json()["code"] == "too_large"
