@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for every role of the suite: Locust master and worker, the sandbox, the pipeline's ingest
 # and sender, and the analysis report. The role is the first argument (see deploy/docker/entrypoint.sh):
-#   docker run IMAGE master | worker | sandbox | ingest | sender | report RUN_DIR | <any command>
+#   docker run IMAGE [master] [locust options] | worker | sandbox | ingest | sender | report RUN_DIR
+#                    | capacity ... | healthcheck ... | <any command>
 # No secret is baked in: site ids and API keys arrive as environment variables at run time.
 ARG PYTHON_VERSION=3.11
 
@@ -37,8 +38,11 @@ COPY --chown=root:root deploy/ deploy/
 COPY --chown=root:root pyproject.toml ./
 # The code is read-only for the runtime user; only /app/reports (a volume) is writable.
 RUN mkdir -p /app/reports && chown loadtest:loadtest /app/reports
+# HOME and MPLCONFIGDIR point at the tmpfs: the root filesystem is read-only at run time.
 ENV PYTHONPATH=/app \
+    HOME=/tmp \
     MPLBACKEND=Agg \
+    MPLCONFIGDIR=/tmp/matplotlib \
     LOCUSTFILE=/app/locustfiles/locustfile.py \
     LOCUST_HEARTBEAT_FILE=/tmp/locust-heartbeat
 USER 10001:10001

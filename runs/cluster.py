@@ -158,12 +158,15 @@ def start_local_cluster(
     web_ui: bool = False,
     expect_workers_max_wait: float = 30.0,
     master_heartbeat_timeout: float = 15.0,
+    rebalance: bool = True,
 ) -> LocalCluster:
     """Start ``locust --master`` and ``workers`` x ``locust --worker`` on 127.0.0.1; return at once.
 
     ``locust_args`` go to the master only (users, spawn rate, ``--run-time``, ``--csv``...): workers
     take their orders from it. Headless unless ``web_ui``, in which case the UI listens on a free
-    loopback port (``LocalCluster.web_url``). ``master_bind_port=0`` picks a free port.
+    loopback port (``LocalCluster.web_url``). ``master_bind_port=0`` picks a free port. With
+    ``rebalance`` (Locust's ``--enable-rebalancing``) the users of a lost worker move to the others,
+    so a run that loses a worker keeps its load.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1 (got {workers}); a master alone generates no load")
@@ -172,6 +175,8 @@ def start_local_cluster(
     port = master_bind_port or free_port()
     child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     master_argv, web_url = _master_argv(locustfile, host, workers, port, web_ui, expect_workers_max_wait)
+    if rebalance:
+        master_argv.append("--enable-rebalancing")
     master = _spawn("locust-master", [*master_argv, *locust_args], run_path, child_env, web_url)
     started: list[ManagedProcess] = []
     try:

@@ -6,7 +6,11 @@ set -eu
 # The plugin sits next to this script's directory (/app/deploy in the image).
 deploy_dir=$(cd "$(dirname "$0")/.." && pwd)
 role="${1:-master}"
-[ "$#" -gt 0 ] && shift
+case "$role" in
+  # Options alone mean the master, as with Locust's own image: `docker compose run master --headless ...`.
+  -*) role=master ;;
+  *) if [ "$#" -gt 0 ]; then shift; fi ;;
+esac
 case "$role" in
   master)
     # Web UI unless LOCUST_HEADLESS=true / --headless; workers connect on 5557.

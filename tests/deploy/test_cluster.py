@@ -17,10 +17,8 @@ from tests.support.sandbox import sandbox_stats
 ENDPOINT = "/api/v1/customers/[id]"
 
 
-def _cluster(
-    sandbox: ManagedProcess, run_dir: Path, users: int, run_time: str, *extra: str, **kwargs
-) -> LocalCluster:
-    args = [*extra, "-u", str(users), "-r", str(users), "-t", run_time, "--csv", str(run_dir / "locust")]
+def _cluster(sandbox: ManagedProcess, run_dir: Path, users: int, run_time: str, **kwargs) -> LocalCluster:
+    args = ["-u", str(users), "-r", str(users), "-t", run_time, "--csv", str(run_dir / "locust")]
     args += ["--csv-full-history", "--json-file", str(run_dir / "locust"), "--only-summary"]
     env = {"CLUSTER_REPORT_FILE": str(run_dir / "workers.json")}
     return start_local_cluster(
@@ -62,7 +60,7 @@ def test_two_workers_split_users_and_master_aggregates(fresh_sandbox: ManagedPro
 @pytest.mark.slow
 def test_sigkilled_worker_is_noticed_and_run_finishes(fresh_sandbox: ManagedProcess, tmp_path: Path) -> None:
     """A worker killed with SIGKILL is marked missing; the survivor takes its users and the report is sound."""
-    with _cluster(fresh_sandbox, tmp_path, 6, "14s", "--enable-rebalancing") as cluster:
+    with _cluster(fresh_sandbox, tmp_path, 6, "14s") as cluster:
         cluster.wait_for_workers(timeout=30)
         time.sleep(3)
         cluster.kill_worker(1)
@@ -80,7 +78,7 @@ def test_sigkilled_worker_is_noticed_and_run_finishes(fresh_sandbox: ManagedProc
     with open(tmp_path / "locust_stats_history.csv", newline="") as handle:
         history = [row for row in csv.DictReader(handle) if row["Name"] == "Aggregated"]
     after_kill = [row for row in history if float(row["Timestamp"]) > killed_at + 6]
-    # --enable-rebalancing: the survivor is given all 6 users and keeps the load going.
+    # Rebalancing (on by default): the survivor is given all 6 users and keeps the load going.
     assert "Sending spawn jobs of 6 users at 6.00 spawn rate to 1 ready workers" in log
     assert max(int(row["User Count"]) for row in after_kill) == 6
     assert max(float(row["Requests/s"]) for row in after_kill) > 10

@@ -65,7 +65,7 @@ def test_sandbox_role_starts_the_sandbox(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_master_and_worker_roles_run_a_distributed_test(sandbox: ManagedProcess, tmp_path: Path) -> None:
-    """`entrypoint.sh master --headless` and `entrypoint.sh worker` connect and finish a run."""
+    """`entrypoint.sh --headless ...` (the master) and `entrypoint.sh worker` connect and finish a run."""
     port = free_port()
     env = _env(
         LOCUSTFILE=str(CLUSTER_LOCUSTFILE),
@@ -77,8 +77,9 @@ def test_master_and_worker_roles_run_a_distributed_test(sandbox: ManagedProcess,
     master_args = ["--headless", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
     master_args += ["--expect-workers", "1", "-u", "2", "-r", "2", "-t", "4s", "--only-summary"]
     with open(tmp_path / "master.log", "wb") as master_log, open(tmp_path / "worker.log", "wb") as worker_log:
+        # Options without a role start the master (the `docker compose run master --headless` form).
         master = subprocess.Popen(
-            ["sh", str(ENTRYPOINT), "master", *master_args],
+            ["sh", str(ENTRYPOINT), *master_args],
             env=env,
             stdout=master_log,
             stderr=subprocess.STDOUT,
