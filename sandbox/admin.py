@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from cio_contract import ENDPOINTS
+from sandbox.config import ConfigError
 from sandbox.faults import FaultError, compile_document
 from sandbox.metrics import render
 from sandbox.openapi import openapi_document
@@ -67,6 +68,8 @@ class Admin:
             ("PUT", "/__sandbox/faults"): self._put_faults,
             ("DELETE", "/__sandbox/faults"): lambda q, b: self._set_faults({}),
             ("GET", "/__sandbox/config"): lambda q, b: json_response(200, self.public_config()),
+            ("GET", "/__sandbox/limits"): lambda q, b: json_response(200, self.limits()),
+            ("PUT", "/__sandbox/limits"): self._put_limits,
             ("GET", "/__sandbox/openapi.json"): lambda q, b: json_response(200, openapi_document()),
             ("GET", "/__sandbox/events"): lambda q, b: self._gathered("events", q),
             ("GET", "/__sandbox/people"): lambda q, b: self._gathered("people", q),
@@ -80,10 +83,8 @@ class Admin:
         """Counters per workspace and endpoint; shape documented in ``sandbox.accounting``."""
         app = self.app
         snapshot = app.accounting.snapshot()
-        for index, ws in enumerate(app.config.workspaces, start=1):
-            snapshot["workspaces"][ws.site_id]["rate_limits"] = {
-                api: _policy_doc(app.limiter.policy(index, i)) for i, api in enumerate(APIS)
-            }
+        for site, policies in self.limits().items():
+            snapshot["workspaces"][site]["rate_limits"] = policies
         return {
             "processes": app.config.processes,
             "uptime_s": round(time.time() - app.started, 3),
@@ -103,6 +104,23 @@ class Admin:
             ],
             "limits": {k: getattr(config.limits, k) for k in config.limits.__dataclass_fields__},
         }
+
+    def limits(self) -> dict[str, Any]:
+        """The rate policies in force, per workspace and API."""
+        app = self.app
+        return {
+            ws.site_id: {api: _policy_doc(app.limiter.policy(index, i)) for i, api in enumerate(APIS)}
+            for index, ws in enumerate(app.config.workspaces, start=1)
+        }
+
+    def _put_limits(self, query: dict[str, str], body: bytes) -> bytes:
+        try:
+            self.app.limiter.update(self.app.workspace_names, orjson.loads(body or b"{}"))
+        except orjson.JSONDecodeError:
+            return json_response(400, {"error": "limits: the body must be a JSON object"})
+        except ConfigError as exc:
+            return json_response(400, {"error": str(exc)})
+        return json_response(200, self.limits())
 
     def _reset(self, query: dict[str, str], body: bytes) -> bytes:
         self.app.reset()

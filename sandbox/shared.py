@@ -14,11 +14,12 @@ from typing import Any
 
 __all__ = ["SharedBlob", "SharedIds", "SharedMemory"]
 
-# Control words: [0] faults version, [1] reset generation, [2] processes listening, [3..] worker ports.
+# Control words: faults version, reset generation, processes listening, limits version, worker ports.
 CTL_FAULTS = 0
 CTL_RESET = 1
 CTL_READY = 2
-CTL_PORTS = 3
+CTL_LIMITS = 3
+CTL_PORTS = 4
 
 
 class SharedBlob:
@@ -99,6 +100,7 @@ class SharedMemory:
         self._rate = multiprocessing.RawArray(ctypes.c_double, max(1, rate_cells))
         self._control = multiprocessing.RawArray(ctypes.c_int64, CTL_PORTS + processes)
         self.faults = SharedBlob(256 * 1024, self.lock)
+        self.limits = SharedBlob(256 * 1024, self.lock)
         # One process remembers ids in its own store; several need one table they all see.
         self.ids = SharedIds(dedup_window, self.lock) if processes > 1 and dedup_window else None
 

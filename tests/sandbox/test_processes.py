@@ -93,3 +93,31 @@ def test_duplicates_are_exact_across_processes(tmp_path):
             "duplicates": [{"workspace": "demo-site", "id": "01SAME", "count": 20}], "total": 19
         }  # fmt: skip
         assert sandbox_stats(sb.url)["totals"]["duplicates"] == 19
+
+
+def test_limits_change_at_run_time_in_every_process(tmp_path):
+    """PUT /__sandbox/limits switches a workspace to drop at 5/s in both processes; bad input is 400."""
+    with running_sandbox("--processes", "2", log_dir=tmp_path) as sb:
+        changed = admin_call(
+            sb.url, "limits", "PUT", {"demo-site": {"track": {"requests": 5, "burst": 0, "mode": "drop"}}}
+        )
+        assert (
+            changed["demo-site"]["track"]["mode"] == "drop" and changed["demo-site"]["app"]["requests"] == 10
+        )
+        statuses = []
+        for _ in range(30):
+            r = requests.put(f"{sb.url}/api/v1/customers/x", json={}, auth=("demo-site", "demo-track-key"),
+                             headers={"Connection": "close"})  # fmt: skip
+            statuses.append(r.status_code)
+        track = sandbox_stats(sb.url)["workspaces"]["demo-site"]["apis"]["track"]
+        assert (
+            statuses == [200] * 30 and track["dropped"] >= 20 and track["accepted"] + track["dropped"] == 30
+        )
+        assert (
+            'sandbox_rate_limit_per_second{api="track",workspace="demo-site"} 5.0'
+            in requests.get(f"{sb.url}/metrics").text
+        )
+        r = requests.put(f"{sb.url}/__sandbox/limits", json={"nope": {"track": {"requests": 1}}})
+        assert r.status_code == 400 and "unknown workspace 'nope'" in r.json()["error"]
+        r = requests.put(f"{sb.url}/__sandbox/limits", json={"*": {"track": {"mode": "sideways"}}})
+        assert r.status_code == 400 and "mode 'sideways'" in r.json()["error"]
