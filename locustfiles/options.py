@@ -288,9 +288,11 @@ def _check_host(s: Settings, o: Any) -> None:
             f"{s.host or s.app_host} is a real Customer.io host; refusing to load it. Point --host at the "
             "sandbox, or pass --allow-real-customerio for a test workspace"
         )
-    demo = DEMO_CREDENTIALS.values()
-    names = ("CIO_SITE_ID", "CIO_API_KEY", "CIO_APP_API_KEY", "CIO_CDP_API_KEY")
-    missing = [n for n, v, d in zip(names, s.credentials.values(), demo, strict=True) if not v or v == d]
+    # Site id and Track key are the minimum; App/Pipelines users without their keys get 401s.
+    demo = DEMO_CREDENTIALS.values()[:2]
+    names = ("CIO_SITE_ID", "CIO_API_KEY")
+    given = s.credentials.values()[:2]
+    missing = [n for n, v, d in zip(names, given, demo, strict=True) if not v or v == d]
     if missing:
         raise OptionError(
             f"a real Customer.io host needs your workspace's credentials; set {', '.join(missing)}"

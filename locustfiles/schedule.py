@@ -153,6 +153,7 @@ class ProbeState:
     started_at: float = 0.0
     requests_at_start: int = 0
     limited_at_start: int = 0
+    times_at_start: dict[int, int] = field(default_factory=dict)
     stopped_reason: str = ""
 
     @property
@@ -172,8 +173,22 @@ class ProbeState:
         )
 
 
-Observation = Callable[[], tuple[int, int, float]]
-"""Returns ``(total requests, total 429s, current p95 ms)`` as the master sees them."""
+Observation = Callable[[], tuple[int, int, dict[int, int]]]
+"""Returns ``(total requests, total 429s, response-time histogram {ms: count})`` so far, as the
+master sees them; the probe diffs two observations to judge one step."""
+
+
+def percentile(histogram: dict[int, int], share: float) -> float:
+    """The ``share`` percentile (0.95 = p95) of a ``{ms: count}`` histogram; 0 when empty."""
+    total = sum(histogram.values())
+    if not total:
+        return 0.0
+    wanted, seen = share * total, 0
+    for ms in sorted(histogram):
+        seen += histogram[ms]
+        if seen >= wanted:
+            return float(ms)
+    return float(max(histogram))
 
 
 def probe(s: Settings, t: float, state: ProbeState, observe: Observation) -> Tick:
@@ -187,8 +202,9 @@ def probe(s: Settings, t: float, state: ProbeState, observe: Observation) -> Tic
         state.stopped_reason = state.stopped_reason or "probe duration reached"
         return None
     if not state.steps or state.steps[-1].index != index:
-        requests, limited, _ = observe()
+        requests, limited, times = observe()
         state.started_at, state.requests_at_start, state.limited_at_start = t, requests, limited
+        state.times_at_start = dict(times)
         state.steps.append(ProbeStep(index, probe_rate(s, index), probe_users(s, index)))
     current = state.steps[-1]
     return current.users, max(s.spawn_rate, float(current.users))
@@ -198,7 +214,9 @@ def _close_step(s: Settings, t: float, state: ProbeState, observe: Observation) 
     if not state.steps or state.steps[-1].seconds:
         return
     current = state.steps[-1]
-    requests, limited, p95 = observe()
+    requests, limited, times = observe()
+    step_times = {ms: n - state.times_at_start.get(ms, 0) for ms, n in times.items()}
+    p95 = percentile(step_times, 0.95)
     current.requests = requests - state.requests_at_start
     current.rate_limited = limited - state.limited_at_start
     current.seconds, current.p95_ms = max(t - state.started_at, 1e-9), p95

@@ -67,12 +67,11 @@ class OptionShape(LoadTestShape):
         return SCHEDULES[self.shape_name](self.settings, t)
 
 
-def observe_runner(runner: object) -> tuple[int, int, float]:
-    """``(requests, 429s, current p95 ms)`` from the (master's aggregated) stats."""
+def observe_runner(runner: object) -> tuple[int, int, dict[int, int]]:
+    """``(requests, 429s, response-time histogram)`` from the (master's aggregated) stats."""
     stats = runner.stats  # type: ignore[attr-defined]
     limited = sum(e.occurrences for e in stats.errors.values() if RATE_LIMITED in str(e.error))
-    p95 = stats.total.get_current_response_time_percentile(0.95) or 0.0
-    return stats.total.num_requests, limited, float(p95)
+    return stats.total.num_requests, limited, dict(stats.total.response_times)
 
 
 class StagesShape(OptionShape):
