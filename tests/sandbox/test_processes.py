@@ -66,7 +66,7 @@ def test_rate_limit_is_exact_across_processes(tmp_path):
         elapsed = time.monotonic() - start
         stats = sandbox_stats(sb.url)["workspaces"]["demo-site"]["apis"]["track"]
         assert stats["requests"] == sent
-        assert sent > 3 * 200 * elapsed  # well over the limit
+        assert sent > 2 * 200 * elapsed  # well over the limit
         assert stats["accepted"] <= 200 * elapsed + 1
         assert stats["accepted"] >= 200 * (elapsed - 0.3)
 
