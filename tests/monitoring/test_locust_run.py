@@ -17,7 +17,8 @@ from tests.monitoring.conftest import free_port
 from tests.support.sandbox import running_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
-USERS = "tests/monitoring/users.py"
+LOCUSTFILE = "locustfiles/locustfile.py"
+TRACK_10 = ["--user-rate", "10", "TrackUser"]  # the traffic model's Track user at 10 requests/s each
 
 
 def locust(*args: str, timeout: float = 40.0) -> subprocess.CompletedProcess[str]:
@@ -41,8 +42,8 @@ def test_headless_run_records_target_metrics_despite_bad_endpoints(
     with running_sandbox("--rate-limit", "track=30") as sandbox:
         started = time.monotonic()
         done = locust(
-            "-f", USERS, "--headless", "-u", "4", "-r", "4", "-t", "4s", "--host", sandbox.url,
-            "--csv", str(tmp_path / "locust"), "TrackEventsUser",
+            "-f", LOCUSTFILE, "--headless", "-u", "4", "-r", "4", "-t", "4s", "--host", sandbox.url,
+            "--csv", str(tmp_path / "locust"), *TRACK_10,
             "--metrics-url", f"{endpoints}/slow", "--metrics-url", refused_url,
         )  # fmt: skip
         took = time.monotonic() - started
@@ -66,7 +67,7 @@ def test_headless_run_records_target_metrics_despite_bad_endpoints(
 
 def test_bad_metrics_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
     """A --metrics-url that is not http(s) stops Locust with exit 2 and one readable line."""
-    done = locust("-f", USERS, "--headless", "-t", "1s", "--metrics-url", "ftp://127.0.0.1/metrics")
+    done = locust("-f", LOCUSTFILE, "--headless", "-t", "1s", "--metrics-url", "ftp://127.0.0.1/metrics")
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) <= 2, lines  # argparse's usage line, then the error
@@ -82,14 +83,14 @@ def test_distributed_run_samples_on_the_master_only(tmp_path: Path) -> None:
     with running_sandbox() as sandbox:
         worker_log = (tmp_path / "worker.log").open("wb")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "locust", "-f", USERS, "--worker", "--master-port", str(port)],
+            [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--worker", "--master-port", str(port)],
             cwd=REPO, env=env, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:
             master = locust(
-                "-f", USERS, "--headless", "--master", "--master-bind-host", "127.0.0.1",
+                "-f", LOCUSTFILE, "--headless", "--master", "--master-bind-host", "127.0.0.1",
                 "--master-bind-port", str(port), "--expect-workers", "1", "-u", "2", "-r", "2", "-t", "4s",
-                "--host", sandbox.url, "--csv", str(tmp_path / "locust"), "TrackEventsUser",
+                "--host", sandbox.url, "--csv", str(tmp_path / "locust"), *TRACK_10,
             )  # fmt: skip
             worker.wait(15)
         finally:
@@ -129,8 +130,8 @@ def test_pipeline_as_target_records_ingested_and_delivered(tmp_path: Path) -> No
             ) as sender,
         ):  # fmt: skip
             done = locust(
-                "-f", USERS, "--headless", "-u", "4", "-r", "4", "-t", "10s", "--host", ingest.url,
-                "--csv", str(tmp_path / "locust"), "TrackEventsUser",
+                "-f", LOCUSTFILE, "--headless", "-u", "4", "-r", "4", "-t", "10s", "--host", ingest.url,
+                "--csv", str(tmp_path / "locust"), *TRACK_10,
                 "--metrics-url", f"{sender.url}/metrics", "--metrics-url", f"{sandbox.url}/metrics",
             )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

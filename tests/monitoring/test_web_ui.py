@@ -26,8 +26,9 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 ]  # fmt: skip
-USERS = "tests/monitoring/users.py"
-LOCUSTFILES = f"{USERS},tests/monitoring/shapes.py"
+LOCUSTFILE = "locustfiles/locustfile.py"
+# The step shape: 4 users for 4 s, then 8; each Track user paced to 10 requests/s.
+STEP = ["--shape-users", "8", "--shape-steps", "2", "--shape-duration", "8s", "--user-rate", "10"]
 
 
 @contextmanager
@@ -104,16 +105,18 @@ def test_run_from_ui_shows_live_customerio_figures_and_opens_report(
     """Pick a user class and shape, start, watch the tab's figures move, stop, open the report."""
     with (
         running_sandbox("--rate-limit", "track=30") as sandbox,
-        locust_web_ui(sandbox.url, tmp_path / "locust", "-f", LOCUSTFILES, "--class-picker") as ui,
+        locust_web_ui(sandbox.url, tmp_path / "locust", "-f", LOCUSTFILE, "--class-picker", *STEP) as ui,
     ):
         page.goto(ui)
-        page.locator("tr", has_text="IdentifyUser").locator("input[type=checkbox]").uncheck()
+        page.locator("table input[type=checkbox]").first.uncheck()  # "all" off, then pick one class
+        page.locator("tr", has_text="TrackUser").locator("input[type=checkbox]").check()
         page.select_option("#shapeClass", "StepShape")
         page.screenshot(path=artifacts / "01-start-form.png")
         page.get_by_role("button", name="Start").click()
 
         page.get_by_text("/api/v1/customers/[id]/events").first.wait_for(timeout=15_000)
         assert page.get_by_text("/api/v1/customers/[id]", exact=True).count() == 0  # IdentifyUser left out
+        assert page.get_by_text("/api/v2/batch", exact=True).count() == 0  # BatchUser too
         page.screenshot(path=artifacts / "02-stats.png")
 
         page.get_by_role("tab", name="Customer.io").click()
@@ -167,13 +170,13 @@ def test_target_without_metrics_shows_no_metrics_endpoint(page, artifacts: Path,
             target.url,
             tmp_path / "locust",
             "-f",
-            USERS,
+            LOCUSTFILE,
             "--autostart",
             "-u",
             "1",
             "-r",
             "1",
-            "TrackEventsUser",
+            "TrackUser",
         ) as ui,
     ):
         page.goto(f"{ui}/?tab=customerio")
