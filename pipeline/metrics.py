@@ -54,6 +54,9 @@ class SenderMetrics:
                                buckets=_DELAY_BUCKETS, registry=r)  # fmt: skip
         self.lag = Gauge("pipeline_consumer_lag", "Messages behind the partition end", ["topic", "partition"],
                          registry=r)  # fmt: skip
+        self.assigned = Gauge(
+            "pipeline_sender_assigned_partitions", "Partitions this sender owns", registry=r
+        )
         self.inflight_events = Gauge("pipeline_sender_inflight_events", "Events read, not yet committed",
                                      registry=r)  # fmt: skip
         self.inflight_bytes = Gauge("pipeline_sender_inflight_bytes", "Bytes of events in flight", registry=r)

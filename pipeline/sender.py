@@ -141,6 +141,7 @@ class Sender:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("assigned %s", [p.partition for p in partitions])
         self._assigned.update((p.topic, p.partition) for p in partitions)
+        self.metrics.assigned.set(len(self._assigned))
         self._assignment_changed = True
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -160,6 +161,7 @@ class Sender:
     def _forget(self, keys: list[tuple[str, int]]) -> None:
         for key in keys:
             self._assigned.discard(key)
+            self.metrics.assigned.set(len(self._assigned))
             try:
                 self.metrics.lag.remove(key[0], str(key[1]))
             except KeyError:

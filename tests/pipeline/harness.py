@@ -118,3 +118,98 @@ def scrape(url: str) -> dict[str, float]:
             labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
             out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return out
+
+
+def v2_event_batches(count: int, per_request: int = 100) -> list[Call]:
+    """``count`` person events as v2 batch calls of ``per_request`` operations (seq 0..count-1)."""
+    ops = [{"type": "person", "action": "event", "identifiers": {"id": f"p{i % 50}"}, "name": "tested",
+            "id": f"evt-{i}", "attributes": {"seq": i}} for i in range(count)]  # fmt: skip
+    return [
+        ("POST", "/api/v2/batch", {"batch": ops[i : i + per_request]}) for i in range(0, count, per_request)
+    ]
+
+
+def wait_for_group(senders: list[ManagedProcess], partitions: int, timeout: float = 30) -> None:
+    """Wait until the senders together own every partition, stable for one second (group settled)."""
+    deadline = time.monotonic() + timeout
+    stable_since = None
+    while time.monotonic() < deadline:
+        owned = [scrape(s.url).get("pipeline_sender_assigned_partitions", 0) for s in senders]
+        if sum(owned) == partitions and all(owned):
+            stable_since = stable_since or time.monotonic()
+            if time.monotonic() - stable_since >= 1.0:
+                return
+        else:
+            stable_since = None
+        time.sleep(0.2)
+    raise TimeoutError(f"consumer group did not settle on {partitions} partitions within {timeout} s")
+
+
+class StatsSampler:
+    """Samples the sandbox's Track counters ten times a second in a thread (per-second windows)."""
+
+    def __init__(self, sandbox_url: str, workspace: str = "demo-site"):
+        import threading
+
+        self.url = sandbox_url
+        self.workspace = workspace
+        self.samples: list[tuple[float, dict[str, int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            stats = admin_call(self.url, "stats")
+            track = stats["workspaces"].get(self.workspace, {}).get("apis", {}).get("track", {})
+            self.samples.append((time.monotonic(), dict(track)))
+
+    def __enter__(self) -> StatsSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def series(self, counter: str) -> list[tuple[float, int]]:
+        return [(t, s.get(counter, 0)) for t, s in self.samples]
+
+
+def max_per_second(series: list[tuple[float, int]]) -> int:
+    """The most counted in any window of at most one second between two samples."""
+    best = 0
+    for i, (t0, c0) in enumerate(series):
+        for t1, c1 in series[i + 1 :]:
+            if t1 - t0 > 1.0:
+                break
+            best = max(best, c1 - c0)
+    return best
+
+
+async def _flood(url: str, seconds: float, concurrency: int, per_request: int) -> Counter[int]:
+    statuses: Counter[int] = Counter()
+    deadline = time.monotonic() + seconds
+    headers = {"Authorization": AUTH, "Content-Type": "application/json"}
+    counter = iter(range(10**9))
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+
+        async def worker() -> None:
+            while time.monotonic() < deadline:
+                ops = [{"type": "person", "action": "event", "identifiers": {"id": f"p{n % 500}"},
+                        "name": "flood", "attributes": {"n": n, "pad": "x" * 200}}
+                       for n in (next(counter) for _ in range(per_request))]  # fmt: skip
+                try:
+                    async with http.post(url + "/api/v2/batch", data=orjson.dumps({"batch": ops}),
+                                         headers=headers) as r:  # fmt: skip
+                        await r.read()
+                        statuses[r.status] += per_request
+                except (TimeoutError, aiohttp.ClientError):
+                    statuses[0] += per_request
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return statuses
+
+
+def flood(url: str, seconds: float, concurrency: int = 8, per_request: int = 100) -> Counter[int]:
+    """Send v2 batches to ingest as fast as it answers for ``seconds``; events per status."""
+    return asyncio.run(_flood(url, seconds, concurrency, per_request))

@@ -1,0 +1,157 @@
+"""Faults with zero loss: target outage (503), rate limiting (429), a sender SIGKILLed mid-batch, and
+a frozen broker while ingest keeps receiving; plus bounded memory while the target is down.
+
+Durations are parameters (env ``PIPELINE_TEST_OUTAGE_SECONDS``, ``PIPELINE_TEST_FREEZE_SECONDS``,
+``PIPELINE_TEST_DOWN_SECONDS``): the issue names 20 s and 60 s; the defaults are scaled down to fit
+the suite's time budget, and the mechanisms do not depend on the length.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.pipeline.conftest import Topics
+from tests.pipeline.harness import (
+    assert_all_arrived_once_per_id,
+    event,
+    flood,
+    scrape,
+    send_calls,
+    start_ingest,
+    start_sender,
+    wait_for_group,
+    wait_for_seqs,
+)
+from tests.support.kafka import Broker
+from tests.support.sandbox import admin_call, running_sandbox, sandbox_stats
+
+pytestmark = pytest.mark.slow
+
+OUTAGE_SECONDS = float(os.environ.get("PIPELINE_TEST_OUTAGE_SECONDS", "8"))
+FREEZE_SECONDS = float(os.environ.get("PIPELINE_TEST_FREEZE_SECONDS", "8"))
+DOWN_SECONDS = float(os.environ.get("PIPELINE_TEST_DOWN_SECONDS", "15"))
+RSS_BOUND_MB = 200
+
+
+def _track(sandbox_url: str) -> dict[str, int]:
+    return sandbox_stats(sandbox_url)["workspaces"]["demo-site"]["apis"]["track"]
+
+
+def test_target_outage_503_loses_nothing(
+    broker: Broker, topics: Topics, redis_url: str, log_dir: Path
+) -> None:
+    """The sandbox answers 503 to everything for a while; afterwards every event is there."""
+    calls = [event(i, with_id=i % 3 != 0) for i in range(800)]
+    with running_sandbox(log_dir=log_dir) as sandbox, start_ingest(broker, topics, log_dir) as ingest, \
+            start_sender(broker, topics, sandbox.url, redis_url, log_dir) as sender:  # fmt: skip
+        wait_for_group([sender], partitions=6)
+        admin_call(sandbox.url, "faults", "PUT", {"*": {"outage_seconds": OUTAGE_SECONDS}})
+        assert send_calls(ingest.url, calls)[200] == len(calls)
+        events = wait_for_seqs(sandbox.url, set(range(800)), timeout=OUTAGE_SECONDS + 20)
+        assert_all_arrived_once_per_id(events, set(range(800)))
+        assert _track(sandbox.url)["fault"] > 0
+        assert scrape(sender.url)["pipeline_sender_retries_total"] > 0
+
+
+def test_reject_mode_rate_limit_loses_nothing(broker: Broker, topics: Topics, redis_url: str,
+                                              log_dir: Path) -> None:  # fmt: skip
+    """The sender believes it has 100 req/s but the sandbox allows 15 (429s): all arrive via retries."""
+    calls = [event(i) for i in range(600)]
+    with running_sandbox("--rate-limit", "track=15", "--rate-mode", "reject", "--retry-after", "1",
+                         log_dir=log_dir) as sandbox, \
+            start_ingest(broker, topics, log_dir) as ingest, \
+            start_sender(broker, topics, sandbox.url, redis_url, log_dir, "--rate-limit", "100",
+                         "--headroom", "1", "--max-batch-operations", "10") as sender:  # fmt: skip
+        assert send_calls(ingest.url, calls)[200] == len(calls)
+        events = wait_for_seqs(sandbox.url, set(range(600)), timeout=30)
+        assert_all_arrived_once_per_id(events, set(range(600)))
+        assert _track(sandbox.url)["rate_limited"] > 0
+        assert scrape(sender.url)["pipeline_sender_requests_total{status=429}"] > 0
+
+
+def test_sender_killed_mid_batch_loses_nothing(broker: Broker, topics: Topics, redis_url: str,
+                                               log_dir: Path) -> None:  # fmt: skip
+    """SIGKILL one of two senders while its batches are in flight; the other re-reads and delivers."""
+    calls = [event(i, with_id=i % 2 == 0) for i in range(1500)]
+    args = ("--max-batch-operations", "20", "--concurrency", "2")
+    with ExitStack() as stack:
+        sandbox = stack.enter_context(running_sandbox(log_dir=log_dir))
+        admin_call(sandbox.url, "faults", "PUT", {"*": {"latency": {"fixed_ms": 300}}})
+        ingest = stack.enter_context(start_ingest(broker, topics, log_dir))
+        victim, survivor = (stack.enter_context(start_sender(broker, topics, sandbox.url, redis_url, log_dir,
+                                                             *args, name=f"sender{i}")) for i in range(2))  # fmt: skip
+        wait_for_group([victim, survivor], partitions=6)
+        assert send_calls(ingest.url, calls)[200] == len(calls)
+        deadline = time.monotonic() + 10
+        while (
+            scrape(victim.url)["pipeline_sender_events_delivered_total"] == 0 and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert scrape(victim.url)["pipeline_sender_inflight_events"] > 0, "victim had nothing in flight"
+        os.kill(victim.pid, signal.SIGKILL)
+        admin_call(sandbox.url, "faults", "PUT", {})
+        events = wait_for_seqs(sandbox.url, set(range(1500)), timeout=40)
+        assert_all_arrived_once_per_id(events, set(range(1500)))
+
+
+def test_frozen_broker_makes_ingest_answer_503_and_loses_nothing(
+    broker: Broker, topics: Topics, redis_url: str, log_dir: Path
+) -> None:
+    """Broker SIGSTOPped while clients keep sending: ingest answers 503, never 200 for unkept data."""
+    calls = [event(i) for i in range(4000)]
+    timer = threading.Timer(1.0, broker.freeze)
+    thaw = threading.Timer(1.0 + FREEZE_SECONDS, broker.thaw)
+    with running_sandbox(log_dir=log_dir) as sandbox, \
+            start_ingest(broker, topics, log_dir, "--delivery-timeout", "2") as ingest, \
+            start_sender(broker, topics, sandbox.url, redis_url, log_dir):  # fmt: skip
+        timer.start()
+        thaw.start()
+        try:
+            statuses = send_calls(ingest.url, calls, concurrency=4, timeout=FREEZE_SECONDS + 40)
+        finally:
+            thaw.join()
+        assert statuses[503] > 0, statuses
+        assert statuses[200] == len(calls), statuses
+        events = wait_for_seqs(sandbox.url, set(range(4000)), timeout=40)
+        assert_all_arrived_once_per_id(events, set(range(4000)))
+
+
+def test_memory_stays_bounded_while_target_is_down(broker: Broker, topics: Topics, redis_url: str,
+                                                   log_dir: Path) -> None:  # fmt: skip
+    """Target down, ingest flooded: RSS of ingest and sender stays within --max-rss-mb; sender pauses."""
+    with running_sandbox(log_dir=log_dir) as sandbox:
+        target = sandbox.url
+    bound = ("--max-rss-mb", str(RSS_BOUND_MB))
+    with start_ingest(broker, topics, log_dir, *bound, "--queue-messages", "5000") as ingest, \
+            start_sender(broker, topics, target, redis_url, log_dir, *bound, "--max-inflight-events", "5000",
+                         "--max-inflight-mb", "4", "--shutdown-timeout", "1") as sender:  # fmt: skip
+        procs = {"ingest": psutil.Process(ingest.pid), "sender": psutil.Process(sender.pid)}
+        peak = dict.fromkeys(procs, 0)
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.25):
+                for name, proc in procs.items():
+                    peak[name] = max(peak[name], proc.memory_info().rss)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            statuses = flood(ingest.url, DOWN_SECONDS)
+        finally:
+            stop.set()
+            sampler.join()
+        metrics = scrape(sender.url)
+    assert statuses[200] > 50_000, statuses  # ingest really was receiving at full speed
+    assert metrics["pipeline_sender_paused"] == 1 and metrics["pipeline_sender_inflight_events"] <= 5500
+    for name, rss in peak.items():
+        assert rss <= RSS_BOUND_MB * 2**20, f"{name} peaked at {rss / 2**20:.0f} MiB > {RSS_BOUND_MB} MiB"
+    print({k: f"{v / 2**20:.0f} MiB" for k, v in peak.items()}, statuses)
