@@ -109,6 +109,9 @@ def serve(config: SandboxConfig, ready_file: str | None = None, banner: str = ""
     """Run until SIGTERM/SIGINT; returns the exit code."""
     shared, accounting, limiter = build_shared(config)
     multi = config.processes > 1
+    if multi and config.port:
+        # SO_REUSEPORT would silently join another sandbox already on this port; a plain bind fails.
+        _listen_socket(config.host, config.port, reuse_port=False).close()
     sock = _listen_socket(config.host, config.port, reuse_port=multi)
     port = sock.getsockname()[1]
     info = _ready_info(config, port)
