@@ -314,7 +314,12 @@ def main() -> int:
         )
         return 2
     seconds = 3.0 if args.quick else 8.0
-    print(f"bench_sandbox: {os.cpu_count()} cores, {seconds:g} s per measurement", flush=True)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    # Other work on the machine shows up in every figure; the load average says how much there was.
+    print(
+        f"bench_sandbox: {os.cpu_count()} cores, {seconds:g} s per measurement, load average {load}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
         work = Path(tmp)
         results = bench_sandbox(1, seconds, work)
