@@ -108,20 +108,11 @@ class LocalCluster:
 
     def kill_worker(self, index: int, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` (default SIGKILL, no goodbye to the master) to worker ``index`` and its children."""
-        worker = self.workers[index]
-        try:
-            os.killpg(worker.popen.pid, sig)
-        except ProcessLookupError:
-            return
-        worker.popen.wait(10)
+        _kill(self.workers[index], sig)
 
     def kill_master(self, sig: int = signal.SIGKILL) -> None:
         """Make the master vanish without telling the workers (to test that they give up)."""
-        try:
-            os.killpg(self.master.popen.pid, sig)
-        except ProcessLookupError:
-            return
-        self.master.popen.wait(10)
+        _kill(self.master, sig)
 
     def stop(self) -> None:
         """Stop the master first (it tells workers to quit), then any worker still running."""
@@ -238,6 +229,14 @@ def _spawn(name: str, argv: list[str], run_dir: Path, env: dict[str, str], url: 
     return ManagedProcess(
         name, popen, {"url": url, "pid": popen.pid} if url else {"pid": popen.pid}, log_path
     )
+
+
+def _kill(process: ManagedProcess, sig: int) -> None:
+    try:
+        os.killpg(process.popen.pid, sig)
+    except ProcessLookupError:
+        return
+    process.popen.wait(10)
 
 
 def _tail(text: str, lines: int = 15) -> str:

@@ -51,8 +51,9 @@ def test_two_workers_split_users_and_master_aggregates(fresh_sandbox: ManagedPro
     assert int(rows["Aggregated"]["Failure Count"]) == 0
     assert total == sum(seen["requests"] for seen in workers.values())
     assert all(seen["requests"] > 0.3 * total for seen in workers.values())
-    # Nothing counted twice or lost between workers, master and target.
-    assert total == _accepted(fresh_sandbox)
+    # Nothing counted twice or lost between workers, master and target; the only allowed gap is a
+    # request per user that was in flight when the run stopped (the sandbox saw it, Locust did not).
+    assert total <= _accepted(fresh_sandbox) <= total + 6
     final = json.loads((tmp_path / "locust.json").read_text())
     assert sum(entry["num_requests"] for entry in final) == total
 
