@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from locustfiles.monitoring import COLUMNS
-from runs.processes import start_service as running_service
 from tests.monitoring.conftest import free_port
 from tests.support.sandbox import running_sandbox
 
@@ -105,48 +104,3 @@ def test_distributed_run_samples_on_the_master_only(tmp_path: Path) -> None:
         rows = list(csv.DictReader(file))
     assert 3 <= len(rows) <= 6
     assert all(float(row["sandbox_requests_per_s"]) == pytest.approx(20, rel=0.35) for row in rows[1:-1])
-
-
-@pytest.mark.slow
-def test_pipeline_as_target_records_ingested_and_delivered(tmp_path: Path) -> None:
-    """Locust -> ingest -> Kafka -> sender -> sandbox: the history follows events through each stage."""
-    from tests.support.kafka import running_broker
-    from tests.support.redis import running_redis
-
-    with (
-        running_broker(tmp_path) as broker,
-        running_redis() as redis_url,
-        running_sandbox("--rate-limit", "track=30", log_dir=tmp_path) as sandbox,
-    ):
-        broker.create_topics("cio-events", "cio-events-dlq")
-        bootstrap = ["--bootstrap-servers", broker.bootstrap]
-        with (
-            running_service("ingest", ["pipeline", "ingest", "--port", "0", *bootstrap], log_dir=tmp_path) as ingest,
-            running_service(
-                "sender",
-                ["pipeline", "sender", *bootstrap, "--target", sandbox.url, "--redis-url", redis_url,
-                 "--rate-limit", "25", "--metrics-port", "0"],
-                log_dir=tmp_path,
-            ) as sender,
-        ):  # fmt: skip
-            done = locust(
-                "-f", LOCUSTFILE, "--headless", "-u", "4", "-r", "4", "-t", "10s", "--host", ingest.url,
-                "--csv", str(tmp_path / "locust"), *TRACK_10,
-                "--metrics-url", f"{sender.url}/metrics", "--metrics-url", f"{sandbox.url}/metrics",
-            )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    with (tmp_path / "system_history.csv").open(newline="") as file:
-        rows = [{k: float(v) if v else None for k, v in row.items()} for row in csv.DictReader(file)]
-    assert 8 <= len(rows) <= 12
-
-    def total(column: str) -> float:
-        return sum(row[column] or 0.0 for row in rows)
-
-    for row in rows[1:-1]:
-        assert row["pipeline_ingested_per_s"] == pytest.approx(40, rel=0.35)
-        assert row["pipeline_dead_letters_per_s"] == 0
-    # The sender joins its consumer group a few seconds in, then catches up in batches.
-    assert total("pipeline_delivered_per_s") >= 0.6 * total("pipeline_ingested_per_s")
-    assert total("sandbox_accepted_per_s") == pytest.approx(total("pipeline_delivered_per_s"), rel=0.1)
-    assert total("sandbox_requests_per_s") * 3 < total("sandbox_accepted_per_s")  # batched delivery
-    assert max(row["sandbox_budget_used"] or 0 for row in rows) < 1  # the sender keeps under the limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -189,3 +190,78 @@ def test_target_without_metrics_shows_no_metrics_endpoint(page, artifacts: Path,
         assert "Track budget used" not in figures  # no dashes that could pass for a quiet target
         state = requests.get(f"{ui}/customerio/state", timeout=5).json()
         assert state["rows"][0]["now"] == "no metrics endpoint"
+        refused = requests.get(f"{ui}/customerio/report", timeout=5)
+        assert refused.status_code == 409
+        assert "still going" in refused.text
+
+
+@pytest.mark.slow
+def test_pipeline_as_target_fills_tab_and_history(tmp_path: Path) -> None:
+    """Locust -> ingest -> Kafka -> sender -> sandbox: the tab and the history follow every stage."""
+    from tests.support.kafka import running_broker
+    from tests.support.redis import running_redis
+
+    with (
+        running_broker(tmp_path) as broker,
+        running_redis() as redis_url,
+        running_sandbox("--rate-limit", "track=30", log_dir=tmp_path) as sandbox,
+    ):
+        broker.create_topics("cio-events", "cio-events-dlq")
+        bootstrap = ["--bootstrap-servers", broker.bootstrap]
+        with (
+            running_service("ingest", ["pipeline", "ingest", "--port", "0", *bootstrap], log_dir=tmp_path) as ingest,
+            running_service(
+                "sender",
+                ["pipeline", "sender", *bootstrap, "--target", sandbox.url, "--redis-url", redis_url,
+                 "--rate-limit", "25", "--metrics-port", "0"],
+                log_dir=tmp_path,
+            ) as sender,
+            locust_web_ui(
+                ingest.url, tmp_path / "locust", "-f", LOCUSTFILE, "--autostart", "-u", "4", "-r", "4",
+                "-t", "10s", "--user-rate", "10", "TrackUser",
+                "--metrics-url", f"{sender.url}/metrics", "--metrics-url", f"{sandbox.url}/metrics",
+            ) as ui,
+        ):  # fmt: skip
+            live = _poll_state(
+                ui, lambda rows: rows["Pipeline delivered"]["now"] not in ("–", "0.0 events/s")
+            )
+            _poll_state(ui, lambda rows: "(stopped)" in rows["Metrics endpoints"]["run"])
+    assert live["Metrics endpoints"]["now"] == "3/3 answering"
+    assert live["Pipeline ingested"]["now"].endswith("events/s")
+    assert "Queue lag" in live
+    rows = _history(tmp_path / "system_history.csv")
+    assert 8 <= len(rows) <= 12
+
+    def total(column: str) -> float:
+        return sum(row[column] or 0.0 for row in rows)
+
+    for row in rows[1:-1]:
+        assert row["pipeline_ingested_per_s"] == pytest.approx(40, rel=0.35)
+        assert row["pipeline_dead_letters_per_s"] == 0
+    # The sender joins its consumer group a few seconds in, then catches up in batches.
+    assert total("pipeline_delivered_per_s") >= 0.6 * total("pipeline_ingested_per_s")
+    assert total("sandbox_accepted_per_s") == pytest.approx(total("pipeline_delivered_per_s"), rel=0.1)
+    assert total("sandbox_requests_per_s") * 3 < total("sandbox_accepted_per_s")  # batched delivery
+    assert max(row["sandbox_budget_used"] or 0 for row in rows) < 1  # the sender keeps under the limit
+
+
+def _poll_state(ui: str, condition, timeout: float = 20.0) -> dict[str, dict[str, str]]:
+    """``/customerio/state`` as {figure: row} once ``condition`` holds (KeyError counts as not yet)."""
+    deadline = time.monotonic() + timeout
+    rows: dict[str, dict[str, str]] = {}
+    while time.monotonic() < deadline:
+        rows = {
+            row["figure"]: row for row in requests.get(f"{ui}/customerio/state", timeout=5).json()["rows"]
+        }
+        try:
+            if condition(rows):
+                return rows
+        except KeyError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"/customerio/state never met the condition: {rows}")
+
+
+def _history(path: Path) -> list[dict[str, float | None]]:
+    with path.open(newline="") as file:
+        return [{k: float(v) if v else None for k, v in row.items()} for row in csv.DictReader(file)]
