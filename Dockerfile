@@ -35,6 +35,8 @@ COPY --chown=root:root analysis/ analysis/
 COPY --chown=root:root locustfiles/ locustfiles/
 COPY --chown=root:root runs/ runs/
 COPY --chown=root:root deploy/ deploy/
+# SLO thresholds per profile, for `report RUN_DIR --slo profiles/<name>.slo.yaml`.
+COPY --chown=root:root profiles/ profiles/
 COPY --chown=root:root pyproject.toml ./
 # The code is read-only for the runtime user; only /app/reports (a volume) is writable.
 RUN mkdir -p /app/reports && chown loadtest:loadtest /app/reports
