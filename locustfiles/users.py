@@ -91,6 +91,9 @@ class CustomerIOUser(FastHttpUser):
         self.cdp_headers = {**json_type, "Authorization": _basic(c.cdp_api_key, "")}
         rate = arrival_per_user_rate(s) if s.shape == "arrival" else s.user_rate
         self.pacer = Pacer(rate)
+        # Locust starts a batch of users in the same instant; without a random phase they would
+        # stay in lockstep and hit the target in bursts no population of real clients produces.
+        gevent.sleep(self.payloads.rng.uniform(0, self.pacer.interval))
 
     def wait_time(self) -> float:
         return self.pacer.wait()
