@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,19 @@ def test_wait_timeout_stops_everything(fresh_sandbox: ManagedProcess, tmp_path: 
     with pytest.raises(ClusterError, match="still running after 1 s"):
         cluster.wait(timeout=1)
     assert not any(process.alive() for process in cluster.processes)
+
+
+@pytest.mark.slow
+def test_web_ui_cluster_serves_the_ui_on_loopback(fresh_sandbox: ManagedProcess, tmp_path: Path) -> None:
+    """With web_ui=True the master's UI answers on 127.0.0.1 and an autostarted run still completes."""
+    args = ["--autostart", "--autoquit", "0", "-u", "2", "-r", "2", "-t", "4s"]
+    with start_local_cluster(
+        locustfile=CLUSTER_LOCUSTFILE, host=fresh_sandbox.url, workers=2, run_dir=tmp_path, locust_args=args,
+        web_ui=True,
+    ) as cluster:  # fmt: skip
+        assert cluster.web_url and cluster.web_url.startswith("http://127.0.0.1:")
+        cluster.wait_for_workers(timeout=30)
+        with urllib.request.urlopen(cluster.web_url, timeout=10) as response:  # noqa: S310 - loopback
+            assert response.status == 200
+        assert cluster.wait(timeout=60) == 0
+    assert _accepted(fresh_sandbox) > 0
