@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from functools import cache
@@ -37,8 +38,10 @@ HELP = {
 def _invocations() -> list[tuple[str, str, list[str], dict[str, str]]]:
     """(where, role, args, env) for each suite container in compose and in every overlay."""
     found = []
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose is missing: apt-get install --no-install-recommends docker-compose"
     resolved = subprocess.run(
-        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "--project-directory", str(ROOT),
+        [binary, "-f", str(ROOT / "docker-compose.yml"), "--project-directory", str(ROOT),
          "--profile", "pipeline", "config"],
         env={**os.environ, **CREDENTIALS}, capture_output=True, text=True, check=True,
     )  # fmt: skip
