@@ -1,0 +1,87 @@
+"""``python -m runs``: a real short profile run end to end, Ctrl-C cleanup, and bad input."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start_runs(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "runs", *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def children_while(proc: subprocess.Popen[str], until: float, want: int = 0) -> set[int]:
+    """Pids of everything ``proc`` started, collected until it exits (or ``want`` are seen)."""
+    seen: set[int] = set()
+    parent = psutil.Process(proc.pid)
+    while proc.poll() is None and time.monotonic() < until:
+        try:
+            seen |= {c.pid for c in parent.children(recursive=True)}
+        except psutil.NoSuchProcess:
+            break
+        if want and len(seen) >= want:
+            break
+        time.sleep(0.2)
+    return seen
+
+
+def alive(pids: set[int]) -> list[int]:
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.slow
+def test_short_baseline_writes_the_run_directory_and_stops_everything(tmp_path):
+    """Sandbox + master + 2 workers + analysis; every shared run file is written; nothing left."""
+    proc = start_runs("baseline", "--duration", "8s", "--out", str(tmp_path))
+    pids = children_while(proc, time.monotonic() + 120)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 1), err  # 1 = an SLO breach on a loaded machine, still a full run
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name.endswith("-baseline")
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_report.html",
+                 "locust.json", "sandbox_stats.json", "locust-worker-1.log"):  # fmt: skip
+        assert (run_dir / name).exists(), name
+    assert "runs: requests " in out and "runs: sandbox: accepted" in out and "runs: report:" in out
+    assert len(pids) >= 4 and not alive(pids)
+
+
+@pytest.mark.slow
+def test_interrupt_stops_every_process(tmp_path):
+    """Ctrl-C during the run: exit 130, sandbox, master and workers all gone."""
+    proc = start_runs("soak", "--duration", "2m", "--out", str(tmp_path))
+    pids = children_while(proc, time.monotonic() + 60, want=4)
+    assert len(pids) >= 4, proc.stderr.read() if proc.poll() is not None else "too few processes"
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert not alive(pids)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "invalid choice: 'nope'"),
+        (["demo", "--duration", "2m"], "--duration does not apply to demo"),
+        (["soak", "--duration", "forever"], "--duration 'forever' is not a duration"),
+        (["soak", "--workers", "0"], "--workers must be at least 1"),
+    ],
+)
+def test_bad_arguments_one_line_exit_2(tmp_path, args, message):
+    """Unknown profile or bad option: one line, exit 2, nothing started."""
+    done = subprocess.run([sys.executable, "-m", "runs", *args, "--out", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and message in lines[-1] and "Traceback" not in done.stderr
+    assert not list(tmp_path.iterdir())
