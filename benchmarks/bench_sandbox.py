@@ -192,7 +192,7 @@ def run_wrk(
         f.write(textwrap.dedent(lua))
     try:
         out = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", f.name, url],
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", f.name, url],
             capture_output=True, text=True, timeout=seconds + 30, check=True,
         ).stdout  # fmt: skip
     finally:
