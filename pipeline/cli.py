@@ -166,5 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     from pipeline.runtime import run
 
-    run(coro)
+    try:
+        run(coro)
+    except OSError as exc:  # the listen address: in use, not local, not permitted
+        print(f"pipeline {args.command}: cannot listen ({exc.strerror or exc}); choose another --host/--port",
+              file=sys.stderr)  # fmt: skip
+        return 2
     return 0

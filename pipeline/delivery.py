@@ -66,13 +66,15 @@ def _partial(errors: list[dict[str, Any]], items: list[Item]) -> Verdict:
         if isinstance(index, int) and 0 <= index < len(items):
             failed.setdefault(index, error)
     for index, item in enumerate(items):
-        error = failed.get(index)
-        if error is None:
+        problem = failed.get(index)
+        if problem is None:
             verdict.delivered.append(item)
-        elif error.get("reason") in _TRANSIENT_REASONS:
+        elif problem.get("reason") in _TRANSIENT_REASONS:
             verdict.retry.append(item)
         else:
-            verdict.dead.append((item, str(error.get("reason") or "invalid"), str(error.get("message", ""))))
+            verdict.dead.append(
+                (item, str(problem.get("reason") or "invalid"), str(problem.get("message", "")))
+            )
     return verdict
 
 

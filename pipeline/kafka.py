@@ -90,7 +90,7 @@ def producer_settings(
     return {
         "bootstrap.servers": bootstrap,
         "acks": "all",
-        "linger.ms": 2,
+        "linger.ms": 5,
         "queue.buffering.max.messages": queue_messages,
         "queue.buffering.max.kbytes": queue_kbytes,
         # A message not acknowledged within the answer timeout fails, so a 503 answer means "not kept"
@@ -117,5 +117,4 @@ def consumer_settings(
         "queued.max.messages.kbytes": fetch_kbytes,
         "fetch.max.bytes": fetch_kbytes * 1024,
         "max.partition.fetch.bytes": min(1024 * 1024, fetch_kbytes * 1024),
-        "statistics.interval.ms": 1000,
     }

@@ -42,8 +42,9 @@ class PartitionOffsets:
         return self._next
 
     @property
-    def outstanding(self) -> int:
-        return len(self._pending)
+    def position(self) -> int | None:
+        """The first offset not yet finished (None before anything was read)."""
+        return self._pending[0] if self._pending else self._next
 
 
 class OffsetTracker:
@@ -56,6 +57,10 @@ class OffsetTracker:
         if tracked is None:
             tracked = self._partitions[key] = PartitionOffsets(topic, partition)
         return tracked
+
+    def position(self, topic: str, partition: int) -> int | None:
+        tracked = self._partitions.get((topic, partition))
+        return None if tracked is None else tracked.position
 
     def commits(self, force: bool = False) -> list[tuple[str, int, int]]:
         """``(topic, partition, offset)`` for every partition whose commit point moved."""

@@ -35,9 +35,8 @@ async def listen(app: web.Application, host: str, port: int, ready_file: str | N
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
     await site.start()
-    server = site._server
-    assert server is not None
-    bound_port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server: Any = site._server  # aiohttp exposes the bound port only here (port 0 support)
+    bound_port = server.sockets[0].getsockname()[1]
     url = f"http://{host}:{bound_port}"
     logging.getLogger("pipeline").info("listening on %s", url)
     if ready_file:

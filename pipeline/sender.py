@@ -92,7 +92,7 @@ class Sender:
             if error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consumer error: %s", error)
             return
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
         tracked = self.tracker.partition(topic, partition)
         tracked.add(offset)
         item = Item(message.value() or b"", message.key(), tracked, offset)
@@ -173,21 +173,41 @@ class Sender:
     def _commit_offsets(self, offsets: list[tuple[str, int, int]], asynchronous: bool) -> None:
         if not offsets:
             return
+        partitions = [TopicPartition(t, p, o) for t, p, o in offsets]
         try:
-            self.consumer.commit(offsets=[TopicPartition(t, p, o) for t, p, o in offsets],
-                                 asynchronous=asynchronous)  # fmt: skip
+            if asynchronous:
+                self.consumer.commit(offsets=partitions, asynchronous=True)
+            else:
+                self.consumer.commit(offsets=partitions, asynchronous=False)
         except KafkaException as exc:
             # Not fatal: the previous commit point stays, so the worst case is a re-delivery.
             log.warning("commit failed (%s); offsets will be committed later or re-read", exc)
 
-    def on_stats(self, raw: str) -> None:
-        """librdkafka statistics (every second): consumer lag per assigned partition."""
-        stats = orjson.loads(raw)
-        for topic, data in stats.get("topics", {}).items():
-            for key, part in data.get("partitions", {}).items():
-                lag = part.get("consumer_lag_stored", part.get("consumer_lag", -1))
-                if key != "-1" and (topic, int(key)) in self._assigned and lag >= 0:
-                    self.metrics.lag.labels(topic, key).set(lag)
+    async def report_lag(self, interval: float = 2.0) -> None:
+        """Every ``interval`` s: per assigned partition, messages between the first undelivered one and
+        the end. Asked from the broker, because librdkafka's own figure needs a stored offset and
+        goes stale while a partition is paused, exactly when the backlog matters."""
+        loop = asyncio.get_running_loop()
+        while not self.stopping.is_set():
+            await asyncio.sleep(interval)
+            keys = list(self._assigned)
+            marks = await loop.run_in_executor(None, self._watermarks, keys)
+            for (topic, partition), (low, high) in zip(keys, marks, strict=True):
+                if high < 0 or (topic, partition) not in self._assigned:
+                    continue
+                position = self.tracker.position(topic, partition)
+                self.metrics.lag.labels(topic, str(partition)).set(
+                    max(0, high - (low if position is None else position))
+                )
+
+    def _watermarks(self, keys: list[tuple[str, int]]) -> list[tuple[int, int]]:
+        marks = []
+        for topic, partition in keys:
+            try:
+                marks.append(self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=2))
+            except KafkaException:
+                marks.append((-1, -1))
+        return marks
 
     # -- delivery -----------------------------------------------------------------------------------
 
@@ -322,8 +342,6 @@ async def serve(config: SenderConfig) -> None:
     kafka = config.kafka
     settings = consumer_settings(kafka.bootstrap_servers, config.group_id, config.session_timeout_ms,
                                  fetch_kbytes=4096)  # fmt: skip
-    holder: dict[str, Sender] = {}
-    settings["stats_cb"] = lambda raw: holder["sender"].on_stats(raw) if "sender" in holder else None
     consumer = Consumer(settings)
     dead_letters = AsyncProducer(producer_settings(kafka.bootstrap_servers, 10_000, 8192, 10.0), loop, 10_000)
     redis_client = aioredis.from_url(config.redis_url)
@@ -334,7 +352,7 @@ async def serve(config: SenderConfig) -> None:
     )
     guard = MemoryGuard(config.max_rss_mb, metrics.rss)
     guard.start()
-    sender = holder["sender"] = Sender(config, metrics, consumer, dead_letters, limiter, http, guard)
+    sender = Sender(config, metrics, consumer, dead_letters, limiter, http, guard)
 
     async def metrics_page(_request: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4"})
@@ -345,10 +363,12 @@ async def serve(config: SenderConfig) -> None:
     runner = await listen(app, config.metrics_host, config.metrics_port, config.ready_file)
     stop_waiter = asyncio.ensure_future(wait_for_stop())
     stop_waiter.add_done_callback(lambda _f: sender.stopping.set())
+    lag_reporter = asyncio.ensure_future(sender.report_lag())
     try:
         await sender.run()
     finally:
         stop_waiter.cancel()
+        lag_reporter.cancel()
         consumer.close()  # leaves the group now (rebalance callbacks run in this thread)
         await http.close()
         await redis_client.aclose()

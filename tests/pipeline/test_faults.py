@@ -152,6 +152,8 @@ def test_memory_stays_bounded_while_target_is_down(broker: Broker, topics: Topic
         metrics = scrape(sender.url)
     assert statuses[200] > 50_000, statuses  # ingest really was receiving at full speed
     assert metrics["pipeline_sender_paused"] == 1 and metrics["pipeline_sender_inflight_events"] <= 5500
+    lag = [v for k, v in metrics.items() if k.startswith("pipeline_consumer_lag{")]
+    assert lag and sum(lag) > 10_000, f"consumer lag per partition should show the backlog: {lag}"
     for name, rss in peak.items():
         assert rss <= RSS_BOUND_MB * 2**20, f"{name} peaked at {rss / 2**20:.0f} MiB > {RSS_BOUND_MB} MiB"
     print({k: f"{v / 2**20:.0f} MiB" for k, v in peak.items()}, statuses)
