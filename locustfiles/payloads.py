@@ -8,6 +8,7 @@ whose random part comes from that stream, so they are unique across users and re
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import Callable
@@ -16,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from faker import Faker
-from ulid import ULID
 
 __all__ = ["EVENT_NAMES", "Person", "PayloadGenerator", "PayloadPool"]
 
@@ -34,7 +34,12 @@ EVENT_NAMES = (
     "Subscription Started",
     "Password Reset Requested",
 )
-_EVENT_WEIGHTS = (2, 6, 3, 1, 1, 1)
+_EVENT_CUM_WEIGHTS = tuple(itertools.accumulate((2, 6, 3, 1, 1, 1)))
+_CDP_KINDS = ("identify", "track", "page")
+_CDP_CUM_WEIGHTS = (1, 4, 5)
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Two base32 digits per lookup: a ULID's text in 13 table lookups instead of 26 divisions.
+_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
 _TRANSACTIONAL_MESSAGES = ("order_confirmation", "password_reset", "1", "2", "7")
 _LIBRARY = {"name": "customerio-load-scale", "version": "0.1.0"}
 
@@ -67,6 +72,11 @@ class PayloadPool:
     products: tuple[_Product, ...]
     pages: tuple[tuple[str, str], ...]
     domains: tuple[str, ...]
+    events: tuple[tuple[str, dict[str, Any]], ...] = ()
+    """Pre-built ``(name, data)`` in catalogue proportions; requests pick one (data is never mutated)."""
+    page_views: tuple[tuple[str, dict[str, Any]], ...] = ()
+    screen_views: tuple[tuple[str, dict[str, Any]], ...] = ()
+    orders: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def build(cls, seed: int, people: int = 5000, now: float | None = None) -> PayloadPool:
@@ -85,7 +95,14 @@ class PayloadPool:
         pool = cls(seed, (), firsts, lasts, companies, _FAKER_LOCALES, products, pages, domains)
         created_base = int(now if now is not None else 1_790_000_000)
         persons = tuple(pool.make_person(f"cus-{seed}-{i:07d}", rng, created_base) for i in range(people))
-        return cls(seed, persons, firsts, lasts, companies, _FAKER_LOCALES, products, pages, domains)
+        names = rng.choices(EVENT_NAMES, cum_weights=_EVENT_CUM_WEIGHTS, k=1000)
+        return cls(
+            seed, persons, firsts, lasts, companies, _FAKER_LOCALES, products, pages, domains,
+            events=tuple((name, _event_data(name, rng, products)) for name in names),
+            page_views=tuple(_page_view(rng, pages) for _ in range(300)),
+            screen_views=tuple(_screen_view(rng) for _ in range(100)),
+            orders=tuple(_event_data("Order Completed", rng, products) for _ in range(300)),
+        )  # fmt: skip
 
     def make_person(self, person_id: str, rng: random.Random, now: int) -> Person:
         first, last = rng.choice(self.first_names), rng.choice(self.last_names)
@@ -106,6 +123,43 @@ class PayloadPool:
 def _product(fake: Faker, rng: random.Random, index: int) -> _Product:
     name = f"{fake.color_name()} {fake.word().title()} {rng.choice(('Tee', 'Boot', 'Mug', 'Lamp', 'Bag'))}"
     return _Product(f"SKU-{index:05d}", name, rng.choice(_CATEGORIES), round(rng.uniform(3, 400), 2))
+
+
+def _event_data(name: str, rng: random.Random, products: tuple[_Product, ...]) -> dict[str, Any]:
+    product = rng.choice(products)
+    if name == "Order Completed":
+        items = [_item(rng, products) for _ in range(rng.randint(1, 4))]
+        total = round(sum(i["price"] * i["quantity"] for i in items), 2)
+        return {"order_id": f"ord-{rng.getrandbits(40):010x}", "total": total,
+                "currency": rng.choice(_CURRENCIES), "items": items}  # fmt: skip
+    if name == "Product Viewed":
+        return {
+            "sku": product.sku,
+            "name": product.name,
+            "category": product.category,
+            "price": product.price,
+        }
+    if name == "Cart Updated":
+        return {"items": rng.randint(1, 8), "value": round(product.price * rng.randint(1, 3), 2)}
+    if name == "Signed Up":
+        return {"method": rng.choice(_SIGNUP_METHODS)}
+    if name == "Subscription Started":
+        return {"plan": rng.choice(_PLANS[1:]), "interval": rng.choice(("monthly", "yearly"))}
+    return {}
+
+
+def _item(rng: random.Random, products: tuple[_Product, ...]) -> dict[str, Any]:
+    p = rng.choice(products)
+    return {"sku": p.sku, "name": p.name, "price": p.price, "quantity": rng.randint(1, 3)}
+
+
+def _page_view(rng: random.Random, pages: tuple[tuple[str, str], ...]) -> tuple[str, dict[str, Any]]:
+    url, title = rng.choice(pages)
+    return url, {"title": title, "referrer": rng.choice(("google", "newsletter", "direct", "ads"))}
+
+
+def _screen_view(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    return rng.choice(_SCREENS), {"app_version": f"4.{rng.randrange(12)}.{rng.randrange(10)}"}
 
 
 class PayloadGenerator:
@@ -142,9 +196,14 @@ class PayloadGenerator:
         return self.pool.people[rng.randrange(len(self.pool.people))]
 
     def event_id(self) -> str:
-        """A ULID: the time now, randomness from this user's seeded stream."""
-        millis = int(self.clock() * 1000)
-        return str(ULID.from_bytes(millis.to_bytes(6, "big") + self.rng.getrandbits(80).to_bytes(10, "big")))
+        """A ULID: the time now (48 bits of ms), randomness (80 bits) from this user's seeded stream."""
+        value = (int(self.clock() * 1000) << 80) | self.rng.getrandbits(80)
+        # 128 bits as 26 Crockford digits: 3 bits, then 12 pairs of 5-bit digits, then 5 bits.
+        pairs = _PAIRS
+        text = [_CROCKFORD[value >> 125]]
+        text.extend(pairs[(value >> shift) & 0x3FF] for shift in range(115, 0, -10))
+        text.append(_CROCKFORD[value & 0x1F])
+        return "".join(text)
 
     # Track API v1 -------------------------------------------------------------------------------
     def identify(self) -> tuple[str, dict[str, Any]]:
@@ -175,41 +234,10 @@ class PayloadGenerator:
                 "timestamp": int(self.clock())}  # fmt: skip
 
     def _named_data(self, kind: str) -> tuple[str, dict[str, Any]]:
-        rng = self.rng
-        if kind == "page":
-            url, title = rng.choice(self.pool.pages)
-            return url, {"title": title, "referrer": rng.choice(("google", "newsletter", "direct", "ads"))}
-        if kind == "screen":
-            return rng.choice(_SCREENS), {"app_version": f"4.{rng.randrange(12)}.{rng.randrange(10)}"}
-        name = rng.choices(EVENT_NAMES, _EVENT_WEIGHTS)[0]
-        return name, self._event_data(name)
-
-    def _event_data(self, name: str) -> dict[str, Any]:
-        rng = self.rng
-        product = rng.choice(self.pool.products)
-        if name == "Order Completed":
-            items = [self._item() for _ in range(rng.randint(1, 4))]
-            total = round(sum(i["price"] * i["quantity"] for i in items), 2)
-            return {"order_id": f"ord-{rng.getrandbits(40):010x}", "total": total,
-                    "currency": rng.choice(_CURRENCIES), "items": items}  # fmt: skip
-        if name == "Product Viewed":
-            return {
-                "sku": product.sku,
-                "name": product.name,
-                "category": product.category,
-                "price": product.price,
-            }
-        if name == "Cart Updated":
-            return {"items": rng.randint(1, 8), "value": round(product.price * rng.randint(1, 3), 2)}
-        if name == "Signed Up":
-            return {"method": rng.choice(_SIGNUP_METHODS)}
-        if name == "Subscription Started":
-            return {"plan": rng.choice(_PLANS[1:]), "interval": rng.choice(("monthly", "yearly"))}
-        return {}
-
-    def _item(self) -> dict[str, Any]:
-        p = self.rng.choice(self.pool.products)
-        return {"sku": p.sku, "name": p.name, "price": p.price, "quantity": self.rng.randint(1, 3)}
+        views = (
+            self.pool.page_views if kind == "page" else self.pool.screen_views if kind == "screen" else None
+        )
+        return self.rng.choice(views if views is not None else self.pool.events)
 
     # Track API v2 -------------------------------------------------------------------------------
     def v2_operation(self) -> dict[str, Any]:
@@ -240,14 +268,14 @@ class PayloadGenerator:
             "identifiers": {"id": person.id},
             "message_data": {
                 "first_name": person.attributes["first_name"],
-                **self._event_data("Order Completed"),
+                **self.rng.choice(self.pool.orders),
             },
         }
 
     # Data Pipelines -----------------------------------------------------------------------------
     def cdp_message(self) -> dict[str, Any]:
         """One Pipelines call (identify, track or page) as an analytics library sends it."""
-        kind = self.rng.choices(("identify", "track", "page"), (1, 3, 1))[0]
+        kind = self.rng.choices(_CDP_KINDS, cum_weights=_CDP_CUM_WEIGHTS)[0]
         person = self.person()
         message: dict[str, Any] = {
             "type": kind,
@@ -262,8 +290,8 @@ class PayloadGenerator:
             name, data = self._named_data("event")
             message.update(event=name, properties=data)
         else:
-            url, title = self.rng.choice(self.pool.pages)
-            message.update(name=title, properties={"url": url})
+            url, data = self._named_data("page")
+            message.update(name=data["title"], properties={"url": url})
         return message
 
     def cdp_batch(self, size: int) -> dict[str, Any]:

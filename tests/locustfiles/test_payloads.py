@@ -80,6 +80,26 @@ def test_event_ids_are_unique_ulids_across_users():
     assert all(len(i) == 26 and ULID.from_str(i) for i in ids[:50])
 
 
+@settings(max_examples=200, deadline=None)
+@given(value=st.integers(min_value=0, max_value=2**128 - 1))
+def test_ulid_text_matches_python_ulid(value):
+    """The fast ULID encoder writes exactly what python-ulid writes for the same 128 bits."""
+    g = generator(0)
+    g.clock = lambda: ((value >> 80) + 0.5) / 1000
+    g.rng = type("Fixed", (), {"getrandbits": staticmethod(lambda bits: value & (2**80 - 1))})()
+    assert g.event_id() == str(ULID.from_bytes(value.to_bytes(16, "big")))
+
+
+def test_pool_data_is_not_mutated_by_requests():
+    """Payloads reuse pre-built event data; building requests leaves the pool unchanged."""
+    fresh = PayloadPool.build(4, people=20)
+    before = orjson.dumps([fresh.events, fresh.orders, fresh.page_views])
+    g = PayloadGenerator(fresh, "w0.0")
+    for _ in range(200):
+        g.v2_batch(5), g.cdp_batch(5), g.transactional_email(), g.identify()
+    assert orjson.dumps([fresh.events, fresh.orders, fresh.page_views]) == before
+
+
 def test_new_versus_returning_and_hot_skew():
     """new_share of calls are new people; hot_share of the rest go to the hot 1%."""
     g = generator(2, new_share=0.2, hot_share=0.5, hot_fraction=0.05)
@@ -99,7 +119,7 @@ def test_big_batches_are_trimmed_under_the_client_limit():
     g = generator(3)
     body = g.v2_batch(1000)
     for op in body["batch"]:
-        op["attributes"]["padding"] = "x" * 900
+        op["attributes"] = {**op["attributes"], "padding": "x" * 900}  # pool data is shared: copy
     data = _under_limit(body)
     trimmed = orjson.loads(data)
     assert len(data) < CLIENT_BATCH_BYTES and 100 < len(trimmed["batch"]) < 1000
