@@ -9,6 +9,7 @@ the suite's time budget, and the mechanisms do not depend on the length.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -157,3 +158,30 @@ def test_memory_stays_bounded_while_target_is_down(broker: Broker, topics: Topic
     for name, rss in peak.items():
         assert rss <= RSS_BOUND_MB * 2**20, f"{name} peaked at {rss / 2**20:.0f} MiB > {RSS_BOUND_MB} MiB"
     print({k: f"{v / 2**20:.0f} MiB" for k, v in peak.items()}, statuses)
+
+
+def test_sigterm_and_rebalance_lose_nothing(
+    broker: Broker, topics: Topics, redis_url: str, log_dir: Path
+) -> None:
+    """A second sender joins mid-delivery (rebalance), then the first gets SIGTERM: it finishes its
+    in-flight batches, commits and leaves (exit 0); the other delivers the rest."""
+    calls = [event(i) for i in range(900)]
+    args = ("--max-batch-operations", "20", "--concurrency", "2")
+    with ExitStack() as stack:
+        sandbox = stack.enter_context(running_sandbox(log_dir=log_dir))
+        admin_call(sandbox.url, "faults", "PUT", {"*": {"latency": {"fixed_ms": 300}}})
+        ingest = stack.enter_context(start_ingest(broker, topics, log_dir))
+        first = stack.enter_context(start_sender(broker, topics, sandbox.url, redis_url, log_dir, *args,
+                                                 name="first"))  # fmt: skip
+        wait_for_group([first], partitions=6)
+        assert send_calls(ingest.url, calls)[200] == len(calls)
+        second = stack.enter_context(start_sender(broker, topics, sandbox.url, redis_url, log_dir, *args,
+                                                  name="second"))  # fmt: skip
+        wait_for_group([first, second], partitions=6)
+        assert first.stop(timeout=30) == 0
+        stopping = re.search(r"stopping: delivering (\d+) in-flight", first.log_text())
+        assert stopping and int(stopping.group(1)) > 0, "SIGTERM should come while batches are in flight"
+        admin_call(sandbox.url, "faults", "PUT", {})
+        events = wait_for_seqs(sandbox.url, set(range(900)), timeout=40)
+        assert_all_arrived_once_per_id(events, set(range(900)))
+        assert scrape(second.url)["pipeline_sender_events_delivered_total"] > 0
