@@ -38,7 +38,9 @@ def test_three_senders_share_the_workspace_limit(broker: Broker, topics: Topics,
     sender_args = ("--rate-limit", str(LIMIT), "--headroom", str(HEADROOM),
                    "--max-batch-operations", str(PER_BATCH), "--concurrency", "4")  # fmt: skip
     with ExitStack() as stack:
-        sandbox = stack.enter_context(running_sandbox("--rate-limit", f"track={LIMIT}", log_dir=log_dir))
+        # The budget is LIMIT per second (checked below per one-second window); the GCRA burst of 20
+        # absorbs scheduling jitter on a loaded 2-core machine, where a stalled process sends late.
+        sandbox = stack.enter_context(running_sandbox("--rate-limit", f"track={LIMIT}+20", log_dir=log_dir))
         ingest = stack.enter_context(start_ingest(broker, topics, log_dir))
         senders = [stack.enter_context(start_sender(broker, topics, sandbox.url, redis_url, log_dir,
                                                     *sender_args, name=f"sender{i}")) for i in range(3)]  # fmt: skip
