@@ -122,7 +122,7 @@ def test_wait_timeout_stops_everything(fresh_sandbox: ManagedProcess, tmp_path: 
 @pytest.mark.slow
 def test_web_ui_cluster_serves_the_ui_on_loopback(fresh_sandbox: ManagedProcess, tmp_path: Path) -> None:
     """With web_ui=True the master's UI answers on 127.0.0.1 and an autostarted run still completes."""
-    args = ["--autostart", "--autoquit", "0", "-u", "2", "-r", "2", "-t", "4s"]
+    args = ["--autostart", "--autoquit", "0", "-u", "2", "-r", "2", "-t", "2s"]
     with start_local_cluster(
         locustfile=CLUSTER_LOCUSTFILE, host=fresh_sandbox.url, workers=2, run_dir=tmp_path, locust_args=args,
         web_ui=True,

@@ -75,7 +75,7 @@ def test_master_and_worker_roles_run_a_distributed_test(sandbox: ManagedProcess,
         LOCUST_HEARTBEAT_FILE=str(tmp_path / "heartbeat"),
     )
     master_args = ["--headless", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
-    master_args += ["--expect-workers", "1", "-u", "2", "-r", "2", "-t", "4s", "--only-summary"]
+    master_args += ["--expect-workers", "1", "-u", "2", "-r", "2", "-t", "2s", "--only-summary"]
     with open(tmp_path / "master.log", "wb") as master_log, open(tmp_path / "worker.log", "wb") as worker_log:
         # Options without a role start the master (the `docker compose run master --headless` form).
         master = subprocess.Popen(
