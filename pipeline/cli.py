@@ -40,6 +40,10 @@ def parser() -> argparse.ArgumentParser:
     ingest.add_argument("--queue-messages", type=int, help="producer queue bound in messages (default 20000)")
     ingest.add_argument("--queue-kbytes", type=int, help="producer queue bound in KiB (default 16384)")
     ingest.add_argument(
+        "--tls-cert", help="PEM certificate: serve https (the official SDKs only speak https)"
+    )
+    ingest.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    ingest.add_argument(
         "--delivery-timeout", type=float, help="seconds to wait for the broker's ack (default 5)"
     )
     sender = sub.add_parser("sender", help="consume, batch and deliver within the shared rate limit")
@@ -115,6 +119,8 @@ def build_ingest(values: dict[str, Any]) -> IngestConfig:
         queue_kbytes=_typed(values, "queue_kbytes", int, d.queue_kbytes),
         delivery_timeout=_typed(values, "delivery_timeout", float, d.delivery_timeout),
         max_rss_mb=_typed(values, "max_rss_mb", int, d.max_rss_mb),
+        tls_cert=values.get("tls_cert"),
+        tls_key=values.get("tls_key"),
         ready_file=values.get("ready_file"),
     )
 
@@ -156,7 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ingest":
             from pipeline.ingest import serve as serve_ingest
 
-            coro = serve_ingest(build_ingest(values))
+            config = build_ingest(values)
+            config.ssl_context()  # fail now, with one line, on a bad certificate
+            coro = serve_ingest(config)
         else:
             from pipeline.sender import serve as serve_sender
 

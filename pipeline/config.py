@@ -6,6 +6,7 @@ logged. ``ConfigError`` carries a one-line message naming the option and how to 
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 from cio_contract import CLIENT_BATCH_BYTES, DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, Limits
@@ -74,8 +75,24 @@ class IngestConfig:
     max_rss_mb: int = 300
     """Resident-memory bound: above it new requests get 503 until memory falls."""
     retry_after: int = 1
+    tls_cert: str | None = None
+    """PEM certificate: serve https, so the official SDKs (https only) can switch by host alone."""
+    tls_key: str | None = None
     limits: Limits = DEFAULT_LIMITS
     ready_file: str | None = None
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls_cert and not self.tls_key:
+            return None
+        if not (self.tls_cert and self.tls_key):
+            raise ConfigError("--tls-cert and --tls-key go together; give both PEM files")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.tls_cert, self.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"--tls-cert/--tls-key: cannot load them ({exc}); "
+                              "make a pair with `python -m sandbox gen-cert DIR`") from None  # fmt: skip
+        return context
 
 
 @dataclass(frozen=True)

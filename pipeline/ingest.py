@@ -231,7 +231,9 @@ async def serve(config: IngestConfig) -> None:
     guard = MemoryGuard(config.max_rss_mb, metrics.rss)
     guard.start()
     service = IngestService(config, producer, metrics, guard)
-    runner = await listen(build_app(service), config.host, config.port, config.ready_file)
+    runner = await listen(
+        build_app(service), config.host, config.port, config.ready_file, config.ssl_context()
+    )
     try:
         await wait_for_stop()
     finally:

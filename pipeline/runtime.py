@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Coroutine
 from typing import Any
 
@@ -30,17 +31,17 @@ def run(main: Coroutine[Any, Any, None]) -> None:
 
 
 async def listen(app: web.Application, host: str, port: int, ready_file: str | None,
-                 extra: dict[str, Any] | None = None) -> web.AppRunner:  # fmt: skip
+                 ssl_context: ssl.SSLContext | None = None) -> web.AppRunner:  # fmt: skip
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+    site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True, ssl_context=ssl_context)
     await site.start()
     server: Any = site._server  # aiohttp exposes the bound port only here (port 0 support)
     bound_port = server.sockets[0].getsockname()[1]
-    url = f"http://{host}:{bound_port}"
+    url = f"{'https' if ssl_context else 'http'}://{host}:{bound_port}"
     logging.getLogger("pipeline").info("listening on %s", url)
     if ready_file:
-        write_ready_file(ready_file, {"url": url, "pid": os.getpid(), **(extra or {})})
+        write_ready_file(ready_file, {"url": url, "pid": os.getpid()})
     return runner
 
 
