@@ -110,7 +110,11 @@ def to_operation(env: Envelope) -> dict[str, Any] | None:
         return None
     op: dict[str, Any] = {"type": "person", "identifiers": v1_identifiers(env.params["id"])}
     if name == "identify":
-        op.update(action="identify", attributes=body)
+        attributes = dict(body)
+        stamp = attributes.pop("_timestamp", None)
+        op.update(action="identify", attributes=attributes)
+        if stamp is not None:
+            op["timestamp"] = stamp
     elif name in ("delete", "suppress", "unsuppress"):
         op["action"] = name
     elif name == "track":

@@ -49,6 +49,9 @@ _ACCEPTED_ENDPOINTS = frozenset(
 )  # fmt: skip
 
 
+_STAMPED_ACTIONS = frozenset({"identify", "event", "page", "screen"})
+
+
 class _Invalid(Exception):
     def __init__(self, body: dict[str, Any]):
         self.body = body
@@ -123,9 +126,14 @@ class IngestService:
         if problems:
             raise _Invalid(error_body(Api.TRACK, name, "invalid", [p.message for p in problems]))
         event_id = None
+        # The queue delays delivery, and Customer.io stamps a call without a time on receipt; stamp it
+        # on receipt here so event times and the order of rapid updates survive the queue.
         if is_event(name, body):
             body.setdefault("id", str(ULID()))
+            body.setdefault("timestamp", now // 1000)
             event_id = body["id"]
+        elif name == "identify":
+            body.setdefault("_timestamp", now // 1000)
         env = Envelope(workspace, name, request.method, request.path, params, body, event_id, now)
         return [env], []
 
@@ -154,6 +162,8 @@ class IngestService:
             if is_event("v2_op", op):
                 op.setdefault("id", str(ULID()))
                 event_id = op["id"]
+            if op.get("type") == "person" and op.get("action") in _STAMPED_ACTIONS:
+                op.setdefault("timestamp", now // 1000)
             envelopes.append(Envelope(workspace, "v2_op", "POST", "/api/v2/batch", {}, op, event_id, now))
         return envelopes, errors
 

@@ -80,6 +80,7 @@ def test_ingest_speaks_the_track_api(broker: Broker, topics: Topics, log_dir: Pa
     kept = [Envelope.decode(v) for v in _read_topic(broker, topics.events, 2)]
     track = next(e for e in kept if e.endpoint == "v2_op")
     assert track.event_id and len(track.event_id) == 26  # a ULID was assigned
+    assert abs(track.body["timestamp"] - time.time()) < 60  # stamped on receipt, not on delivery
 
 
 def test_known_events_all_arrive_and_bad_ones_are_dead_lettered(

@@ -24,7 +24,7 @@ def _item(env: Envelope, offset: int = 0, partition: PartitionOffsets | None = N
 def test_v1_calls_become_valid_v2_operations() -> None:
     """Every v1 call the ingest accepts converts to an operation the contract accepts in a v2 batch."""
     calls = [
-        _env("identify", {"email": "a@b.c", "plan": "pro"}, {"id": "u1"}),
+        _env("identify", {"email": "a@b.c", "plan": "pro", "_timestamp": 7}, {"id": "u1"}),
         _env("track", {"name": " bought ", "data": {"sku": 1}, "id": "01J", "timestamp": 5}, {"id": "u1"}),
         _env("track", {"name": "home", "type": "page"}, {"id": "a@b.c"}),
         _env("add_device", {"device": {"id": "tok", "platform": "ios", "last_used": 1}}, {"id": "cio_9"}),
@@ -38,6 +38,7 @@ def test_v1_calls_become_valid_v2_operations() -> None:
     assert result.request_error is None and result.errors == []
     assert ops[1] == {"type": "person", "identifiers": {"id": "u1"}, "action": "event", "name": "bought",
                       "attributes": {"sku": 1}, "id": "01J", "timestamp": 5}  # fmt: skip
+    assert ops[0]["attributes"] == {"email": "a@b.c", "plan": "pro"} and ops[0]["timestamp"] == 7
     assert ops[2]["identifiers"] == {"email": "a@b.c"} and ops[2]["action"] == "page"
     assert ops[3]["identifiers"] == {"cio_id": "9"} and ops[3]["device"]["token"] == "tok"
 
