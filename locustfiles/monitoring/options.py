@@ -46,7 +46,7 @@ def add_arguments(parser: Any) -> None:
         default=1.0,
         metavar="SECONDS",
         env_var="LOCUST_METRICS_INTERVAL",
-        help="Seconds between samples (default 1). Each scrape gives up after half of this, at most 0.5 s.",
+        help="Seconds between samples (default 1). Each scrape gives up after 80%% of this, at most 0.8 s.",
     )
 
 

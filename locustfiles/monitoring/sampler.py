@@ -53,7 +53,7 @@ class SystemSampler:
         csv_path: Path | None,
         *,
         interval: float = 1.0,
-        timeout: float = 0.5,
+        timeout: float = 0.8,
     ):
         self.sources = [SourceState(url) for url in dict.fromkeys(urls)]
         self.csv_path = csv_path

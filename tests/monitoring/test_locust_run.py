@@ -53,9 +53,11 @@ def test_headless_run_records_target_metrics_despite_bad_endpoints(
         assert reader.fieldnames == list(COLUMNS)
         rows = list(reader)
     assert 3 <= len(rows) <= 6
-    steady = rows[1:-1]
+    # The slow endpoint and the dead one add nothing; the sandbox's figures are there (a loaded
+    # machine may make one sandbox scrape miss its deadline: that second's cells are then empty).
+    steady = [row for row in rows[1:-1] if row["sandbox_requests_per_s"]]
+    assert len(steady) >= len(rows) - 3
     for row in steady:
-        # the slow endpoint and the dead one add nothing; the sandbox's figures are all there
         assert float(row["sandbox_requests_per_s"]) == pytest.approx(40, rel=0.35)
         assert float(row["sandbox_accepted_per_s"]) == pytest.approx(30, rel=0.35)
         assert float(row["sandbox_rate_limited_per_s"]) == pytest.approx(10, rel=0.8)
@@ -103,4 +105,6 @@ def test_distributed_run_samples_on_the_master_only(tmp_path: Path) -> None:
     with (tmp_path / "system_history.csv").open(newline="") as file:
         rows = list(csv.DictReader(file))
     assert 3 <= len(rows) <= 6
-    assert all(float(row["sandbox_requests_per_s"]) == pytest.approx(20, rel=0.35) for row in rows[1:-1])
+    rates = [float(row["sandbox_requests_per_s"]) for row in rows[1:-1] if row["sandbox_requests_per_s"]]
+    assert len(rates) >= len(rows) - 3
+    assert all(rate == pytest.approx(20, rel=0.35) for rate in rates)

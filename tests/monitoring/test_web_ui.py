@@ -216,33 +216,52 @@ def test_pipeline_as_target_fills_tab_and_history(tmp_path: Path) -> None:
                  "--rate-limit", "25", "--metrics-port", "0"],
                 log_dir=tmp_path,
             ) as sender,
+            _assigned(sender),
             locust_web_ui(
                 ingest.url, tmp_path / "locust", "-f", LOCUSTFILE, "--autostart", "-u", "4", "-r", "4",
-                "-t", "10s", "--user-rate", "10", "TrackUser",
+                "-t", "8s", "--user-rate", "10", "TrackUser",
                 "--metrics-url", f"{sender.url}/metrics", "--metrics-url", f"{sandbox.url}/metrics",
             ) as ui,
         ):  # fmt: skip
             live = _poll_state(
                 ui, lambda rows: rows["Pipeline delivered"]["now"] not in ("–", "0.0 events/s")
             )
-            _poll_state(ui, lambda rows: "(stopped)" in rows["Metrics endpoints"]["run"])
+            final = _poll_state(ui, lambda rows: "(stopped)" in rows["Metrics endpoints"]["run"])
     assert live["Metrics endpoints"]["now"] == "3/3 answering"
     assert live["Pipeline ingested"]["now"].endswith("events/s")
     assert "Queue lag" in live
+    # Run totals come from counter growth, so a scrape that missed its deadline loses nothing.
+    delivered, accepted = _run_total(final, "Pipeline delivered"), _run_total(final, "Accepted events")
+    assert delivered > 0
+    assert accepted == pytest.approx(delivered, rel=0.15)  # what the sender delivered, the sandbox took
+    assert _run_total(final, "Requests reaching the sandbox") * 3 < accepted  # batched delivery
+    assert _run_total(final, "Dead letters") == 0
+
     rows = _history(tmp_path / "system_history.csv")
-    assert 8 <= len(rows) <= 12
-
-    def total(column: str) -> float:
-        return sum(row[column] or 0.0 for row in rows)
-
-    for row in rows[1:-1]:
-        assert row["pipeline_ingested_per_s"] == pytest.approx(40, rel=0.35)
-        assert row["pipeline_dead_letters_per_s"] == 0
-    # The sender joins its consumer group a few seconds in, then catches up in batches.
-    assert total("pipeline_delivered_per_s") >= 0.6 * total("pipeline_ingested_per_s")
-    assert total("sandbox_accepted_per_s") == pytest.approx(total("pipeline_delivered_per_s"), rel=0.1)
-    assert total("sandbox_requests_per_s") * 3 < total("sandbox_accepted_per_s")  # batched delivery
+    assert 6 <= len(rows) <= 10
+    # An empty cell is a scrape that missed its deadline on a loaded machine; most seconds have one.
+    ingested = [
+        row["pipeline_ingested_per_s"] for row in rows[1:-1] if row["pipeline_ingested_per_s"] is not None
+    ]
+    assert len(ingested) >= len(rows) - 3
+    assert all(rate == pytest.approx(40, rel=0.35) for rate in ingested)
+    assert any((row["pipeline_delivered_per_s"] or 0) > 0 for row in rows)
     assert max(row["sandbox_budget_used"] or 0 for row in rows) < 1  # the sender keeps under the limit
+
+
+@contextmanager
+def _assigned(sender, timeout: float = 30.0) -> Iterator[None]:
+    """Wait until the sender owns its partitions (its consumer group join takes seconds)."""
+    deadline = time.monotonic() + timeout
+    while "assigned" not in sender.log_text():
+        if time.monotonic() > deadline or not sender.alive():
+            raise AssertionError(f"the sender never got partitions:\n{sender.log_text()[-1500:]}")
+        time.sleep(0.1)
+    yield
+
+
+def _run_total(rows: dict[str, dict[str, str]], figure: str) -> int:
+    return int(rows[figure]["run"].replace(",", ""))
 
 
 def _poll_state(ui: str, condition, timeout: float = 20.0) -> dict[str, dict[str, str]]:
