@@ -1,9 +1,9 @@
 """Traffic-model overhead: requests/s of the suite's identify/track users vs a bare FastHttpUser.
 
 Both run as one headless Locust process, unpaced, against the same sandbox (rate limits off, count-only
-store) in one invocation, alternating so drift on the machine hits both alike. The bare user PUTs one
-fixed body; ours build a Faker-pool payload with a ULID, orjson and response classification per
-request. Goal: ours >= 80% of bare. Besides wall-clock requests/s (sensitive to whatever else runs on
+store) in one invocation, alternating so drift on the machine hits both alike. The bare user sends
+fixed bodies to the same two endpoints in the same 3:6 proportion; ours build a Faker-pool payload
+with a ULID, orjson and response classification per request. Goal: ours >= 80% of bare. Besides wall-clock requests/s (sensitive to whatever else runs on
 the machine), it reports requests per CPU-second of the Locust process, the cost per request itself.
 
     .venv/bin/python benchmarks/bench_traffic.py [--quick]
@@ -29,18 +29,24 @@ from runs.processes import start_service  # noqa: E402
 BARE = '''
 from locust import FastHttpUser, constant, task
 
+_HEADERS = {"Content-Type": "application/json", "Authorization": "Basic ZGVtby1zaXRlOmRlbW8tdHJhY2sta2V5"}
+
 
 class BareUser(FastHttpUser):
-    """A fixed body to a fixed person: the cheapest a Locust user can send identify traffic."""
+    """Fixed bodies to a fixed person, identify 3 : track 6 like IdentifyUser + TrackUser's weights."""
 
     wait_time = constant(0)
 
-    @task
+    @task(3)
     def identify(self):
         self.client.put("/api/v1/customers/bench-1", data=b'{"email":"bench@example.com","plan":"pro"}',
-                        headers={"Content-Type": "application/json",
-                                 "Authorization": "Basic ZGVtby1zaXRlOmRlbW8tdHJhY2sta2V5"},
-                        name="/api/v1/customers/[id]")
+                        headers=_HEADERS, name="/api/v1/customers/[id]")
+
+    @task(6)
+    def track(self):
+        self.client.post("/api/v1/customers/bench-1/events",
+                         data=b'{"name":"Product Viewed","data":{"sku":"SKU-00001","price":9.5}}',
+                         headers=_HEADERS, name="/api/v1/customers/[id]/events")
 '''
 
 
