@@ -49,6 +49,7 @@ class OptionShape(LoadTestShape):
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            assert self.runner is not None, "Locust sets the runner before the first tick"
             env = self.runner.environment
             if self.fixed and env.parsed_options is not None:
                 # Travels to the workers with the next spawn message, so their pacing matches.

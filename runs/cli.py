@@ -11,6 +11,7 @@ import argparse
 import csv
 import importlib.util
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from locustfiles.options import OptionError
 from runs.cluster import ClusterError, LocalCluster, start_local_cluster
 from runs.processes import ManagedProcess, ServiceStartError, start_service
 from runs.profiles import PROFILES, Profile, profile, slo_path
@@ -31,6 +31,10 @@ __all__ = ["locust_output_args", "main", "summarise"]
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = REPO / "locustfiles" / "locustfile.py"
 _MARGIN_SECONDS = 90.0
+
+
+class UsageError(ValueError):
+    """A bad argument; the message is the one line printed before exiting with code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         chosen = profile(args.profile)
         extra, duration = _duration_args(chosen, args.duration)
-    except (KeyError, OptionError) as exc:
+    except (KeyError, UsageError) as exc:
         print(f"runs: {str(exc).strip(chr(39))}", file=sys.stderr)
         return 2
     if args.workers < 1:
@@ -84,19 +88,18 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def _duration_args(chosen: Profile, duration: str | None) -> tuple[list[str], float]:
     if duration is None:
         return [], chosen.duration
-    from locust.util.timespan import parse_timespan
-
     if "--stages" in chosen.locust_args:
-        raise OptionError(
-            f"--duration does not apply to {chosen.name} (stages); pass -- --stages ... instead"
-        )
-    try:
-        seconds = float(parse_timespan(duration))
-    except ValueError:
-        raise OptionError(
-            f"--duration {duration!r} is not a duration; write e.g. 90, 30s, 5m or 1h"
-        ) from None
-    return ["--shape-duration", duration], seconds
+        raise UsageError(f"--duration does not apply to {chosen.name} (stages); pass -- --stages ... instead")
+    match = _TIMESPAN.fullmatch(duration.strip())
+    if not duration.strip() or match is None:
+        raise UsageError(f"--duration {duration!r} is not a duration; write e.g. 90, 30s, 5m or 1h")
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return ["--shape-duration", duration], float(hours * 3600 + minutes * 60 + seconds)
+
+
+# Locust's timespan syntax (90, 30s, 5m, 1h30m); parsed here so `python -m runs` does not import
+# Locust (and gevent's monkey-patching) just to read its arguments.
+_TIMESPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
 
 
 def locust_output_args(run_dir: Path) -> list[str]:

@@ -134,3 +134,32 @@ def test_bad_options_stop_before_the_run_with_one_line(tmp_path, args, message):
     assert len(ours) == 1 and message in ours[0], done.stderr
     stats_file = tmp_path / "locust_stats.csv"  # Locust creates it before our check; it stays empty
     assert not stats_file.exists() or all(r["Request Count"] == "0" for r in rows(stats_file))
+
+
+@pytest.mark.slow
+def test_web_ui_offers_options_but_no_secret(tmp_path):
+    """The web UI page lists the traffic options (mix, shape) and carries no credential."""
+    import time
+    import urllib.request
+
+    from runs.cluster import free_port
+
+    port = free_port()
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", "http://127.0.0.1:9",
+               "--web-host", "127.0.0.1", "--web-port", str(port)]  # fmt: skip
+    proc = subprocess.Popen(command, cwd=tmp_path, env=secret_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        page = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not page:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    page = response.read().decode()
+            except OSError:
+                time.sleep(0.2)
+        assert "target_rate" in page and "mix" in page
+        assert not any(secret in page for secret in SECRETS.values())
+    finally:
+        proc.terminate()
+        proc.wait(10)
