@@ -196,7 +196,7 @@ def test_target_without_metrics_shows_no_metrics_endpoint(page, artifacts: Path,
 
 
 @pytest.mark.slow
-def test_pipeline_as_target_fills_tab_and_history(tmp_path: Path) -> None:
+def test_pipeline_as_target_fills_tab_and_history(page, artifacts: Path, tmp_path: Path) -> None:
     """Locust -> ingest -> Kafka -> sender -> sandbox: the tab and the history follow every stage."""
     from tests.support.kafka import running_broker
     from tests.support.redis import running_redis
@@ -223,9 +223,13 @@ def test_pipeline_as_target_fills_tab_and_history(tmp_path: Path) -> None:
                 "--metrics-url", f"{sender.url}/metrics", "--metrics-url", f"{sandbox.url}/metrics",
             ) as ui,
         ):  # fmt: skip
+            page.goto(f"{ui}/?tab=customerio")
+            page.get_by_text("Pipeline delivered").wait_for(timeout=20_000)
             live = _poll_state(
                 ui, lambda rows: rows["Pipeline delivered"]["now"] not in ("–", "0.0 events/s")
             )
+            page.wait_for_timeout(2500)  # the UI polls every 2 s
+            page.screenshot(path=artifacts / "07-pipeline-target.png")
             final = _poll_state(ui, lambda rows: "(stopped)" in rows["Metrics endpoints"]["run"])
     assert live["Metrics endpoints"]["now"] == "3/3 answering"
     assert live["Pipeline ingested"]["now"].endswith("events/s")
