@@ -107,6 +107,8 @@ class Settings:
     """Highest total request rate allowed (set for real Customer.io hosts), req/s."""
     run_time: float | None = None
     num_users: int | None = None
+    locust_spawn_rate: float | None = None
+    """Locust's own ``-r``, used by ``--shape none``."""
 
     @property
     def max_users(self) -> int | None:
@@ -214,6 +216,7 @@ def settings_from(options: Any, host: str | None = None) -> Settings:
         probe_latency_ms=o.probe_latency_ms, probe_max_429_share=o.probe_max_429_share,
         real_host=real, rate_cap=_rate_cap(o) if real else None,
         run_time=getattr(o, "run_time", None), num_users=getattr(o, "num_users", None),
+        locust_spawn_rate=getattr(o, "spawn_rate", None),
     )  # fmt: skip
     _check(settings, o)
     return settings

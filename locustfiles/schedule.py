@@ -43,7 +43,7 @@ def constant(s: Settings, t: float) -> Tick:
     """``--shape none``: Locust's own -u/-r/-t, so plain runs behave as without a shape."""
     if s.run_time and t >= s.run_time:
         return None
-    return _cap(s, s.num_users or 1), s.spawn_rate
+    return _cap(s, s.num_users or 1), s.locust_spawn_rate or s.spawn_rate
 
 
 def stages_users(stage_list: tuple[Stage, ...], t: float) -> int | None:

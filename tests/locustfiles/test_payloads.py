@@ -124,3 +124,35 @@ def test_big_batches_are_trimmed_under_the_client_limit():
     trimmed = orjson.loads(data)
     assert len(data) < CLIENT_BATCH_BYTES and 100 < len(trimmed["batch"]) < 1000
     assert validate_v2_batch(trimmed, len(data)).errors == []
+
+
+_DIGEST = """
+import hashlib, itertools, orjson
+from locustfiles.payloads import PayloadGenerator, PayloadPool
+clock = itertools.count(1_790_000_000.0, 0.5).__next__
+g = PayloadGenerator(PayloadPool.build(21, people=300), "w1.4", clock=clock)
+items = [g.identify(), g.event("page"), g.v2_batch(5), g.cdp_batch(5), g.transactional_email()]
+print(hashlib.sha256(orjson.dumps(items)).hexdigest())
+"""
+
+
+def test_same_seed_same_payloads_across_processes():
+    """Two interpreters with different hash seeds generate byte-identical payloads from one seed."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", _DIGEST],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout  # fmt: skip
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1 and len(digests.pop().strip()) == 64

@@ -27,8 +27,8 @@ def users(seq: list[object]) -> list[int | None]:
 
 def test_none_shape_uses_locusts_own_users_and_run_time(make_shape, monkeypatch):
     """--shape none behaves like a run without a shape: -u users until -t."""
-    shape = make_shape(OptionShape, "--shape", "none", "-u", "7", "-t", "30s")
-    assert ticks(shape, [0, 29.9, 30], monkeypatch) == [(7, 10.0), (7, 10.0), None]
+    shape = make_shape(OptionShape, "--shape", "none", "-u", "7", "-r", "3", "-t", "30s")
+    assert ticks(shape, [0, 29.9, 30], monkeypatch) == [(7, 3.0), (7, 3.0), None]
 
 
 def test_stages_ramp_linearly_like_k6(make_shape, monkeypatch):
