@@ -27,22 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# The sandbox benchmark's identify script (PUT /api/v1/customers/{id}, demo credentials).
+from bench_sandbox import LUA  # noqa: E402 - a sibling script; python puts benchmarks/ on sys.path
+
 from locustfiles.monitoring.sampler import SystemSampler  # noqa: E402
 from locustfiles.monitoring.scrape import parse  # noqa: E402
 from runs.processes import start_service  # noqa: E402
-
-AUTH = "Basic ZGVtby1zaXRlOmRlbW8tdHJhY2sta2V5"  # demo-site:demo-track-key
-LUA = f"""
-wrk.method = "PUT"
-wrk.body = '{{"email":"person@example.com","plan":"pro"}}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "{AUTH}"
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format(nil, "/api/v1/customers/u" .. (n % 100000))
-end
-"""
 
 
 def wrk(url: str, seconds: int, script: Path) -> float:
@@ -115,7 +105,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         script = work / "identify.lua"
-        script.write_text(LUA)
+        script.write_text(LUA["identify"])
         with start_service(
             "sandbox", ["sandbox", "--port", "0", "--rate-mode", "off", "--store", "count"], log_dir=work
         ) as sandbox:

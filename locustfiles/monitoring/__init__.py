@@ -2,7 +2,8 @@
 
 Importing this package (the main locustfile does) adds its command-line options and, through
 ``events.init``, attaches a sampler to the master or single-process runner; workers are left alone.
-Library users who build an Environment themselves call :func:`register` after creating the runner.
+Library users who build an Environment themselves call :func:`register` after creating the runner
+(and the web UI, if they want the tab).
 """
 
 from __future__ import annotations
