@@ -101,7 +101,7 @@ class Settings:
     probe_step_rate: float = 20.0
     probe_step_time: float = 10.0
     probe_latency_ms: float = 1000.0
-    probe_max_429_share: float = 0.01
+    probe_max_429_share: float = 0.05
     real_host: bool = False
     rate_cap: float | None = None
     """Highest total request rate allowed (set for real Customer.io hosts), req/s."""
@@ -192,7 +192,7 @@ def _add_shapes(g: Any) -> None:
     _add(g, "--probe-step-rate", type=float, default=20.0, help="probe: req/s added per step")
     _add(g, "--probe-step-time", default="10s", help="probe: how long each step holds")
     _add(g, "--probe-latency-ms", type=float, default=1000.0, help="probe: p95 above this ends the probe")
-    _add(g, "--probe-max-429-share", type=float, default=0.01, help="probe: 429 share above this ends the probe")  # fmt: skip
+    _add(g, "--probe-max-429-share", type=float, default=0.05, help="probe: 429 share above this ends the probe")  # fmt: skip
 
 
 def settings_from(options: Any, host: str | None = None) -> Settings:

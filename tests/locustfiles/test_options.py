@@ -115,3 +115,11 @@ def test_options_show_in_help():
     text = out.getvalue()
     assert "Customer.io traffic model" in text and "--target-rate" in text and "CIO_API_KEY" in text
     assert parse_options("--seed", "9").seed == 9
+
+
+def test_options_from_a_locust_conf_file(tmp_path, settings):
+    """The traffic options can be set in a Locust config file, like Locust's own."""
+    conf = tmp_path / "traffic.conf"
+    conf.write_text("shape = arrival\ntarget-rate = 12\nmix = identify=1,pipelines=2\nseed = 5\n")
+    s = settings("--config", str(conf))
+    assert (s.shape, s.target_rate, s.mix, s.seed) == ("arrival", 12.0, {"identify": 1, "pipelines": 2}, 5)
