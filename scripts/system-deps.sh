@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests and benchmarks start for real: wrk (capacity benchmark), nginx (reference
-# server), redis-server (the pipeline's shared rate limiter), chromium + driver (web UI tests).
+# server), redis-server (the pipeline's shared rate limiter), chromium + driver (web UI tests),
+# docker-compose (Compose v1, pure Python: the offline parser the compose tests use).
 set -euo pipefail
 need=()
 command -v wrk >/dev/null || need+=(wrk)
