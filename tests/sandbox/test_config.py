@@ -146,8 +146,8 @@ def test_gen_cert(tmp_path):
     assert (tmp_path / "key.pem").stat().st_mode & 0o077 == 0
 
 
-def test_admin_is_loopback_only_unless_opened():
-    """Non-loopback clients get 403 from the admin API (checked in-process on the peer address)."""
+def test_loopback_detection_for_the_admin_api():
+    """The peer check behind the admin API's loopback-only rule: 127/8 and ::1 are local, others not."""
     from sandbox.protocol import _is_loopback
 
     assert _is_loopback(("127.0.0.1", 5)) and _is_loopback(("::1", 5, 0, 0))
