@@ -163,3 +163,20 @@ def test_web_ui_offers_options_but_no_secret(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.slow
+def test_probe_finds_the_highest_rate_under_the_sandbox_limit(tmp_path):
+    """Limit 50 req/s, probe 20, 40, 60...: 40 holds, 60 draws 429s; the report says so."""
+    import json
+
+    with running_sandbox("--rate-limit", "track=50", log_dir=tmp_path / "sb") as sb:
+        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", sb.url, "--headless",
+                   "--shape", "probe", "--target-rate", "20", "--probe-step-rate", "20", "--probe-step-time", "4s",
+                   "--shape-duration", "40s", "--csv", str(tmp_path / "locust"), "IdentifyUser", "TrackUser"]  # fmt: skip
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=90)
+    report = json.loads((tmp_path / "locust_probe.json").read_text())
+    assert report["highest_rate_held"] == 40, done.stderr[-1500:]
+    assert [s["rate"] for s in report["steps"]] == [20, 40, 60]
+    assert report["steps"][-1]["rate_limited"] > 0 and "429 share" in report["stopped"]
+    assert "highest rate that held 40 req/s" in done.stderr

@@ -85,3 +85,28 @@ def test_bad_arguments_one_line_exit_2(tmp_path, args, message):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and message in lines[-1] and "Traceback" not in done.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_summary_reads_locust_csvs_and_failure_kinds(tmp_path):
+    """The printed summary: totals from the Aggregated row, failures grouped by kind, the probe."""
+    from runs.cli import summarise
+
+    (tmp_path / "locust_stats.csv").write_text(
+        "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
+        "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,95%\n"
+        "PUT,/api/v1/customers/[id],90,7,2,3,1,40,2,9.0,0.7,2,9\n"
+        ",Aggregated,100,8,2,3,1,41.5,2,10.04,0.8,2,10\n"
+    )
+    (tmp_path / "locust_failures.csv").write_text(
+        "Method,Name,Error,Occurrences\n"
+        "PUT,/api/v1/customers/[id],CatchResponseError('rate limited (429)'),5\n"
+        "POST,/api/v1/events,CatchResponseError('rate limited (429)'),2\n"
+        "POST,/api/v1/events,CatchResponseError('server error (5xx): 503'),1\n"
+    )
+    (tmp_path / "locust_probe.json").write_text(
+        '{"highest_rate_held": 60.0, "stopped": "stopped at 80 req/s"}'
+    )
+    text = summarise(tmp_path, {"accepted": 92, "rate_limited": 7, "operations_accepted": 120})
+    assert "requests 100, failures 8, 10.0 req/s, median 2 ms, p95 10 ms, max 42 ms" in text
+    assert "rate limited (429) x7, server error (5xx): 503 x1" in text
+    assert "sandbox: accepted 92, rate limited 7" in text and "highest rate that held 60.0 req/s" in text
