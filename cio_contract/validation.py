@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from cio_contract.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -61,7 +63,16 @@ def json_size(value: Any) -> int:
     """Bytes of ``value`` as compact UTF-8 JSON: how the limits measure values and operations."""
     if isinstance(value, str):
         return len(value.encode()) + 2
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    try:
+        # orjson writes the same compact UTF-8 form as the stdlib call below, about 10x faster.
+        return len(orjson.dumps(value))
+    except TypeError:  # what orjson refuses (non-str keys, ints over 64 bits), the stdlib measures
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _is_one_of(value: Any, choices: frozenset[str]) -> bool:
+    # A list or dict where a word belongs must be a violation, not a TypeError from hashing it.
+    return isinstance(value, str) and value in choices
 
 
 def _utf8_len(text: str) -> int:
@@ -161,7 +172,7 @@ def validate_event(body: Any, limits: Limits = DEFAULT_LIMITS, *, anonymous: boo
     if not isinstance(body, dict):
         return [Violation("request body must be a JSON object", "", "invalid_type")]
     kind = body.get("type", "event")
-    if kind not in _EVENT_TYPES:
+    if not _is_one_of(kind, _EVENT_TYPES):
         return [Violation("type must be one of event, page, screen", "type", "invalid_value")]
     problems = _validate_event_fields(body.get("name"), body.get("data"), "data", limits)
     timestamp = body.get("timestamp")
@@ -211,7 +222,7 @@ def validate_merge(body: Any) -> list[Violation]:
 
 def _validate_person_operation(op: dict[str, Any], limits: Limits) -> list[Violation]:
     action = op.get("action")
-    if action not in PERSON_ACTIONS:
+    if not _is_one_of(action, PERSON_ACTIONS):
         return [Violation(f"unknown person action {action!r}", "action", "invalid_value")]
     if action == "merge":
         allowed = ("id", "email", "cio_id")
@@ -240,7 +251,7 @@ def _validate_person_operation(op: dict[str, Any], limits: Limits) -> list[Viola
 
 
 def _validate_object_operation(op: dict[str, Any], limits: Limits) -> list[Violation]:
-    if op.get("action") not in OBJECT_ACTIONS:
+    if not _is_one_of(op.get("action"), OBJECT_ACTIONS):
         return [Violation(f"unknown object action {op.get('action')!r}", "action", "invalid_value")]
     ids = op.get("identifiers")
     if not isinstance(ids, dict) or not (
@@ -262,7 +273,7 @@ def _validate_object_operation(op: dict[str, Any], limits: Limits) -> list[Viola
 
 
 def _validate_delivery_operation(op: dict[str, Any]) -> list[Violation]:
-    if op.get("action") != "event" or op.get("name") not in _DELIVERY_EVENTS:
+    if op.get("action") != "event" or not _is_one_of(op.get("name"), _DELIVERY_EVENTS):
         return [Violation("delivery events are opened, converted or delivered", "name", "invalid_value")]
     attributes = op.get("attributes")
     if not isinstance(attributes, dict) or not attributes.get("device_token"):
@@ -335,7 +346,7 @@ def validate_cdp_message(
     if not isinstance(message, dict):
         return [Violation("message must be a JSON object", "", "invalid_type")]
     kind = kind or message.get("type")
-    if kind not in _CDP_TYPES:
+    if not _is_one_of(kind, _CDP_TYPES):
         return [Violation(f"type must be one of {', '.join(sorted(_CDP_TYPES))}", "type", "invalid_value")]
     if json_size(message) > limits.cdp_message_bytes:
         return [Violation(f"message cannot be larger than {limits.cdp_message_bytes} bytes", "", "too_large")]

@@ -228,3 +228,23 @@ class TestOthers:
         fifteen = ",".join(f"p{i}@example.com" for i in range(15))
         assert validate_transactional("email", {**base, "to": fifteen}) == []
         assert validate_transactional("email", {**base, "to": fifteen, "cc": "x@example.com"}) != []
+
+
+@pytest.mark.parametrize("odd", [[1], {"a": 1}, 3, None])
+def test_odd_types_are_violations_not_crashes(odd):
+    """A list or object where a word belongs is reported, never raised."""
+    assert validate_event({"name": "x", "type": odd}) != [] or odd is None
+    assert validate_v2_operation({"type": odd, "action": "identify"}) != []
+    assert validate_v2_operation({"type": "person", "action": odd, "identifiers": {"id": "u"}}) != []
+    assert validate_v2_operation({"type": "object", "action": odd}) != []
+    assert validate_v2_operation({"type": "delivery", "action": "event", "name": odd}) != []
+    assert validate_cdp_message({"type": odd, "userId": "u"}) != []
+
+
+def test_json_size_matches_the_stdlib_form():
+    """json_size measures compact UTF-8 JSON, also for what orjson refuses."""
+    import json
+
+    for value in ({"a": [1, 2.5, None, True], "é": "ü"}, {1: "int key"}, [2**70]):
+        expected = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        assert json_size(value) == expected
