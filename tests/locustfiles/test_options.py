@@ -123,3 +123,17 @@ def test_options_from_a_locust_conf_file(tmp_path, settings):
     conf.write_text("shape = arrival\ntarget-rate = 12\nmix = identify=1,pipelines=2\nseed = 5\n")
     s = settings("--config", str(conf))
     assert (s.shape, s.target_rate, s.mix, s.seed) == ("arrival", 12.0, {"identify": 1, "pipelines": 2}, 5)
+
+
+def test_python_m_locustfiles_prints_the_full_help():
+    """`python -m locustfiles` is Locust's --help plus the traffic and monitoring options."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "locustfiles"], cwd=repo, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0
+    assert "Customer.io traffic model" in done.stdout and "--probe-step-rate" in done.stdout
+    assert "--users" in done.stdout and "demo-track-key" not in done.stdout
