@@ -69,15 +69,22 @@ def _prebuild(environment: Environment) -> None:
 @events.test_start.add_listener
 def _on_test_start(environment: Environment, **_: Any) -> None:
     try:
-        if isinstance(environment.runner, MasterRunner):
-            # The master sends no requests; only check (the web UI may have changed the host).
-            settings_from(environment.parsed_options, host=environment.host)
-            return
-        build_context(environment)
+        if not isinstance(environment.runner, WorkerRunner):
+            # The web UI may have changed the host or dropped the shape since init.
+            _check_cap_applies(environment)
+        if not isinstance(environment.runner, MasterRunner):
+            build_context(environment)
     except OptionError as exc:
         log.error("Not starting: %s", exc)
         if environment.runner is not None:
             gevent.spawn_later(0, environment.runner.quit)
+
+
+def _check_cap_applies(environment: Environment) -> None:
+    settings = settings_from(environment.parsed_options, host=environment.host)
+    if settings.rate_cap is not None and not isinstance(environment.shape_class, OptionShape):
+        # Only our shapes apply the cap; a shapeless run (class picker "Default") would not.
+        raise OptionError("on a real Customer.io host pick one of the suite's shapes, which cap the rate")
 
 
 @events.test_stop.add_listener

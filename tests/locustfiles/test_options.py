@@ -137,3 +137,22 @@ def test_python_m_locustfiles_prints_the_full_help():
     assert done.returncode == 0
     assert "Customer.io traffic model" in done.stdout and "--probe-step-rate" in done.stdout
     assert "--users" in done.stdout and "demo-track-key" not in done.stdout
+
+
+def test_real_host_run_without_a_capping_shape_is_refused(monkeypatch):
+    """A shapeless run (class picker "Default") on a real host would escape the cap: refused."""
+    from types import SimpleNamespace
+
+    from locustfiles.plugin import _check_cap_applies
+    from locustfiles.shapes import OptionShape
+
+    monkeypatch.setenv("CIO_SITE_ID", "site-1")
+    monkeypatch.setenv("CIO_API_KEY", "secret-1")
+    options = parse_options("--allow-real-customerio")
+    env = SimpleNamespace(parsed_options=options, host="https://track.customer.io", shape_class=None)
+    with pytest.raises(OptionError, match="pick one of the suite's shapes"):
+        _check_cap_applies(env)  # type: ignore[arg-type]
+    env.shape_class = OptionShape()
+    _check_cap_applies(env)  # type: ignore[arg-type]
+    env.host, env.shape_class = "http://127.0.0.1:8080", None
+    _check_cap_applies(env)  # type: ignore[arg-type]  # the sandbox needs no cap
