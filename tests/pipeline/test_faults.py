@@ -108,8 +108,8 @@ def test_frozen_broker_makes_ingest_answer_503_and_loses_nothing(
 ) -> None:
     """Broker SIGSTOPped while clients keep sending: ingest answers 503, never 200 for unkept data."""
     calls = [event(i) for i in range(4000)]
-    timer = threading.Timer(1.0, broker.freeze)
-    thaw = threading.Timer(1.0 + FREEZE_SECONDS, broker.thaw)
+    timer = threading.Timer(0.5, broker.freeze)
+    thaw = threading.Timer(0.5 + FREEZE_SECONDS, broker.thaw)
     with running_sandbox(log_dir=log_dir) as sandbox, \
             start_ingest(broker, topics, log_dir, "--delivery-timeout", "2") as ingest, \
             start_sender(broker, topics, sandbox.url, redis_url, log_dir):  # fmt: skip
@@ -165,7 +165,7 @@ def test_sigterm_and_rebalance_lose_nothing(
 ) -> None:
     """A second sender joins mid-delivery (rebalance), then the first gets SIGTERM: it finishes its
     in-flight batches, commits and leaves (exit 0); the other delivers the rest."""
-    calls = [event(i) for i in range(900)]
+    calls = [event(i) for i in range(1500)]
     args = ("--max-batch-operations", "20", "--concurrency", "2")
     with ExitStack() as stack:
         sandbox = stack.enter_context(running_sandbox(log_dir=log_dir))
@@ -178,10 +178,10 @@ def test_sigterm_and_rebalance_lose_nothing(
         second = stack.enter_context(start_sender(broker, topics, sandbox.url, redis_url, log_dir, *args,
                                                   name="second"))  # fmt: skip
         wait_for_group([first, second], partitions=6)
+        admin_call(sandbox.url, "faults", "PUT", {})  # first still holds read, undelivered events
         assert first.stop(timeout=30) == 0
         stopping = re.search(r"stopping: delivering (\d+) in-flight", first.log_text())
         assert stopping and int(stopping.group(1)) > 0, "SIGTERM should come while batches are in flight"
-        admin_call(sandbox.url, "faults", "PUT", {})
-        events = wait_for_seqs(sandbox.url, set(range(900)), timeout=40)
-        assert_all_arrived_once_per_id(events, set(range(900)))
+        events = wait_for_seqs(sandbox.url, set(range(1500)), timeout=40)
+        assert_all_arrived_once_per_id(events, set(range(1500)))
         assert scrape(second.url)["pipeline_sender_events_delivered_total"] > 0
