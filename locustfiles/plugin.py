@@ -25,6 +25,17 @@ from locustfiles.shapes import OptionShape
 __all__ = ["fail", "probe_report_path"]
 
 log = logging.getLogger(__name__)
+_TAGS = (
+    "identify",
+    "track",
+    "page",
+    "screen",
+    "anonymous",
+    "batch",
+    "transactional",
+    "pipelines",
+    "integration",
+)
 
 
 def fail(message: str) -> None:
@@ -53,8 +64,25 @@ def _on_init(environment: Environment, **_: Any) -> None:
         return
     if settings.rate_cap is not None:
         log.warning("Real Customer.io host: total request rate capped at %g req/s", settings.rate_cap)
+    _drop_users_without_tasks(environment)
     if not isinstance(environment.runner, MasterRunner):
         _prebuild(environment)
+
+
+def _drop_users_without_tasks(environment: Environment) -> None:
+    # Locust keeps a user class whose tasks --tags/--exclude-tags removed and then fails in every
+    # such user ("No tasks defined"). Filtering now (Locust does it only once) and dropping those
+    # classes on the master/local runner means they are never dispatched, to any worker.
+    if not (
+        getattr(environment.parsed_options, "tags", None)
+        or getattr(environment.parsed_options, "exclude_tags", None)
+    ):
+        return
+    environment._filter_tasks_by_tags()
+    kept = [cls for cls in environment.user_classes if cls.tasks]
+    if not kept:
+        fail("no user class has a task left after --tags/--exclude-tags; tags are: " + ", ".join(_TAGS))
+    environment.user_classes = kept
 
 
 def _prebuild(environment: Environment) -> None:

@@ -180,3 +180,16 @@ def test_probe_finds_the_highest_rate_under_the_sandbox_limit(tmp_path):
     assert [s["rate"] for s in report["steps"]] == [20, 40, 60]
     assert report["steps"][-1]["rate_limited"] > 0 and "429 share" in report["stopped"]
     assert "highest rate that held 40 req/s" in done.stderr
+
+
+@pytest.mark.slow
+def test_tags_select_tasks_and_drop_users_left_without_any(tmp_path):
+    """--tags identify screen: only those requests; users with no tagged task are not started."""
+    with running_sandbox(log_dir=tmp_path / "sb") as sb:
+        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", sb.url, "--headless",
+                   "-u", "8", "-r", "8", "-t", "3s", "--tags", "identify", "screen",
+                   "--csv", str(tmp_path / "locust")]  # fmt: skip
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    names = {r["Name"] for r in rows(tmp_path / "locust_stats.csv")} - {"Aggregated"}
+    assert names == {"/api/v1/customers/[id]", "/api/v1/customers/[id]/events"}
+    assert "No tasks defined" not in done.stderr and "Traceback" not in done.stderr
