@@ -40,7 +40,8 @@ class UsageError(ValueError):
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m runs",
-        description="Run a standard load profile against a fresh sandbox with a local Locust cluster.",
+        description="Run a standard load profile against a fresh sandbox with a local Locust cluster. "
+        "Options after -- go to Locust, e.g. `python -m runs baseline -- --seed 7 --target-rate 40`.",
         epilog="profiles: " + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()),
     )
     p.add_argument("profile", choices=list(PROFILES), help="which run")
@@ -49,12 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=REPO / "reports", help="parent of the run directory")
     p.add_argument("--host", help="load this target instead of starting a sandbox (e.g. the pipeline ingest)")
     p.add_argument("--no-analysis", action="store_true", help="skip python -m analysis.report")
-    p.add_argument("locust_args", nargs="*", help="after --: extra Locust options, e.g. -- --seed 7")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after "--" is Locust's (argparse would try to read those options itself).
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, locust_extra = _parser().parse_args(argv[:split]), argv[split + 1 :]
     try:
         chosen = profile(args.profile)
         extra, duration = _duration_args(chosen, args.duration)
@@ -68,12 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return _run(chosen, args, run_dir, [*extra, *args.locust_args], duration)
+        return _run(chosen, args, run_dir, [*extra, *locust_extra], duration)
     except KeyboardInterrupt:
         print(
             f"runs: interrupted; everything started was stopped; partial files in {run_dir}", file=sys.stderr
         )
         return 130
+    except UsageError as exc:
+        print(f"runs: {exc}", file=sys.stderr)
+        return 2
     except (ServiceStartError, ClusterError) as exc:
         print(f"runs: {str(exc).splitlines()[0]} (logs in {run_dir})", file=sys.stderr)
         return 1
@@ -131,8 +137,8 @@ def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[s
             locustfile=LOCUSTFILE, host=host, workers=args.workers, run_dir=run_dir, locust_args=locust_args
         )
         started.append(cluster)
-        cluster.wait(timeout=duration + _MARGIN_SECONDS)
-        _check_master(cluster, run_dir)
+        _check_master(cluster, _wait_for_master(cluster, duration + _MARGIN_SECONDS))
+        cluster.wait(timeout=30)  # workers quit with their master; this reaps them
         sandbox_totals = _sandbox_totals(sandbox)
         if sandbox_totals is not None:
             (run_dir / "sandbox_stats.json").write_text(json.dumps(sandbox_totals, indent=2))
@@ -143,8 +149,22 @@ def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[s
             process.stop()
 
 
-def _check_master(cluster: LocalCluster, run_dir: Path) -> None:
-    if not (run_dir / "locust_stats.csv").exists():
+def _wait_for_master(cluster: LocalCluster, timeout: float) -> int:
+    # Not cluster.wait(): after a master that refused its options, workers would get a 10 s grace.
+    try:
+        return cluster.master.popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        raise ClusterError(f"Locust master still running after {timeout:.0f} s; stopped it") from None
+
+
+def _check_master(cluster: LocalCluster, code: int) -> None:
+    if code == 2:
+        # Locust refused its options (ours print one "locust: ..." line); that is a usage error.
+        lines = [line for line in cluster.master_log().splitlines() if line.strip()]
+        raise UsageError(
+            next((ln for ln in reversed(lines) if "error" in ln or ln.startswith("locust:")), lines[-1])
+        )
+    if not (cluster.run_dir / "locust_stats.csv").exists():
         tail = [line for line in cluster.master_log().splitlines() if line.strip()][-1:] or ["no output"]
         raise ClusterError(f"Locust master wrote no statistics: {tail[0]}")
 

@@ -43,7 +43,7 @@ def alive(pids: set[int]) -> list[int]:
 @pytest.mark.slow
 def test_short_baseline_writes_the_run_directory_and_stops_everything(tmp_path):
     """Sandbox + master + 2 workers + analysis; every shared run file is written; nothing left."""
-    proc = start_runs("baseline", "--duration", "8s", "--out", str(tmp_path))
+    proc = start_runs("baseline", "--duration", "8s", "--out", str(tmp_path), "--", "--seed", "3")
     pids = children_while(proc, time.monotonic() + 120)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode in (0, 1), err  # 1 = an SLO breach on a loaded machine, still a full run
@@ -110,3 +110,14 @@ def test_summary_reads_locust_csvs_and_failure_kinds(tmp_path):
     assert "requests 100, failures 8, 10.0 req/s, median 2 ms, p95 10 ms, max 42 ms" in text
     assert "rate limited (429) x7, server error (5xx): 503 x1" in text
     assert "sandbox: accepted 92, rate limited 7" in text and "highest rate that held 60.0 req/s" in text
+
+
+@pytest.mark.slow
+def test_bad_locust_option_after_double_dash_exits_2_and_stops_everything(tmp_path):
+    """`-- --target-rate -5`: Locust's one line is repeated, exit 2, sandbox and workers stopped."""
+    proc = start_runs("baseline", "--out", str(tmp_path), "--", "--target-rate", "-5")
+    pids = children_while(proc, time.monotonic() + 60)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.strip().splitlines()[-1] == "runs: locust: --target-rate must be greater than 0 (got -5)"
+    assert not alive(pids)
