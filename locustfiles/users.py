@@ -89,6 +89,9 @@ class CustomerIOUser(FastHttpUser):
         self.track_headers = {**json_type, "Authorization": _basic(c.site_id, c.track_api_key)}
         self.app_headers = {**json_type, "Authorization": f"Bearer {c.app_api_key}"}
         self.cdp_headers = {**json_type, "Authorization": _basic(c.cdp_api_key, "")}
+        # API clients (the official SDKs among them) keep no cookies; Locust's cookie jar would cost
+        # two cookie-policy passes per request for nothing.
+        self.client.client.cookiejar = None
         rate = arrival_per_user_rate(s) if s.shape == "arrival" else s.user_rate
         self.pacer = Pacer(rate)
         # Locust starts a batch of users in the same instant; without a random phase they would
