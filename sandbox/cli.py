@@ -236,7 +236,8 @@ def _banner(config: SandboxConfig) -> str:
         site, track, app, cdp = DEMO_WORKSPACE
         return (f"\n  demo workspace: site id {site}, Track API key {track}, App API key {app}, "
                 f"Pipelines write key {cdp}")  # fmt: skip
-    return "\n  workspaces: " + ", ".join(w.site_id for w in config.workspaces)
+    # Site ids of real configurations are secrets: logs (and run directories) get only the count.
+    return f"\n  workspaces: {len(config.workspaces)} configured (site ids not logged)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

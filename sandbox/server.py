@@ -101,7 +101,7 @@ def _ready_info(config: SandboxConfig, port: int) -> dict[str, Any]:
         "pid": os.getpid(),
         "admin": url + "/__sandbox",
         "processes": config.processes,
-        "workspaces": [ws.site_id for ws in config.workspaces],
+        "workspaces": len(config.workspaces),  # a count: site ids are secrets, and this file lands in run dirs
     }
 
 
