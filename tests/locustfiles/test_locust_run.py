@@ -94,18 +94,32 @@ def test_cluster_arrival_rate_holds_target_and_429s_match(tmp_path):
                 "--shape-duration", "16s", "IdentifyUser", "TrackUser"]  # fmt: skip
         with start_local_cluster(locustfile=LOCUSTFILE, host=sb.url, workers=2, run_dir=run_dir,
                                  locust_args=args, env=SECRETS) as cluster:  # fmt: skip
+            rate, seconds = arrival_rate_at_target(sb.url, settle=6.0, window=9.0)
             cluster.wait(timeout=90)
             assert cluster.connected_workers() == 2
         stats = sandbox_stats(sb.url)["totals"]
-    history = [r for r in rows(run_dir / "locust_stats_history.csv") if r["Name"] == "Aggregated"]
-    start = int(history[0]["Timestamp"])
-    window = [r for r in history if start + 6 <= int(r["Timestamp"]) <= start + 15]
-    first, last = window[0], window[-1]
-    seconds = int(last["Timestamp"]) - int(first["Timestamp"])
-    rate = (int(last["Total Request Count"]) - int(first["Total Request Count"])) / seconds
-    assert rate == pytest.approx(40, rel=0.05), f"held {rate:.1f} req/s over {seconds} s"
+    assert rate == pytest.approx(40, rel=0.05), f"held {rate:.1f} req/s over {seconds:.1f} s"
     assert stats["rate_limited"] > 0 and locust_429s(run_dir) == stats["rate_limited"]
     assert_no_secret_in(run_dir)
+
+
+def arrival_rate_at_target(url: str, settle: float, window: float) -> tuple[float, float]:
+    """Requests/s the sandbox received over ``window`` s, starting ``settle`` s after the first one.
+
+    Counted at the target, not from Locust's history: workers report to the master only every 3 s,
+    so a history window of a few seconds gains or loses a whole report.
+    """
+    import time
+
+    deadline = time.monotonic() + 60
+    while sandbox_stats(url)["totals"]["requests"] == 0:
+        assert time.monotonic() < deadline, "no request reached the sandbox within 60 s"
+        time.sleep(0.05)
+    time.sleep(settle)
+    first, t0 = sandbox_stats(url)["totals"]["requests"], time.monotonic()
+    time.sleep(window)
+    last, t1 = sandbox_stats(url)["totals"]["requests"], time.monotonic()
+    return (last - first) / (t1 - t0), t1 - t0
 
 
 BAD_OPTIONS = [
