@@ -101,7 +101,8 @@ def _ready_info(config: SandboxConfig, port: int) -> dict[str, Any]:
         "pid": os.getpid(),
         "admin": url + "/__sandbox",
         "processes": config.processes,
-        "workspaces": len(config.workspaces),  # a count: site ids are secrets, and this file lands in run dirs
+        # A count: site ids are secrets, and this file lands in run directories.
+        "workspaces": len(config.workspaces),
     }
 
 
