@@ -182,19 +182,52 @@ def per_second(history: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {"timestamp": frame["timestamp"], "endpoint": frame["endpoint"], "users": frame["users"]}
     )
-    for total, name, rate in (
-        ("total_requests", "requests", "rps"),
-        ("total_failures", "failures", "fail_rps"),
-    ):
+    counts = {}
+    for total, name in (("total_requests", "requests"), ("total_failures", "failures")):
         values = frame[total].to_numpy()
         delta = np.diff(values, prepend=values[:1])
-        out[name] = np.where(first | (delta < 0), values, delta)
-        out[rate] = out[name].to_numpy() / dt
+        counts[name] = np.where(first | (delta < 0), values, delta)
+    groups = _report_groups(counts["requests"], first)
+    for name, rate in (("requests", "rps"), ("failures", "fail_rps")):
+        spread = counts[name] if groups is None else _spread(counts[name], groups)
+        out[name] = spread
+        out[rate] = spread / dt
     out["error_rate"] = _ratio(out["failures"], out["requests"])
     for col in ("p50", "p95", "p99"):
         out[f"{col}_ms"] = frame[col].to_numpy()
     back = np.lexsort((out["endpoint"].cat.codes.to_numpy(), out["timestamp"].to_numpy()))
     return out.iloc[back].reset_index(drop=True)
+
+
+# In distributed runs workers report to the master every 3 s (Locust's WORKER_REPORT_INTERVAL), so
+# the master's counters move in steps: 0, 0, 3 s worth. Charted per second that is a comb, not a rate.
+_MAX_REPORT_GAP = 4
+_BATCHED_ZERO_SHARE = 0.3
+
+
+def _report_groups(requests: np.ndarray, first: np.ndarray) -> np.ndarray | None:
+    """Group each silent second with the report that follows it, when reports come in batches.
+
+    Returns a group id per row, or None when the run reports every second (a single-process run,
+    whose silent seconds are real pauses and must stay zero).
+    """
+    active = np.flatnonzero(requests)
+    if active.size < 3:
+        return None
+    inside = requests[active[0] : active[-1] + 1]
+    if np.mean(inside == 0) < _BATCHED_ZERO_SHARE:
+        return None
+    last = np.r_[first[1:], True]  # each series' last row closes its final group
+    marker = (requests != 0) | last
+    return np.cumsum(marker) - marker
+
+
+def _spread(counts: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Share each group's count evenly over its seconds; long silent gaps stay as they were."""
+    sizes = np.bincount(groups)
+    sums = np.bincount(groups, weights=counts)
+    spreadable = (sizes <= _MAX_REPORT_GAP)[groups]
+    return np.where(spreadable, sums[groups] / sizes[groups], counts).astype("float64")
 
 
 def error_rate_by_kind(seconds: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:

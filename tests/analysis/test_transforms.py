@@ -65,6 +65,21 @@ def test_per_second_differences_cumulative_counters() -> None:
     )
 
 
+def test_per_second_spreads_batched_worker_reports() -> None:
+    """Distributed runs report every 3 s: each report's count is shared over the seconds it covers."""
+    counts = [0, 0, 30, 30, 30, 60, 60, 60, 90]  # cumulative, stepping every 3 s, 10 req/s
+    frame = history([(100 + i, "Aggregated", 5, c, c // 10, 10.0) for i, c in enumerate(counts)])
+    got = t.per_second(frame)
+    assert got["rps"].tolist() == [10.0] * 9  # the first report covers the run's first 3 s too
+
+
+def test_per_second_keeps_real_pauses_of_a_single_process_run() -> None:
+    """A run that reports every second keeps its silent seconds at zero."""
+    counts = [10, 20, 30, 40, 40, 50, 60, 70, 80, 90]
+    frame = history([(100 + i, "Aggregated", 5, c, 0, 10.0) for i, c in enumerate(counts)])
+    assert t.per_second(frame)["rps"].tolist() == [10.0, 10.0, 10.0, 10.0, 0.0] + [10.0] * 5
+
+
 @pytest.mark.parametrize(
     ("message", "kind"),
     [
