@@ -117,6 +117,7 @@ def summary(results: Results, chart_names: list[str] | None = None) -> dict[str,
                 for v in results.verdicts
             ],
             "comparison": _comparison_dict(results),
+            "delivery": results.delivery,
             "charts": [f"charts/{name}.png" for name in chart_names or []],
             "notes": results.notes,
         }
@@ -194,6 +195,10 @@ def _fmt_actual(s: dict[str, Any]) -> str:
     rule = s["rule"].replace(" ", "")
     if rule.startswith("error_rate"):
         return _pct(actual)
+    if rule.startswith("e2e_"):
+        return _ms(actual)
+    if rule.startswith(("lost", "duplicates", "delivered", "acknowledged", "unacknowledged")):
+        return f"{actual:,.0f}"
     return _num(actual) if rule.startswith(("rps", "requests", "failures")) else _ms(actual)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -35,6 +36,8 @@ class Results:
     baseline_path: Path | None = None
     tolerance_pct: float = 10.0
     notes: list[str] = field(default_factory=list)
+    delivery: dict[str, Any] | None = None
+    """The delivery reconciliation (``summary.json``'s ``delivery`` block); None without accounting."""
 
     @property
     def final_source(self) -> str:
@@ -68,6 +71,7 @@ def analyse(
     baseline: Run | None = None,
     tolerance_pct: float = 10.0,
     knee_thresholds: KneeThresholds | None = None,
+    delivery: dict[str, Any] | None = None,
 ) -> Results:
     final = final_table(run)
     failures = transforms.error_kinds(run.failures)
@@ -89,9 +93,10 @@ def analyse(
         kind_rates=kind_rates,
         failures=failures,
         knee=knee,
-        verdicts=evaluate(final, thresholds or []),
+        verdicts=evaluate(final, thresholds or [], delivery),
         comparison=compare(final, final_table(baseline), tolerance_pct) if baseline is not None else None,
         baseline_path=baseline.files.prefix if baseline is not None else None,
         tolerance_pct=tolerance_pct,
         notes=notes,
+        delivery=delivery,
     )

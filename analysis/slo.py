@@ -1,4 +1,9 @@
-"""SLO gate: parse thresholds like ``p95 < 500ms`` from YAML/JSON and judge final figures."""
+"""SLO gate: parse thresholds like ``p95 < 500ms`` from YAML/JSON and judge final figures.
+
+Latency, error-rate and rate rules are judged on the final per-endpoint table; the delivery rules
+(``lost == 0``, ``duplicates``, ``e2e_p99 < 5s``, ...) on the ``delivery`` block of ``summary.json``,
+i.e. the reconciliation of what the target acknowledged against what reached the sandbox.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from analysis.locust_csv import AGGREGATED, PERCENTILES
 __all__ = ["Threshold", "Verdict", "evaluate", "load_slo_file", "parse_threshold"]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
+    "==": operator.eq,
     "<=": operator.le,
     ">=": operator.ge,
     "<": operator.lt,
@@ -28,7 +34,20 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 _LATENCY = {*PERCENTILES.values(), "avg", "median", "min", "max"}
 _LATENCY_COLUMN = {"avg": "avg_ms", "median": "p50", "min": "min_ms", "max": "max_ms"}
 _OTHER = {"error_rate", "rps", "requests", "failures"}
-_RULE = re.compile(r"^\s*([a-z0-9_.]+)\s*(<=|>=|<|>)\s*([0-9.]+)\s*([a-z%/]*)\s*$", re.I)
+# Delivery metric -> how to read it from the summary's ``delivery`` block (a key, or e2e_ms's key).
+DELIVERY_METRICS: dict[str, tuple[str, ...]] = {
+    "lost": ("lost",),
+    "duplicates": ("duplicates",),
+    "delivered": ("delivered",),
+    "acknowledged": ("acknowledged",),
+    "unacknowledged_delivered": ("unacknowledged_delivered",),
+    "e2e_p50": ("e2e_ms", "p50"),
+    "e2e_p95": ("e2e_ms", "p95"),
+    "e2e_p99": ("e2e_ms", "p99"),
+    "e2e_max": ("e2e_ms", "max"),
+}
+_DELIVERY_LATENCY = {m for m in DELIVERY_METRICS if m.startswith("e2e_")}
+_RULE = re.compile(r"^\s*([a-z0-9_.]+)\s*(==|<=|>=|<|>)\s*([0-9.]+)\s*([a-z%/]*)\s*$", re.I)
 _UNITS: dict[str, dict[str, float]] = {
     "latency": {"": 1.0, "ms": 1.0, "s": 1000.0},
     "error_rate": {"": 1.0, "%": 0.01},
@@ -62,8 +81,10 @@ class Verdict:
 def _fmt(metric: str, value: float) -> str:
     if metric == "error_rate":
         return f"{value * 100:.2f}%"
-    if metric in _LATENCY:
+    if metric in _LATENCY or metric in _DELIVERY_LATENCY:
         return f"{value:.0f}ms"
+    if metric in DELIVERY_METRICS:
+        return f"{value:,.0f}"
     return f"{value:.1f}"
 
 
@@ -77,14 +98,14 @@ def parse_threshold(text: str, endpoint: str = AGGREGATED, source: Path | None =
         )
     metric, op, number, unit = match.groups()
     metric = metric.lower()
-    if metric in _LATENCY:
+    if metric in _LATENCY or metric in _DELIVERY_LATENCY:
         kind = "latency"
     elif metric == "error_rate":
         kind = "error_rate"
-    elif metric in _OTHER:
+    elif metric in _OTHER or metric in DELIVERY_METRICS:
         kind = "count"
     else:
-        known = ", ".join(sorted(_LATENCY | _OTHER))
+        known = ", ".join(sorted(_LATENCY | _OTHER | set(DELIVERY_METRICS)))
         raise InputError(source, f"unknown metric {metric!r} in SLO rule {text!r}; use one of {known}")
     scale = _UNITS[kind].get(unit.lower())
     if scale is None:
@@ -138,10 +159,25 @@ def _as_list(items: object, where: str, path: Path) -> list[str]:
     return items
 
 
-def evaluate(final: pd.DataFrame, thresholds: list[Threshold]) -> list[Verdict]:
-    """Judge each threshold against the final per-endpoint table. Missing data fails the rule:
-    a gate that cannot see the figure must not pass it."""
-    return [_judge(final, t) for t in thresholds]
+def evaluate(
+    final: pd.DataFrame, thresholds: list[Threshold], delivery: dict[str, Any] | None = None
+) -> list[Verdict]:
+    """Judge each threshold against the final per-endpoint table, or a delivery rule against the
+    summary's ``delivery`` block. Missing data fails the rule: a gate that cannot see the figure
+    must not pass it (a run without delivery accounting fails ``lost == 0``)."""
+    return [
+        _judge_delivery(delivery, t) if t.metric in DELIVERY_METRICS else _judge(final, t) for t in thresholds
+    ]
+
+
+def _judge_delivery(delivery: dict[str, Any] | None, threshold: Threshold) -> Verdict:
+    value: Any = delivery
+    for key in DELIVERY_METRICS[threshold.metric]:
+        value = value.get(key) if isinstance(value, dict) else None
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Verdict(threshold, math.nan, False)
+    actual = float(value)
+    return Verdict(threshold, actual, bool(_OPS[threshold.op](actual, threshold.value)))
 
 
 def _judge(final: pd.DataFrame, threshold: Threshold) -> Verdict:

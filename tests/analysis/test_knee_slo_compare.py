@@ -116,6 +116,25 @@ def test_evaluate_global_per_endpoint_and_missing_data() -> None:
     assert verdicts[4].line() == "FAIL  GET /b: p95 < 1s (actual no data)"
 
 
+def test_delivery_rules_read_the_delivery_block_and_fail_without_it() -> None:
+    """lost == 0, duplicates and e2e_p99 judge the summary's delivery block; absent, they fail."""
+    rules = [parse_threshold(t) for t in ("lost == 0", "duplicates <= 5", "e2e_p99 < 2s", "e2e_max < 1s")]
+    delivery = {
+        "acknowledged": 1000,
+        "delivered": 999,
+        "lost": 1,
+        "duplicates": 3,
+        "unacknowledged_delivered": 0,
+        "e2e_ms": {"p50": 40, "p95": 900, "p99": 1500, "max": 1800},
+    }
+    verdicts = evaluate(FINAL, rules, delivery)
+    assert [v.passed for v in verdicts] == [False, True, True, False]
+    assert verdicts[0].line() == "FAIL  Aggregated: lost == 0 (actual 1)"
+    assert verdicts[2].line() == "PASS  Aggregated: e2e_p99 < 2s (actual 1500ms)"
+    assert evaluate(FINAL, rules[:1], {**delivery, "lost": 0})[0].passed
+    assert [v.passed for v in evaluate(FINAL, rules, None)] == [False] * 4
+
+
 def test_load_slo_yaml_and_json(tmp_path: Path) -> None:
     """YAML mapping with global + endpoints, and a JSON list, both load."""
     yml = tmp_path / "slo.yaml"
