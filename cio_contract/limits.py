@@ -59,15 +59,31 @@ CLIENT_BATCH_BYTES = 475_000
 
 @dataclass(frozen=True)
 class RateLimit:
-    """``requests`` per ``per_seconds`` window, with ``burst`` extra requests allowed on top."""
+    """``requests`` per ``per_seconds`` window.
+
+    ``burst`` None (the default) means what a user reads in "N per second": at most ``requests`` in
+    any window of ``per_seconds``, and nothing refused while a client stays under that, however it
+    clumps. A number asks for the tight form instead: requests evenly spaced at the sustained rate,
+    with ``burst`` extra allowed at once (0 = strict spacing).
+    """
 
     requests: int
     per_seconds: float = 1.0
-    burst: int = 0
+    burst: int | None = None
 
     @property
     def per_second(self) -> float:
         return self.requests / self.per_seconds
+
+    @property
+    def sliding(self) -> bool:
+        """True for the any-window semantics (the default), False for the tight, spaced form."""
+        return self.burst is None
+
+    @property
+    def effective_burst(self) -> int:
+        """Requests allowed at once above the spacing: ``requests - 1`` for a sliding window."""
+        return self.requests - 1 if self.burst is None else self.burst
 
 
 # The scaling guide's planning figures (the sandbox default): Track 100/s, App 10/s, Pipelines 3000/3 s.

@@ -13,7 +13,7 @@ The stats document (``GET /__sandbox/stats``) has this shape::
           "apis": {"track": {... same keys without duplicates ...}, "app": {...}, "cdp": {...}},
           "endpoints": {"identify": {"api": "track", "stats_name": "/api/v1/customers/[id]",
                                      "requests": N, "accepted": ..., ...}, ...},
-          "rate_limits": {"track": {"requests": 100, "per_seconds": 1.0, "burst": 0,
+          "rate_limits": {"track": {"requests": 100, "per_seconds": 1.0, "burst": null,
                                     "per_second": 100.0, "mode": "reject"}, ...}
         },
         "_unknown": {...}    # requests whose credentials named no workspace (401) or no endpoint (404)

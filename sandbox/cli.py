@@ -28,7 +28,6 @@ from sandbox.config import (
     parse_rate_limit,
     parse_workspace,
     policy_from_mapping,
-    with_default_burst,
 )
 
 __all__ = ["build_config", "main", "parser"]
@@ -146,9 +145,7 @@ def _base_policies(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, 
         "block_after": args.block_after, "throttle_max_delay": args.throttle_max_delay,
     }  # fmt: skip
     template = replace(template, **{k: v for k, v in overrides.items() if v is not None})
-    policies = {
-        api: replace(template, limit=with_default_burst(limit)) for api, limit in DEFAULT_RATE_LIMITS.items()
-    }
+    policies = {api: replace(template, limit=limit) for api, limit in DEFAULT_RATE_LIMITS.items()}
     for api, spec in (data.get("rate_limits") or {}).items():
         if api not in policies:
             raise ConfigError(f"rate_limits: unknown API {api!r}; use track, app or cdp")

@@ -23,7 +23,6 @@ __all__ = [
     "load_yaml",
     "parse_rate_limit",
     "parse_workspace",
-    "with_default_burst",
 ]
 
 RATE_MODES = ("reject", "throttle", "drop", "block", "off")
@@ -93,18 +92,12 @@ class SandboxConfig:
     """Serve ``/__sandbox`` and ``/metrics`` to non-loopback clients too (compose/k8s networks)."""
 
 
-def with_default_burst(limit: RateLimit) -> RateLimit:
-    """``limit`` with a burst of 10% of its per-second rate (at least 1) when none was given.
-
-    With no burst at all, requests arriving closer together than ``1 / rate`` are refused even when
-    the average is under the limit, which no real client can avoid; 10% keeps a 5 s run at twice the
-    limit within 3% of it.
-    """
-    return RateLimit(limit.requests, limit.per_seconds, max(1, round(limit.per_second * 0.1)))
-
-
 def parse_rate_limit(text: str) -> tuple[str, RateLimit]:
-    """``API=REQUESTS[/SECONDS][+BURST]``, e.g. ``track=100``, ``cdp=3000/3``, ``track=50/1+5``."""
+    """``API=REQUESTS[/SECONDS][+BURST]``, e.g. ``track=100``, ``cdp=3000/3``, ``track=50/1+5``.
+
+    Without ``+BURST``: at most REQUESTS in any SECONDS window (a sliding window). With it: the tight
+    form, requests spaced at the sustained rate with BURST extra at once (``+0`` = strict spacing).
+    """
     api, sep, spec = text.partition("=")
     if not sep or api not in DEFAULT_RATE_LIMITS:
         raise ConfigError(
@@ -113,12 +106,10 @@ def parse_rate_limit(text: str) -> tuple[str, RateLimit]:
     spec, _, burst = spec.partition("+")
     requests, _, seconds = spec.partition("/")
     try:
-        limit = RateLimit(int(float(requests)), float(seconds or 1), int(burst or 0))
-        if not burst and limit.requests >= 1 and limit.per_seconds > 0:
-            limit = with_default_burst(limit)
+        limit = RateLimit(int(float(requests)), float(seconds or 1), int(burst) if burst else None)
     except ValueError:
         raise ConfigError(f"--rate-limit {text!r}: REQUESTS, SECONDS and BURST must be numbers") from None
-    if limit.requests < 1 or limit.per_seconds <= 0 or limit.burst < 0:
+    if limit.requests < 1 or limit.per_seconds <= 0 or limit.effective_burst < 0:
         raise ConfigError(f"--rate-limit {text!r}: REQUESTS must be >= 1, SECONDS > 0, BURST >= 0")
     return api, limit
 
@@ -154,7 +145,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def policy_from_mapping(where: str, data: Any, base: RatePolicy) -> RatePolicy:
-    """A rate policy from YAML: ``{requests, per_seconds, burst, mode, retry_after, block_seconds, ...}``."""
+    """A rate policy from YAML: ``{requests, per_seconds, burst, mode, retry_after, block_seconds, ...}``.
+
+    ``burst`` absent or null keeps the sliding window; a number selects the tight, spaced form.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping like {{requests: 100, per_seconds: 1}}")
     known = {"requests", "per_seconds", "burst", "mode", "retry_after", "block_seconds", "block_after",
@@ -163,13 +157,12 @@ def policy_from_mapping(where: str, data: Any, base: RatePolicy) -> RatePolicy:
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
     try:
+        burst = data.get("burst")
         limit = RateLimit(
             int(data.get("requests", base.limit.requests)),
             float(data.get("per_seconds", base.limit.per_seconds)),
-            int(data.get("burst", 0)),
+            None if burst is None else int(burst),
         )
-        if "burst" not in data and limit.requests >= 1 and limit.per_seconds > 0:
-            limit = with_default_burst(limit)
         policy = replace(
             base,
             limit=limit,
@@ -183,6 +176,6 @@ def policy_from_mapping(where: str, data: Any, base: RatePolicy) -> RatePolicy:
         raise ConfigError(f"{where}: requests, per_seconds, burst and the delays must be numbers") from None
     if policy.mode not in RATE_MODES:
         raise ConfigError(f"{where}: mode {policy.mode!r} is not one of {', '.join(RATE_MODES)}")
-    if limit.requests < 1 or limit.per_seconds <= 0 or limit.burst < 0:
+    if limit.requests < 1 or limit.per_seconds <= 0 or limit.effective_burst < 0:
         raise ConfigError(f"{where}: requests must be >= 1, per_seconds > 0, burst >= 0")
     return policy

@@ -130,7 +130,5 @@ class SharedMemory:
             rows[i] = 0
 
     def zero_rate_state(self) -> None:
-        cells: Any = self.rate_cells()
         with self.lock:
-            for i in range(len(cells)):
-                cells[i] = 0.0
+            ctypes.memset(ctypes.addressof(self._rate), 0, ctypes.sizeof(self._rate))
