@@ -28,6 +28,7 @@ RUN groupadd --gid 10001 loadtest \
 COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
 # Code only (the .dockerignore keeps tests, reports, venvs and secrets out).
+COPY --chown=root:root plumbing/ plumbing/
 COPY --chown=root:root cio_contract/ cio_contract/
 COPY --chown=root:root sandbox/ sandbox/
 COPY --chown=root:root pipeline/ pipeline/

@@ -7,22 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.errors import InputError
+from plumbing.history import SYSTEM_COLUMNS
 
 __all__ = ["SYSTEM_COLUMNS", "read_system_history"]
-
-# The columns the monitoring sampler writes; an empty cell means that source was absent.
-SYSTEM_COLUMNS = [
-    "sandbox_requests_per_s",
-    "sandbox_accepted_per_s",
-    "sandbox_rate_limited_per_s",
-    "sandbox_dropped_per_s",
-    "sandbox_errors_per_s",
-    "sandbox_budget_used",
-    "pipeline_ingested_per_s",
-    "pipeline_delivered_per_s",
-    "pipeline_consumer_lag",
-    "pipeline_dead_letters_per_s",
-]
 
 
 def read_system_history(path: Path) -> pd.DataFrame:

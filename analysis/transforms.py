@@ -7,13 +7,13 @@ row/series is named ``Aggregated`` as in Locust.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from analysis.locust_csv import AGGREGATED, PERCENTILES
+from plumbing.failures import ERROR_KINDS, classify_error
 
 __all__ = [
     "ERROR_KINDS",
@@ -28,7 +28,6 @@ __all__ = [
     "per_second",
 ]
 
-ERROR_KINDS = ["429", "5xx", "timeout", "connection", "4xx", "other"]
 PERCENTILE_LEVELS: dict[str, float] = {
     col: float(label.rstrip("%")) / 100 for label, col in PERCENTILES.items()
 }
@@ -43,31 +42,6 @@ FINAL_COLUMNS = [
     "max_ms",
     *PERCENTILES.values(),
 ]
-
-# Order matters: "connect timeout" is a timeout, "HTTPError('429 Client Error')" is a 429 not a 4xx.
-_KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("429", re.compile(r"\b429\b|rate.?limit|too many requests", re.I)),
-    ("5xx", re.compile(r"\b5\d\d\b|server error", re.I)),
-    ("timeout", re.compile(r"time.?out|timed out", re.I)),
-    (
-        "connection",
-        re.compile(r"connect|refused|reset by peer|remotedisconnected|broken pipe|name or service", re.I),
-    ),
-    ("4xx", re.compile(r"\b4\d\d\b|client error", re.I)),
-]
-
-
-def classify_error(message: str) -> str:
-    """Map a Locust failure message to one of :data:`ERROR_KINDS`.
-
-    Understands the traffic model's ``catch_response`` messages (``rate limited (429)``,
-    ``server error (5xx): 503``, ``timeout``, ``connection error``, ``client error (4xx): 400``)
-    as well as Locust's own ``HTTPError``/``ConnectionRefusedError`` reprs.
-    """
-    for kind, pattern in _KIND_PATTERNS:
-        if pattern.search(message):
-            return kind
-    return "other"
 
 
 def error_kinds(failures: pd.DataFrame) -> pd.DataFrame:

@@ -37,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from plumbing.ports import free_port  # noqa: E402
 from runs.processes import ManagedProcess, start_service  # noqa: E402
 
 AUTH = "Basic ZGVtby1zaXRlOmRlbW8tdHJhY2sta2V5"  # demo-site:demo-track-key
@@ -161,12 +162,6 @@ class Result:
     p50_ms: float | None
     p99_ms: float | None
     note: str = ""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:

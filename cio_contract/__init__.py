@@ -4,6 +4,7 @@ Endpoints, limits, validation and error bodies, taken from ``shared/reference/cu
 It depends on nothing else in this project, so each of the three can use it without the others.
 """
 
+from cio_contract.dispatch import validate_v1
 from cio_contract.endpoints import ENDPOINTS, Api, Endpoint, Router, endpoint
 from cio_contract.errors import (
     UNAUTHORIZED_MESSAGE,
@@ -50,5 +51,5 @@ __all__ = [
     "meta_error", "meta_errors", "rate_limited_message", "v2_errors", "validate_attributes",
     "validate_cdp_batch", "validate_cdp_message", "validate_device", "validate_event",
     "validate_identifier", "validate_identify", "validate_merge", "validate_transactional",
-    "validate_v2_batch", "validate_v2_operation",
+    "validate_v1", "validate_v2_batch", "validate_v2_operation",
 ]  # fmt: skip

@@ -3,7 +3,7 @@
 Slim images have no curl, and a Locust worker listens on no port at all, so compose healthchecks and
 Kubernetes exec probes call this instead. A URL is healthy when it answers 2xx within the timeout; a
 file is healthy when it was touched within ``--max-age`` seconds (the worker plugin
-``deploy/master_watch.py`` touches its heartbeat file each time the master's heartbeat arrives).
+``locustfiles.master_watch`` touches its heartbeat file each time the master's heartbeat arrives).
 Prints one line and exits 0 (healthy) or 1 (unhealthy); bad usage exits 2.
 """
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from plumbing.errors import DeployError
+
 __all__ = ["KustomizeError", "render", "main"]
 
 Resource = dict[str, Any]
@@ -43,7 +45,7 @@ _MERGE_KEYS = {
 }
 
 
-class KustomizeError(ValueError):
+class KustomizeError(DeployError, ValueError):
     """A kustomization this renderer cannot render the way kustomize would; the message says where."""
 
 

@@ -19,6 +19,7 @@ import yaml
 
 from cio_contract import CLIENT_BATCH_OPERATIONS, DEFAULT_RATE_LIMITS, is_customerio_host
 from cio_contract.regions import APP_HOSTS, CDP_HOSTS
+from plumbing.errors import LocustfilesError
 
 __all__ = [
     "DEMO_CREDENTIALS",
@@ -40,7 +41,7 @@ DEFAULT_MIX = "identify=3,track=6,batch=1"
 DEFAULT_STAGES = "10s:10,40s:20,10s:0"
 
 
-class OptionError(ValueError):
+class OptionError(LocustfilesError, ValueError):
     """A bad option value; ``str()`` is one line naming the option and how to fix it."""
 
 

@@ -11,9 +11,10 @@ import random
 import socket
 from typing import Any
 
+from plumbing.failures import CONNECTION_ERROR, RATE_LIMITED, TIMEOUT, client_error, server_error
+
 __all__ = ["RATE_LIMITED", "RETRY_STATUSES", "backoff_seconds", "failure_kind", "retry_after_seconds"]
 
-RATE_LIMITED = "rate limited (429)"
 # customerio-node retries exactly these (lib/request.ts); 0 stands for a transport error.
 RETRY_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504, 522, 524})
 _BASE_SECONDS = 0.2
@@ -27,10 +28,10 @@ def failure_kind(status: int, error: BaseException | None = None) -> str | None:
     if status == 429:
         return RATE_LIMITED
     if status >= 500:
-        return f"server error (5xx): {status}"
+        return server_error(status)
     if status == 0:
-        return "timeout" if _is_timeout(error) else "connection error"
-    return f"client error (4xx): {status}"
+        return TIMEOUT if _is_timeout(error) else CONNECTION_ERROR
+    return client_error(status)
 
 
 def _is_timeout(error: BaseException | None) -> bool:

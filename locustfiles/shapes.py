@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from locustfiles.options import Settings, settings_from
 from locustfiles.schedule import SCHEDULES, ProbeState, Tick, probe
+from plumbing.failures import RATE_LIMITED
 
 __all__ = [
     "ArrivalRateShape",
@@ -27,7 +28,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-RATE_LIMITED = "rate limited (429)"
 
 
 class OptionShape(LoadTestShape):

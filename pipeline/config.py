@@ -10,6 +10,7 @@ import ssl
 from dataclasses import dataclass
 
 from cio_contract import CLIENT_BATCH_BYTES, DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, Limits
+from plumbing.errors import PipelineError
 
 __all__ = [
     "ConfigError",
@@ -21,10 +22,8 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(PipelineError, ValueError):
     """A setting is missing or malformed; the message says which and what to do (exit code 2)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,7 @@ from cio_contract import (
     Violation,
     error_body,
     v2_errors,
-    validate_device,
-    validate_event,
-    validate_identifier,
-    validate_identify,
-    validate_merge,
+    validate_v1,
     validate_v2_batch,
     validate_v2_operation,
 )
@@ -122,7 +118,7 @@ class IngestService:
         now = int(time.time() * 1000)
         if name in ("v2_entity", "v2_batch"):
             return self._v2(workspace, name, body, raw, now)
-        problems = _validate_v1(name, params, body, self.config)
+        problems = validate_v1(name, params, body, self.config.limits)
         if problems:
             raise _Invalid(error_body(Api.TRACK, name, "invalid", [p.message for p in problems]))
         event_id = None
@@ -205,22 +201,6 @@ def _parse(raw: bytes, name: str) -> Any:
         if name in ("v2_entity", "v2_batch"):
             raise _Invalid(v2_errors([(None, Violation(message, "", "invalid_json"))])) from None
         raise _Invalid(error_body(Api.TRACK, name, "invalid_json", [message])) from None
-
-
-def _validate_v1(name: str, params: dict[str, str], body: Any, config: IngestConfig) -> list[Violation]:
-    limits = config.limits
-    if name == "identify":
-        return validate_identify(params["id"], body, limits)
-    if name == "merge_customers":
-        return validate_merge(body)
-    problem = validate_identifier(params.get("id"), limits) if "id" in params else None
-    if problem:
-        return [problem]
-    if name in ("track", "track_anonymous"):
-        return validate_event(body, limits, anonymous=name == "track_anonymous")
-    if name == "add_device":
-        return validate_device(body)
-    return []
 
 
 def build_app(service: IngestService) -> web.Application:

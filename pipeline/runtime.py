@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from runs.processes import write_ready_file
+from plumbing.ready import write_ready_file
 
 __all__ = ["listen", "run", "wait_for_stop"]
 

@@ -8,7 +8,6 @@ SLO file, prints a short summary, and stops everything it started, also on Ctrl-
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
 import json
 import re
@@ -22,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from plumbing.errors import RunsError
 from runs.cluster import ClusterError, LocalCluster, start_local_cluster
 from runs.processes import ManagedProcess, ServiceStartError, start_service
 from runs.profiles import PROFILES, Profile, profile, slo_path
@@ -33,7 +33,7 @@ LOCUSTFILE = REPO / "locustfiles" / "locustfile.py"
 _MARGIN_SECONDS = 90.0
 
 
-class UsageError(ValueError):
+class UsageError(RunsError, ValueError):
     """A bad argument; the message is the one line printed before exiting with code 2."""
 
 
@@ -178,16 +178,26 @@ def _sandbox_totals(sandbox: ManagedProcess | None) -> dict[str, Any] | None:
 
 
 def summarise(run_dir: Path, sandbox_totals: dict[str, Any] | None = None) -> str:
-    """A few lines: requests, failures by kind, rate, p95, and what the sandbox counted."""
-    row = _aggregated_row(run_dir / "locust_stats.csv")
+    """A few lines: requests, failures by kind, rate, p95, and what the sandbox counted.
+
+    The run's files are read by ``analysis`` and failures sorted by its one classifier.
+    """
+    from analysis import locust_csv
+    from analysis.transforms import ERROR_KINDS, error_kinds
+
+    stats = locust_csv.read_stats(run_dir / "locust_stats.csv")
+    row = stats[stats["endpoint"] == locust_csv.AGGREGATED].iloc[-1]
     lines = [
-        f"requests {row['Request Count']}, failures {row['Failure Count']}, "
-        f"{float(row['Requests/s']):.1f} req/s, median {row['50%']} ms, p95 {row['95%']} ms, max "
-        f"{float(row['Max Response Time']):.0f} ms"
+        f"requests {row['requests']}, failures {row['failures']}, {row['rps']:.1f} req/s, "
+        f"median {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms, max {row['max_ms']:.0f} ms"
     ]
-    kinds = _failure_kinds(run_dir / "locust_failures.csv")
-    if kinds:
-        lines.append("failures: " + ", ".join(f"{kind} x{count}" for kind, count in sorted(kinds.items())))
+    failures_csv = run_dir / "locust_failures.csv"
+    if failures_csv.exists():
+        kinds = error_kinds(locust_csv.read_failures(failures_csv))
+        counts = kinds.groupby("kind", observed=True)["occurrences"].sum()
+        found = [f"{kind} x{counts[kind]}" for kind in ERROR_KINDS if counts.get(kind, 0)]
+        if found:
+            lines.append("failures: " + ", ".join(found))
     if sandbox_totals:
         lines.append(
             f"sandbox: accepted {sandbox_totals.get('accepted')}, rate limited "
@@ -200,28 +210,6 @@ def summarise(run_dir: Path, sandbox_totals: dict[str, Any] | None = None) -> st
             f"probe: highest rate that held {report['highest_rate_held']} req/s ({report['stopped']})"
         )
     return "\n".join(f"runs: {line}" for line in lines)
-
-
-def _aggregated_row(path: Path) -> dict[str, str]:
-    with path.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated"]
-    return rows[-1]
-
-
-def _failure_kinds(path: Path) -> dict[str, int]:
-    if not path.exists():
-        return {}
-    kinds: dict[str, int] = {}
-    with path.open(newline="") as f:
-        for r in csv.DictReader(f):
-            # "CatchResponseError('rate limited (429)')" -> "rate limited (429)"
-            kind = (
-                r["Error"].split("(", 1)[-1].rstrip(")").strip("'\"")
-                if "Error(" in r["Error"]
-                else r["Error"]
-            )
-            kinds[kind] = kinds.get(kind, 0) + int(r["Occurrences"])
-    return kinds
 
 
 def _analyse(chosen: Profile, run_dir: Path, skip: bool) -> int:

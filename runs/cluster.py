@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,28 +18,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from plumbing.errors import RunsError
+from plumbing.ports import LOOPBACK, free_port
 from runs.processes import ManagedProcess
 
-__all__ = ["ClusterError", "LocalCluster", "free_port", "master_watch_path", "start_local_cluster"]
+__all__ = ["ClusterError", "LocalCluster", "start_local_cluster"]
 
-_LOOPBACK = "127.0.0.1"
 _CONNECTED = re.compile(r"reported as ready\. (\d+) workers connected")
 
 
-class ClusterError(RuntimeError):
+class ClusterError(RunsError):
     """The cluster did not start or finish in time; the message quotes the master's last output."""
 
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago (Locust's master cannot bind port 0 itself)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def master_watch_path() -> Path:
-    """The worker plugin that makes a worker exit promptly, with a clear line, when its master is gone."""
-    return Path(__file__).resolve().parent.parent / "deploy" / "master_watch.py"
+    exit_code = 1
 
 
 class LocalCluster:
@@ -192,20 +182,20 @@ def _master_argv(
     argv = [
         *_locust(),
         *("-f", os.fspath(locustfile), "--host", host, "--master"),
-        *("--master-bind-host", _LOOPBACK, "--master-bind-port", str(port)),
+        *("--master-bind-host", LOOPBACK, "--master-bind-port", str(port)),
         *("--expect-workers", str(workers), "--expect-workers-max-wait", f"{max_wait:g}"),
     ]
     if not web_ui:
         return [*argv, "--headless"], None
     web_port = free_port()
-    return [*argv, "--web-host", _LOOPBACK, "--web-port", str(web_port)], f"http://{_LOOPBACK}:{web_port}"
+    return [*argv, "--web-host", LOOPBACK, "--web-port", str(web_port)], f"http://{LOOPBACK}:{web_port}"
 
 
 def _worker_argv(locustfile: str | os.PathLike[str], port: int, heartbeat_timeout: float) -> list[str]:
-    files = f"{os.fspath(locustfile)},{master_watch_path()}"
+    # The master watch (--master-heartbeat-timeout) comes with the locustfile's own plugins.
     return [
         *_locust(),
-        *("-f", files, "--worker", "--master-host", _LOOPBACK, "--master-port", str(port)),
+        *("-f", os.fspath(locustfile), "--worker", "--master-host", LOOPBACK, "--master-port", str(port)),
         *("--master-heartbeat-timeout", f"{heartbeat_timeout:g}"),
     ]
 

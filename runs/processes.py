@@ -1,8 +1,9 @@
 """Start and stop the suite's own service processes (sandbox, pipeline, Locust) as real subprocesses.
 
 Every service of the suite accepts ``--ready-file PATH``: once it listens, it writes a JSON object
-(at least ``{"url": ..., "pid": ...}``) to that path atomically. Waiting for that file, rather than
-polling a port, lets tests and the demo bind services to port 0 and still learn the real address.
+(at least ``{"url": ..., "pid": ...}``) to that path atomically (``plumbing.ready``). Waiting for that
+file, rather than polling a port, lets tests and the demo bind services to port 0 and still learn the
+real address.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["ManagedProcess", "ServiceStartError", "start_service", "stop_all", "write_ready_file"]
+from plumbing.errors import RunsError
+
+__all__ = ["ManagedProcess", "ServiceStartError", "start_service", "stop_all"]
 
 
-class ServiceStartError(RuntimeError):
+class ServiceStartError(RunsError):
     """A service exited or did not report ready in time; the message carries its last output."""
+
+    exit_code = 1
 
 
 class ManagedProcess:
@@ -131,14 +136,6 @@ def start_service(
     tail = "\n".join(process.log_text().splitlines()[-15:])
     state = f"exited with code {popen.returncode}" if popen.returncode is not None else "did not become ready"
     raise ServiceStartError(f"{name} {state} (command: {' '.join(command)}); last output:\n{tail}")
-
-
-def write_ready_file(path: str | os.PathLike[str], info: dict[str, Any]) -> None:
-    """Service side of the protocol: write ``info`` atomically so readers never see half a file."""
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(info))
-    os.replace(tmp, target)
 
 
 def stop_all(processes: Sequence[ManagedProcess]) -> None:

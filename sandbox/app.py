@@ -16,7 +16,6 @@ from cio_contract import (
     UNAUTHORIZED_MESSAGE,
     Api,
     Endpoint,
-    Limits,
     Router,
     cdp_error,
     error_body,
@@ -41,6 +40,7 @@ from sandbox.faults import Faults
 from sandbox.handlers import HANDLERS
 from sandbox.ratelimit import APIS, DELAY, DROP, REJECT, RateLimiter
 from sandbox.ratelimit import BLOCKED as RL_BLOCKED
+from sandbox.request import Request
 from sandbox.responses import EMPTY_OK, json_response
 from sandbox.shared import CTL_RESET, SharedMemory
 from sandbox.store import Store
@@ -63,22 +63,6 @@ class Delayed:
 @dataclass(slots=True)
 class Hang:
     seconds: float
-
-
-class Request:
-    """One API request after routing and authentication."""
-
-    __slots__ = ("endpoint", "params", "workspace", "workspace_name", "body", "strict", "limits")
-
-    def __init__(self, endpoint: Endpoint, params: dict[str, str], workspace: int, workspace_name: str,
-                 body: bytes, strict: bool, limits: Limits):  # fmt: skip
-        self.endpoint = endpoint
-        self.params = params
-        self.workspace = workspace
-        self.workspace_name = workspace_name
-        self.body = body
-        self.strict = strict
-        self.limits = limits
 
 
 class Sandbox:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cio_contract import DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, Limits
+from plumbing.errors import SuiteError
 from sandbox.config import (
     DEMO_WORKSPACE,
     RATE_MODES,
@@ -189,6 +190,8 @@ def _limits(data: dict[str, Any]) -> Limits:
 
 
 def build_config(args: argparse.Namespace) -> SandboxConfig:
+    if args.config is not None and not args.config.strip():
+        raise ConfigError("--config is empty; give the path of a YAML file, or leave the option out")
     data = load_yaml(args.config) if args.config else {}
     known = {"host", "port", "processes", "rate_mode", "rate_limits", "store_mode", "max_events", "max_people",
              "dedup_window", "max_body_bytes", "track_v1_body_bytes", "limits", "faults", "workspaces",
@@ -203,12 +206,12 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         return value if value is not None else data.get(name, default)
 
     config = SandboxConfig(
-        host=pick("host", "127.0.0.1"), port=int(pick("port", 8080)), processes=int(pick("processes", 1)),
+        host=pick("host", "127.0.0.1"), port=_int("port", pick("port", 8080)), processes=_int("processes", pick("processes", 1)),
         workspaces=_workspaces(args, data, policies), limits=_limits(data),
-        store_mode=args.store or data.get("store_mode", "full"), max_events=int(pick("max_events", 100_000)),
-        max_people=int(data.get("max_people", 100_000)), dedup_window=int(data.get("dedup_window", 200_000)),
-        max_body_bytes=int(data.get("max_body_bytes", 4 * 1024 * 1024)),
-        track_v1_body_bytes=int(data.get("track_v1_body_bytes", 1024 * 1024)),
+        store_mode=args.store or data.get("store_mode", "full"), max_events=_int("max_events", pick("max_events", 100_000)),
+        max_people=_int("max_people", data.get("max_people", 100_000)), dedup_window=_int("dedup_window", data.get("dedup_window", 200_000)),
+        max_body_bytes=_int("max_body_bytes", data.get("max_body_bytes", 4 * 1024 * 1024)),
+        track_v1_body_bytes=_int("track_v1_body_bytes", data.get("track_v1_body_bytes", 1024 * 1024)),
         faults=_faults_arg(args.faults) if args.faults else (data.get("faults") or {}),
         tls_cert=pick("tls_cert", None), tls_key=pick("tls_key", None),
         admin_open=bool(pick("admin_open", False)),
@@ -217,9 +220,26 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
     return config
 
 
+def _int(name: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} {value!r}: expected a whole number") from None
+
+
 def _check(config: SandboxConfig) -> None:
     if config.processes < 1:
         raise ConfigError("--processes must be at least 1")
+    for name in ("max_events", "max_people", "dedup_window"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"--{name.replace('_', '-')} {getattr(config, name)}: give 0 or more")
+    for name in ("max_body_bytes", "track_v1_body_bytes"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{name} {getattr(config, name)}: give a size of at least 1 byte")
+    for policy in (p for ws in config.workspaces for p in ws.rate.values()):
+        for name in ("retry_after", "block_seconds", "block_after", "throttle_max_delay"):
+            if getattr(policy, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} {getattr(policy, name)}: give 0 or more")
     if not 0 <= config.port <= 65535:
         raise ConfigError("--port must be between 0 and 65535")
     if config.store_mode not in STORE_MODES:
@@ -245,17 +265,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser().parse_args(argv)
         config = build_config(args)
         from sandbox.faults import compile_document
-        from sandbox.server import serve
 
         faults = compile_document(config.faults, set(_endpoint_names())) if config.faults else {}
         if config.tls_cert and config.tls_key:
             from sandbox.tls import server_context
 
             server_context(config.tls_cert, config.tls_key)  # fail here, once, with one line
-        return serve(replace(config, faults=faults), args.ready_file, _banner(config))
-    except (ConfigError, ValueError) as exc:
+    except SuiteError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    from sandbox.server import serve
+
+    try:
+        # Only the listening socket is the user's to fix here; any other error is a bug and keeps its traceback.
+        return serve(replace(config, faults=faults), args.ready_file, _banner(config))
     except OSError as exc:
         print(
             f"sandbox: cannot listen: {exc.strerror or exc}; pick another --port or --host", file=sys.stderr

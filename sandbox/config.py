@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cio_contract import DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, Api, Limits, RateLimit
+from plumbing.errors import SandboxError
 
 __all__ = [
     "ConfigError",
@@ -29,7 +30,7 @@ RATE_MODES = ("reject", "throttle", "drop", "block", "off")
 STORE_MODES = ("full", "count")
 
 
-class ConfigError(ValueError):
+class ConfigError(SandboxError, ValueError):
     """A configuration value is wrong; the message names it and says how to fix it."""
 
 
@@ -132,7 +133,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config {path}: not a text file (not UTF-8); give a YAML file") from None
     except OSError as exc:
         raise ConfigError(f"--config {path}: cannot read it ({exc.strerror}); check the path") from None
     except yaml.YAMLError as exc:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from plumbing.errors import SandboxError
 from sandbox.shared import CTL_FAULTS, SharedMemory
 
 __all__ = [
@@ -37,7 +38,7 @@ NONE, ERROR, RESET, HANG, OUTAGE = range(5)
 _ERROR_STATUSES = (500, 502, 503, 504)
 
 
-class FaultError(ValueError):
+class FaultError(SandboxError, ValueError):
     """A faults document is malformed; the message names the key."""
 
 

@@ -10,7 +10,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -22,25 +22,19 @@ from cio_contract import (
     v2_errors,
     validate_cdp_batch,
     validate_cdp_message,
-    validate_device,
-    validate_event,
-    validate_identifier,
-    validate_identify,
-    validate_merge,
     validate_transactional,
+    validate_v1,
     validate_v2_batch,
     validate_v2_operation,
 )
 from sandbox.accounting import ACCEPTED, INVALID, TOO_LARGE
+from sandbox.request import Recorder, Request
 from sandbox.responses import EMPTY_OK, json_response
-
-if TYPE_CHECKING:
-    from sandbox.app import Request, Sandbox
 
 __all__ = ["HANDLERS", "Result", "parse_body"]
 
 Result = tuple[int, int, int, bytes]
-Handler = Callable[["Sandbox", "Request"], Result]
+Handler = Callable[[Recorder, Request], Result]
 _NOT_JSON = object()
 _delivery_ids = itertools.count(1)
 
@@ -69,101 +63,97 @@ def _not_json(req: Request) -> Result:
     return INVALID, 0, 1, json_response(400, body)
 
 
-def _path_id(req: Request, name: str = "id") -> Violation | None:
-    return validate_identifier(req.params.get(name), req.limits)
+def _v1_problems(req: Request, body: Any = None) -> list[str]:
+    return [p.message for p in validate_v1(req.endpoint.name, req.params, body, req.limits)]
 
 
-def identify(app: Sandbox, req: Request) -> Result:
+def identify(app: Recorder, req: Request) -> Result:
     body = parse_body(req.body)
     if body is _NOT_JSON:
         return _not_json(req)
-    problems = validate_identify(req.params["id"], body, req.limits)
+    problems = _v1_problems(req, body)
     if problems:
-        return _v1_invalid(req, [p.message for p in problems])
+        return _v1_invalid(req, problems)
     app.store.identify(req.workspace_name, req.params["id"], body)
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
-def delete(app: Sandbox, req: Request) -> Result:
-    problem = _path_id(req)
-    if problem:
-        return _v1_invalid(req, [problem.message])
+def delete(app: Recorder, req: Request) -> Result:
+    problems = _v1_problems(req)
+    if problems:
+        return _v1_invalid(req, problems)
     app.store.delete_person(req.workspace_name, req.params["id"])
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
-def _track(app: Sandbox, req: Request, anonymous: bool) -> Result:
+def _track(app: Recorder, req: Request, anonymous: bool) -> Result:
     body = parse_body(req.body, empty_ok=False)
     if body is _NOT_JSON:
         return _not_json(req)
-    problem = None if anonymous else _path_id(req)
-    problems = [problem] if problem else validate_event(body, req.limits, anonymous=anonymous)
+    problems = _v1_problems(req, body)
     if problems:
-        return _v1_invalid(req, [p.message for p in problems])
+        return _v1_invalid(req, problems)
     person = body.get("anonymous_id") if anonymous else req.params["id"]
     app.event(req, person, body["name"].strip(), body.get("type", "event"), body.get("id"), body.get("data"))
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
-def track(app: Sandbox, req: Request) -> Result:
+def track(app: Recorder, req: Request) -> Result:
     return _track(app, req, anonymous=False)
 
 
-def track_anonymous(app: Sandbox, req: Request) -> Result:
+def track_anonymous(app: Recorder, req: Request) -> Result:
     return _track(app, req, anonymous=True)
 
 
-def add_device(app: Sandbox, req: Request) -> Result:
+def add_device(app: Recorder, req: Request) -> Result:
     body = parse_body(req.body, empty_ok=False)
     if body is _NOT_JSON:
         return _not_json(req)
-    problem = _path_id(req)
-    problems = [problem] if problem else validate_device(body)
+    problems = _v1_problems(req, body)
     if problems:
-        return _v1_invalid(req, [p.message for p in problems])
+        return _v1_invalid(req, problems)
     app.store.device(req.workspace_name, req.params["id"], body["device"])
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
-def delete_device(app: Sandbox, req: Request) -> Result:
-    problem = _path_id(req) or (
-        None if req.params.get("device_id") else Violation("device id must be present")
-    )
-    if problem:
-        return _v1_invalid(req, [problem.message])
+def delete_device(app: Recorder, req: Request) -> Result:
+    problems = _v1_problems(req)
+    if problems:
+        return _v1_invalid(req, problems)
     app.store.device(req.workspace_name, req.params["id"], {"id": req.params["device_id"]}, delete=True)
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
-def _suppression(app: Sandbox, req: Request, suppressed: bool) -> Result:
-    problem = _path_id(req)
-    if problem:
-        return _v1_invalid(req, [problem.message])
+def _suppression(app: Recorder, req: Request, suppressed: bool) -> Result:
+    problems = _v1_problems(req)
+    if problems:
+        return _v1_invalid(req, problems)
     app.store.suppress(req.workspace_name, req.params["id"], suppressed)
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
-def suppress(app: Sandbox, req: Request) -> Result:
+def suppress(app: Recorder, req: Request) -> Result:
     return _suppression(app, req, True)
 
 
-def unsuppress(app: Sandbox, req: Request) -> Result:
+def unsuppress(app: Recorder, req: Request) -> Result:
     return _suppression(app, req, False)
 
 
-def merge_customers(app: Sandbox, req: Request) -> Result:
+def merge_customers(app: Recorder, req: Request) -> Result:
     body = parse_body(req.body, empty_ok=False)
     if body is _NOT_JSON:
         return _not_json(req)
-    problems = validate_merge(body)
+    problems = _v1_problems(req, body)
     if problems:
-        return _v1_invalid(req, [p.message for p in problems])
+        return _v1_invalid(req, problems)
     primary, secondary = (next(iter(body[f].values())) for f in ("primary", "secondary"))
     app.store.merge(req.workspace_name, str(primary), str(secondary))
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
-def region(app: Sandbox, req: Request) -> Result:
+def region(app: Recorder, req: Request) -> Result:
     body = {"url": "https://track.customer.io", "region": "us", "environment_id": req.workspace}
     return ACCEPTED, 0, 0, json_response(200, body)
 
@@ -175,7 +165,7 @@ def _person_key(identifiers: Any) -> str | None:
     return f"cio_{value}" if kind == "cio_id" else str(value)
 
 
-def _apply_v2(app: Sandbox, req: Request, op: dict[str, Any]) -> None:
+def _apply_v2(app: Recorder, req: Request, op: dict[str, Any]) -> None:
     if op.get("type") != "person":
         return
     action = op.get("action")
@@ -188,7 +178,7 @@ def _apply_v2(app: Sandbox, req: Request, op: dict[str, Any]) -> None:
         app.store.delete_person(req.workspace_name, person)
 
 
-def v2_entity(app: Sandbox, req: Request) -> Result:
+def v2_entity(app: Recorder, req: Request) -> Result:
     limit = req.limits.v2_entity_bytes
     if len(req.body) > limit:
         problem = Violation(f"request cannot be larger than {limit} bytes", "", "too_large")
@@ -203,7 +193,7 @@ def v2_entity(app: Sandbox, req: Request) -> Result:
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
-def v2_batch(app: Sandbox, req: Request) -> Result:
+def v2_batch(app: Recorder, req: Request) -> Result:
     body = parse_body(req.body, empty_ok=False)
     if body is _NOT_JSON:
         return _not_json(req)
@@ -222,7 +212,7 @@ def v2_batch(app: Sandbox, req: Request) -> Result:
 
 
 def _send(kind: str) -> Handler:
-    def send(app: Sandbox, req: Request) -> Result:
+    def send(app: Recorder, req: Request) -> Result:
         body = parse_body(req.body, empty_ok=False)
         if body is _NOT_JSON:
             return _not_json(req)
@@ -267,7 +257,7 @@ def _cdp_refused(req: Request, outcome: int, code: str, message: str, ops: int) 
     return outcome, 0, ops, EMPTY_OK
 
 
-def _apply_cdp(app: Sandbox, req: Request, message: dict[str, Any], kind: str) -> None:
+def _apply_cdp(app: Recorder, req: Request, message: dict[str, Any], kind: str) -> None:
     person = message.get("userId") or message.get("anonymousId")
     person = str(person) if person is not None else None
     if kind == "identify" and person is not None:
@@ -279,7 +269,7 @@ def _apply_cdp(app: Sandbox, req: Request, message: dict[str, Any], kind: str) -
 
 
 def _cdp_single(kind: str) -> Handler:
-    def cdp(app: Sandbox, req: Request) -> Result:
+    def cdp(app: Recorder, req: Request) -> Result:
         limit = req.limits.cdp_message_bytes
         if len(req.body) > limit:
             return _cdp_refused(
@@ -298,7 +288,7 @@ def _cdp_single(kind: str) -> Handler:
     return cdp
 
 
-def cdp_batch(app: Sandbox, req: Request) -> Result:
+def cdp_batch(app: Recorder, req: Request) -> Result:
     body = parse_body(req.body, empty_ok=False)
     if body is _NOT_JSON:
         return _cdp_refused(req, INVALID, "invalid_json", "request body must be valid UTF-8 JSON", 1)

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from runs.processes import write_ready_file
+from plumbing.ready import write_ready_file
 from sandbox.accounting import Accounting
 from sandbox.admin import Admin
 from sandbox.app import Sandbox

@@ -3,8 +3,6 @@
 # is passed on. Options also come from the tools' own environment variables (LOCUST_USERS,
 # LOCUST_RUN_TIME, LOCUST_HOST, ... for Locust; SANDBOX_WORKSPACES for the sandbox).
 set -eu
-# The plugin sits next to this script's directory (/app/deploy in the image).
-deploy_dir=$(cd "$(dirname "$0")/.." && pwd)
 role="${1:-master}"
 case "$role" in
   # Options alone mean the master, as with Locust's own image: `docker compose run master --headless ...`.
@@ -16,8 +14,9 @@ case "$role" in
     # Web UI unless LOCUST_HEADLESS=true / --headless; workers connect on 5557.
     exec locust -f "$LOCUSTFILE" --master --master-bind-port "${LOCUST_MASTER_BIND_PORT:-5557}" "$@" ;;
   worker)
-    # master_watch: exit promptly when the master is gone, touch $LOCUST_HEARTBEAT_FILE for probes.
-    exec locust -f "$LOCUSTFILE,$deploy_dir/master_watch.py" --worker \
+    # The locustfile brings locustfiles.master_watch: exit promptly when the master is gone, and touch
+    # $LOCUST_HEARTBEAT_FILE for probes.
+    exec locust -f "$LOCUSTFILE" --worker \
       --master-host "${LOCUST_MASTER_NODE_HOST:-master}" --master-port "${LOCUST_MASTER_NODE_PORT:-5557}" "$@" ;;
   sandbox)
     # --admin-open: Prometheus and the monitoring sampler scrape it from other containers.

@@ -12,22 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from locustfiles.monitoring.scrape import Samples
+from plumbing.history import SYSTEM_COLUMNS
 
 __all__ = ["COLUMNS", "Reading", "combine", "rates", "read", "totals"]
 
-COLUMNS = (
-    "timestamp",
-    "sandbox_requests_per_s",
-    "sandbox_accepted_per_s",
-    "sandbox_rate_limited_per_s",
-    "sandbox_dropped_per_s",
-    "sandbox_errors_per_s",
-    "sandbox_budget_used",
-    "pipeline_ingested_per_s",
-    "pipeline_delivered_per_s",
-    "pipeline_consumer_lag",
-    "pipeline_dead_letters_per_s",
-)
+COLUMNS = ("timestamp", *SYSTEM_COLUMNS)
 """The documented columns of ``system_history.csv``; an empty cell means no source reported it."""
 
 # Counter quantity -> the column holding its per-second rate.

@@ -17,6 +17,8 @@ import json
 import os
 from typing import Any
 
+import locustfiles.master_watch  # noqa: F401 - workers exit when their master is gone, as in the suite
+
 _ids = itertools.count()
 _per_worker: dict[str, dict[str, int]] = {}
 

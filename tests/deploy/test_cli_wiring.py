@@ -21,7 +21,7 @@ from deploy.kustomize import render
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ["small", "large", "ci"]
 CREDENTIALS = {"CIO_SITE_ID": "site-for-test", "CIO_API_KEY": "key-for-test"}
-LOCUSTFILES = f"{ROOT / 'locustfiles' / 'locustfile.py'},{ROOT / 'deploy' / 'master_watch.py'}"
+LOCUSTFILES = str(ROOT / "locustfiles" / "locustfile.py")
 # What deploy/docker/entrypoint.sh adds in front of the arguments, per role.
 ROLE_PREFIX = {
     "master": ["--master", "--master-bind-port", "5557"],
@@ -85,7 +85,7 @@ def _locust_env_vars() -> frozenset[str]:
 
     parser = argument_parser.get_parser()
     names = {a.env_var for a in parser._actions if getattr(a, "env_var", None)}
-    plugin = (ROOT / "deploy" / "master_watch.py").read_text()
+    plugin = (ROOT / "locustfiles" / "master_watch.py").read_text()
     options = (ROOT / "locustfiles" / "options.py").read_text()
     return frozenset(names | set(re.findall(r'env_var="(\w+)"', plugin + options)))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runs.cluster import free_port
+from plumbing.ports import free_port
 from runs.processes import ManagedProcess, start_service
 from tests.deploy.conftest import CLUSTER_LOCUSTFILE
 from tests.support.kafka import running_broker

@@ -156,7 +156,7 @@ def test_web_ui_offers_options_but_no_secret(tmp_path):
     import time
     import urllib.request
 
-    from runs.cluster import free_port
+    from plumbing.ports import free_port
 
     port = free_port()
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", "http://127.0.0.1:9",

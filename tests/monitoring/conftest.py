@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import locust  # noqa: F401 - gevent must patch ssl before anything imports it
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from plumbing.ports import free_port
 from runs.processes import start_service
 
 
@@ -25,12 +25,6 @@ def endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def refused_url() -> str:
     """A loopback URL where nothing listens (the port was just free)."""
     return f"http://127.0.0.1:{free_port()}/metrics"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from runs.processes import write_ready_file
+from plumbing.ready import write_ready_file
 
 RATES = {"accepted": 40.0, "rate_limited": 10.0, "invalid": 2.0, "delivered": 30.0}
 TRACK_LIMIT = 25.0

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from locustfiles.monitoring import COLUMNS
-from tests.monitoring.conftest import free_port
+from plumbing.ports import free_port
 from tests.support.sandbox import running_sandbox
 
 REPO = Path(__file__).resolve().parents[2]

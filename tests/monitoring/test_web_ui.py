@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from plumbing.ports import free_port
 from runs.processes import start_service as running_service
-from tests.monitoring.conftest import free_port
 from tests.support.sandbox import running_sandbox
 
 playwright_api = pytest.importorskip("playwright.sync_api")

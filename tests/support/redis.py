@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.support.kafka import free_port
+from plumbing.ports import free_port
 
 __all__ = ["running_redis"]
 

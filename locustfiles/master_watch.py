@@ -1,8 +1,7 @@
 """Locust plugin: a worker whose master has gone away exits promptly, saying why.
 
 Locust 2.47 workers only give up after a hard-coded 60 s without a master heartbeat, and then log a
-terse line. Loaded next to the real locustfile on workers (``-f locustfile.py,deploy/master_watch.py``,
-which ``runs.cluster`` and the container entry points do), this adds ``--master-heartbeat-timeout``
+terse line. Imported by the suite's locustfile like its other plugins, this adds ``--master-heartbeat-timeout``
 (env ``LOCUST_MASTER_HEARTBEAT_TIMEOUT``, default 15 s) and exits with code 1 and one clear line.
 With ``--heartbeat-file PATH`` (env ``LOCUST_HEARTBEAT_FILE``) it also touches PATH on every master
 heartbeat, so a container probe (``python -m deploy.healthcheck --file PATH``) can tell a live worker
