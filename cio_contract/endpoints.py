@@ -88,9 +88,10 @@ class Router:
     """
 
     def __init__(self, endpoints: tuple[Endpoint, ...] = ENDPOINTS):
-        self._by_length: dict[int, list[Endpoint]] = {}
+        # Segments split once here: ``Endpoint.segments`` splits on every call.
+        self._by_length: dict[int, list[tuple[Endpoint, tuple[str, ...]]]] = {}
         for e in endpoints:
-            self._by_length.setdefault(len(e.segments), []).append(e)
+            self._by_length.setdefault(len(e.segments), []).append((e, e.segments))
 
     def match(self, method: str, path: str) -> tuple[Endpoint | None, dict[str, str], bool]:
         """Return ``(endpoint, params, path_known)``.
@@ -101,8 +102,8 @@ class Router:
         path = path.split("?", 1)[0]
         parts = path.strip("/").split("/")
         path_known = False
-        for e in self._by_length.get(len(parts), ()):
-            params = _match_segments(e.segments, parts)
+        for e, segments in self._by_length.get(len(parts), ()):
+            params = _match_segments(segments, parts)
             if params is None:
                 continue
             if e.method == method:

@@ -17,12 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from cio_contract import ENDPOINTS
+from httpserver.responses import json_response, raw_response
 from sandbox.config import ConfigError
 from sandbox.faults import FaultError, compile_document
 from sandbox.metrics import render
 from sandbox.openapi import openapi_document
 from sandbox.ratelimit import APIS
-from sandbox.responses import json_response, raw_response
 from sandbox.shared import CTL_PORTS
 
 if TYPE_CHECKING:
@@ -169,7 +169,10 @@ class Admin:
     async def _gather_remote(self, kind: str, query: dict[str, str], local: dict[str, Any],
                              ports: list[int]) -> bytes:  # fmt: skip
         target = _LOCAL + kind + "?" + "&".join(f"{k}={v}" for k, v in query.items())
-        parts = [local, *await asyncio.gather(*(_get_json(p, target) for p in ports if p))]
+        try:
+            parts = [local, *await asyncio.gather(*(_get_json(p, target) for p in ports if p))]
+        except (OSError, TimeoutError, ValueError) as exc:
+            return json_response(502, {"error": f"could not gather from all processes: {exc}"})
         return json_response(200, self._finish(kind, parts, query))
 
     def _finish(self, kind: str, parts: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:

@@ -1,15 +1,17 @@
 """Request dispatch: route, authenticate, size, faults, rate limit, then the API handler, then account.
 
-Transport-independent: the protocol hands over a parsed request and gets back what to send
-(bytes, a ``Delayed`` reply, a coroutine for admin calls, or ``RESET``/``HANG`` from fault injection).
+``Sandbox`` is the ``httpserver.Application`` the server calls with each parsed request; it answers
+with an ``httpserver`` reply (bytes, a ``Delayed`` reply, a coroutine for admin calls, or
+``RESET``/``Hang`` from fault injection). The admin API's loopback rule reads ``Request.loopback``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from cio_contract import (
     ENDPOINTS,
@@ -21,6 +23,9 @@ from cio_contract import (
     error_body,
     rate_limited_message,
 )
+from httpserver import HANG, RESET, Delayed, Hang
+from httpserver import Request as HttpRequest
+from httpserver.responses import EMPTY_OK, json_response
 from sandbox import faults as fault_kinds
 from sandbox.accounting import (
     BLOCKED,
@@ -41,28 +46,15 @@ from sandbox.handlers import HANDLERS
 from sandbox.ratelimit import APIS, DELAY, DROP, REJECT, RateLimiter
 from sandbox.ratelimit import BLOCKED as RL_BLOCKED
 from sandbox.request import Request
-from sandbox.responses import EMPTY_OK, json_response
 from sandbox.shared import CTL_RESET, SharedMemory
 from sandbox.store import Store
 
 __all__ = ["HANG", "RESET", "Delayed", "Request", "Sandbox"]
 
-RESET = object()
-HANG = object()
 ADMIN = "admin"
-
-
-@dataclass(slots=True)
-class Delayed:
-    """Send ``reply`` (or what ``reply()`` returns at that time) after ``seconds``."""
-
-    seconds: float
-    reply: bytes | Callable[[], bytes]
-
-
-@dataclass(slots=True)
-class Hang:
-    seconds: float
+_NOT_GZIP = b"\xff not gzip"
+"""Stands in for a body that is not the gzip it claims to be: invalid UTF-8, answered like any
+malformed body in the endpoint's own error shape."""
 
 
 class Sandbox:
@@ -90,6 +82,31 @@ class Sandbox:
         self._handlers = HANDLERS
         self._cache: dict[tuple[Any, ...], bytes] = {}
         self.admin: Any = None  # set by sandbox.admin.Admin (it needs the app too)
+        self._max_body = config.max_body_bytes
+
+    # -- the httpserver.Application interface ------------------------------------------------------
+
+    def head(self, request: HttpRequest) -> bytes | None:
+        """Route on the headers alone; a declared body over the global maximum is refused unread."""
+        route = request.context = self.route(request.method, request.target)
+        request.body_cap = self.body_cap(route[0])
+        if request.content_length > self._max_body:
+            auth = request.headers.get(b"authorization")
+            return self.declared_too_large(route, auth, request.content_length)
+        return None
+
+    def respond(self, request: HttpRequest) -> Any:
+        headers = request.headers
+        strict = headers.get(b"x-strict-mode")
+        return self.handle(
+            request.method, request.target, request.context, headers.get(b"authorization"),
+            strict is not None and strict.strip() == b"1",
+            request.body if request.body_error is None else _NOT_GZIP,
+            request.discarded, request.loopback,
+        )  # fmt: skip
+
+    def error_body(self, status: int, message: str, target: str) -> bytes:
+        return orjson.dumps({"error": message})
 
     # -- routing (called when the headers are complete) --------------------------------------------
 

@@ -27,9 +27,9 @@ from cio_contract import (
     validate_v2_batch,
     validate_v2_operation,
 )
+from httpserver.responses import EMPTY_OK, json_response
 from sandbox.accounting import ACCEPTED, INVALID, TOO_LARGE
 from sandbox.request import Recorder, Request
-from sandbox.responses import EMPTY_OK, json_response
 
 __all__ = ["HANDLERS", "Result", "parse_body"]
 

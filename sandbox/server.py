@@ -17,13 +17,13 @@ import sys
 import time
 from typing import Any
 
+from httpserver import HttpServer
 from plumbing.ready import write_ready_file
 from sandbox.accounting import Accounting
 from sandbox.admin import Admin
 from sandbox.app import Sandbox
 from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
-from sandbox.protocol import SandboxProtocol
 from sandbox.ratelimit import RateLimiter
 from sandbox.shared import CTL_PORTS, CTL_READY, SharedMemory
 from sandbox.tls import server_context
@@ -68,14 +68,11 @@ def _worker(config: SandboxConfig, shared: SharedMemory, accounting: Accounting,
     if config.tls_cert and config.tls_key:
         context = server_context(config.tls_cert, config.tls_key)
 
-    def factory() -> SandboxProtocol:
-        return SandboxProtocol(app, loop)
-
+    server = HttpServer(app, loop)
     sock.listen(4096)
-    servers = [loop.run_until_complete(loop.create_server(factory, sock=sock, ssl=context))]
+    loop.run_until_complete(server.listen(sock=sock, ssl_context=context))
     if config.processes > 1:
-        private: Any = loop.run_until_complete(loop.create_server(factory, "127.0.0.1", 0))
-        servers.append(private)
+        private = loop.run_until_complete(server.listen(host="127.0.0.1", port=0))
         shared.control()[CTL_PORTS + index] = private.sockets[0].getsockname()[1]
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -86,8 +83,7 @@ def _worker(config: SandboxConfig, shared: SharedMemory, accounting: Accounting,
     gc.set_threshold(50_000, 20, 20)
     on_ready()
     loop.run_until_complete(stop.wait())
-    for server in servers:
-        server.close()
+    server.close()
     loop.run_until_complete(asyncio.sleep(0))
     loop.close()
 
