@@ -2,24 +2,32 @@
 
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so nothing global is
 touched, no display is needed and callers never have to close anything.
+
+Over-time charts put elapsed time since the run's start on x (``m:ss``, or ``h:mm:ss`` past an hour,
+ticks at round steps) and name the start, in UTC, in the axis caption: "2:30" reads at a glance where
+"20, 30, 06:10, 10" did not. ``start`` defaults to the frame's first second; the report passes the
+run's. The numbers come from :mod:`analysis.transforms`; this module only draws.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
-import matplotlib.dates as mdates
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from analysis.knee import Knee
 from analysis.locust_csv import AGGREGATED
-from analysis.transforms import ERROR_KINDS, PERCENTILE_LEVELS
+from analysis.transforms import ERROR_KINDS, PERCENTILE_LEVELS, elapsed_seconds, run_start
 
 __all__ = [
+    "TICK_STEPS",
     "distribution_chart",
+    "elapsed_label",
+    "format_elapsed",
     "endpoint_latency_chart",
     "endpoint_summary_chart",
     "error_chart",
@@ -32,25 +40,50 @@ KIND_COLORS = dict(
     zip(ERROR_KINDS, ["#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f"], strict=True)
 )
 PERCENTILE_STYLES = {"p50_ms": ("p50", "#1f77b4"), "p95_ms": ("p95", "#ff7f0e"), "p99_ms": ("p99", "#d62728")}
-TIME_LABEL = "time (UTC)"
 _MARGINS = {"left": 0.08, "right": 0.93, "top": 0.9, "bottom": 0.14}
+# Round tick steps in seconds: 1 s up to 12 h, so any run gets 4 to 12 ticks at readable times.
+TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+_MAX_TICKS = 12
 
 
-def _times(ts: pd.Series) -> np.ndarray:
-    return pd.to_datetime(ts.to_numpy(), unit="s").to_numpy()
+def format_elapsed(seconds: float, hours: bool = False) -> str:
+    """``m:ss`` (``h:mm:ss`` when ``hours``); negative values get a minus sign."""
+    sign, total = ("-" if seconds < 0 else ""), int(round(abs(seconds)))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{sign}{h}:{m:02d}:{s:02d}" if hours else f"{sign}{h * 60 + m}:{s:02d}"
 
 
-def _time_axis(ax: Axes) -> None:
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+def elapsed_label(start: float, hours: bool = False) -> str:
+    """The x-axis caption: the unit and the run's start time in UTC."""
+    when = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"elapsed ({'h:mm:ss' if hours else 'm:ss'}) since the start, {when} UTC"
+
+
+def _time_axis(ax: Axes, start: float, span: float, caption: bool = True) -> None:
+    hours = span >= 3600
+    step = next((s for s in TICK_STEPS if span / s <= _MAX_TICKS), TICK_STEPS[-1])
+    ax.xaxis.set_major_locator(MultipleLocator(step))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_elapsed(x, hours)))
+    ax.set_xlim(0, span)  # from the start: the first tick reads 0:00
+    if caption:
+        ax.set_xlabel(elapsed_label(start, hours))
     ax.grid(True, alpha=0.3)
 
 
-def _mark_knee(ax: Axes, knee: Knee | None) -> None:
+def _start_and_span(start: float | None, *frames: pd.DataFrame | None) -> tuple[float, float]:
+    first = run_start(*frames)
+    start = first if start is None else start
+    if start is None:
+        return 0.0, 1.0
+    last = max((float(f["timestamp"].max()) for f in frames if f is not None and len(f)), default=start)
+    return start, max(last - start, 1.0)
+
+
+def _mark_knee(ax: Axes, knee: Knee | None, start: float) -> None:
     if knee is None or knee.crossed_by is None:
         return
-    when = _times(pd.Series([knee.timestamp]))[0]
+    when = float(elapsed_seconds([knee.timestamp], start)[0])
     ax.axvline(
         when,
         color="black",
@@ -64,18 +97,18 @@ def _aggregated(seconds: pd.DataFrame) -> pd.DataFrame:
     return seconds[seconds["endpoint"] == AGGREGATED]
 
 
-def throughput_chart(seconds: pd.DataFrame, knee: Knee | None = None) -> Figure:
+def throughput_chart(seconds: pd.DataFrame, knee: Knee | None = None, start: float | None = None) -> Figure:
     """Requests/s and failures/s (left axis) with the user count (right axis) over time."""
     fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
     agg = _aggregated(seconds)
-    t = _times(agg["timestamp"])
+    start, span = _start_and_span(start, agg)
+    t = elapsed_seconds(agg["timestamp"], start)
     ax.plot(t, agg["rps"], color="#1f77b4", label="requests/s")
     ax.plot(t, agg["fail_rps"], color="#d62728", label="failures/s")
     ax.set_ylabel("requests per second")
-    ax.set_xlabel(TIME_LABEL)
     ax.set_ylim(bottom=0)
-    _mark_knee(ax, knee)
+    _mark_knee(ax, knee, start)
     users = ax.twinx()
     users.plot(t, agg["users"], color="#7f7f7f", drawstyle="steps-post", linestyle=":", label="users")
     users.set_ylabel("users")
@@ -84,47 +117,48 @@ def throughput_chart(seconds: pd.DataFrame, knee: Knee | None = None) -> Figure:
     extra = users.get_legend_handles_labels()
     ax.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper left")
     ax.set_title("Throughput and users")
-    _time_axis(ax)
+    _time_axis(ax, start, span)
     fig.subplots_adjust(**_MARGINS)
     return fig
 
 
-def latency_chart(seconds: pd.DataFrame, knee: Knee | None = None) -> Figure:
+def latency_chart(seconds: pd.DataFrame, knee: Knee | None = None, start: float | None = None) -> Figure:
     """Aggregated p50/p95/p99 over time (Locust's ~10 s window)."""
     fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
-    _percentile_lines(ax, _aggregated(seconds))
-    _mark_knee(ax, knee)
+    agg = _aggregated(seconds)
+    start, span = _start_and_span(start, agg)
+    _percentile_lines(ax, agg, start)
+    _time_axis(ax, start, span)
+    _mark_knee(ax, knee, start)
     ax.set_title("Response time percentiles, all endpoints (10 s window)")
     ax.legend(loc="upper left")
     fig.subplots_adjust(**_MARGINS)
     return fig
 
 
-def _percentile_lines(ax: Axes, frame: pd.DataFrame) -> None:
-    t = _times(frame["timestamp"])
+def _percentile_lines(ax: Axes, frame: pd.DataFrame, start: float) -> None:
+    t = elapsed_seconds(frame["timestamp"], start)
     for col, (label, color) in PERCENTILE_STYLES.items():
         ax.plot(t, frame[col], label=label, color=color)
     ax.set_ylabel("response time (ms)")
-    ax.set_xlabel(TIME_LABEL)
     ax.set_ylim(bottom=0)
-    _time_axis(ax)
 
 
-def endpoint_latency_chart(seconds: pd.DataFrame) -> Figure:
+def endpoint_latency_chart(seconds: pd.DataFrame, start: float | None = None) -> Figure:
     """p50, p95 and p99 panels over time, one line per endpoint, sharing the time axis."""
     endpoints = [e for e in pd.unique(seconds["endpoint"]) if e != AGGREGATED]
     fig = Figure(figsize=(10, 8.5))
     axes = fig.subplots(3, 1, sharex=True)
+    start, span = _start_and_span(start, seconds)
     by_endpoint = {e: seconds[seconds["endpoint"] == e] for e in sorted(map(str, endpoints))}
     for ax, (col, (label, _)) in zip(axes, PERCENTILE_STYLES.items(), strict=True):
         for endpoint, frame in by_endpoint.items():
-            ax.plot(_times(frame["timestamp"]), frame[col], label=endpoint, linewidth=1)
+            ax.plot(elapsed_seconds(frame["timestamp"], start), frame[col], label=endpoint, linewidth=1)
         ax.set_ylabel(f"{label} (ms)")
         ax.set_ylim(bottom=0)
         ax.set_title(f"{label} per endpoint", fontsize="medium")
-        _time_axis(ax)
-    axes[-1].set_xlabel(TIME_LABEL)
+        _time_axis(ax, start, span, caption=ax is axes[-1])
     if endpoints:
         axes[0].legend(loc="upper left", fontsize="x-small", ncols=2)
     fig.suptitle("Response time percentiles per endpoint (10 s window)")
@@ -132,24 +166,25 @@ def endpoint_latency_chart(seconds: pd.DataFrame) -> Figure:
     return fig
 
 
-def error_chart(kind_rates: pd.DataFrame) -> Figure:
+def error_chart(kind_rates: pd.DataFrame, start: float | None = None) -> Figure:
     """Failed requests as a share of all requests over time, one line per kind that occurred."""
     fig = Figure(figsize=(10, 4))
     ax = fig.add_subplot()
+    start, span = _start_and_span(start, kind_rates)
     for kind in ERROR_KINDS:
         series = kind_rates[kind_rates["kind"] == kind]
         if not (series["fail_rps"] > 0).any():
             continue
-        ax.plot(_times(series["timestamp"]), series["share"] * 100, label=kind, color=KIND_COLORS[kind])
+        t = elapsed_seconds(series["timestamp"], start)
+        ax.plot(t, series["share"] * 100, label=kind, color=KIND_COLORS[kind])
     ax.set_ylabel("failed requests (% of all)")
-    ax.set_xlabel(TIME_LABEL)
     ax.set_ylim(bottom=0)
     ax.set_title("Error rate by kind")
     if ax.get_lines():
         ax.legend(loc="upper left")
     else:
         ax.text(0.5, 0.5, "no failures", transform=ax.transAxes, ha="center", va="center")
-    _time_axis(ax)
+    _time_axis(ax, start, span)
     fig.subplots_adjust(**_MARGINS)
     return fig
 
@@ -222,7 +257,7 @@ _SYSTEM_PANELS: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (
 )
 
 
-def system_chart(seconds: pd.DataFrame, system: pd.DataFrame) -> Figure:
+def system_chart(seconds: pd.DataFrame, system: pd.DataFrame, start: float | None = None) -> Figure:
     """Client throughput above the target-side series, all on one shared time axis."""
     panels = [
         (ylabel, [(c, lbl) for c, lbl in series if system[c].notna().any()])
@@ -232,10 +267,12 @@ def system_chart(seconds: pd.DataFrame, system: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(10, 2.6 * (len(panels) + 1) + 0.4))
     axes = fig.subplots(len(panels) + 1, 1, sharex=True, squeeze=False).ravel()
     agg = _aggregated(seconds)
-    axes[0].plot(_times(agg["timestamp"]), agg["rps"], color="#1f77b4", label="client requests/s")
-    axes[0].plot(_times(agg["timestamp"]), agg["fail_rps"], color="#d62728", label="client failures/s")
+    start, span = _start_and_span(start, agg, system)
+    client_t = elapsed_seconds(agg["timestamp"], start)
+    axes[0].plot(client_t, agg["rps"], color="#1f77b4", label="client requests/s")
+    axes[0].plot(client_t, agg["fail_rps"], color="#d62728", label="client failures/s")
     axes[0].set_ylabel("requests per second")
-    t = _times(system["timestamp"])
+    t = elapsed_seconds(system["timestamp"], start)
     for ax, (ylabel, series) in zip(axes[1:], panels, strict=True):
         for col, label in series:
             ax.plot(t, system[col], label=label)
@@ -243,8 +280,7 @@ def system_chart(seconds: pd.DataFrame, system: pd.DataFrame) -> Figure:
     for ax in axes:
         ax.legend(loc="upper left", fontsize="small")
         ax.set_ylim(bottom=0)
-        _time_axis(ax)
-    axes[-1].set_xlabel(TIME_LABEL)
+        _time_axis(ax, start, span, caption=ax is axes[-1])
     fig.suptitle("Client load and target-side metrics")
     height = fig.get_figheight()
     # Margins in inches, so the time label fits however many panels there are.

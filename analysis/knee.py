@@ -1,4 +1,11 @@
-"""Find the knee of a ramp: the highest throughput reached before latency or errors gave way."""
+"""Find the knee of a ramp: the highest throughput reached before latency or errors gave way.
+
+A knee means saturation, so one slow second is not one: the first ``warmup_s`` of the run (cold
+connections, imports, JIT-less first requests) are never a crossing, and a crossing must be sustained,
+``sustain_s`` consecutive seconds over a threshold with at least ``min_requests`` requests in each
+second's window (a p95 of five requests is the slowest of them). A run that never saturated reports
+its peak with ``crossed_by`` None: no knee.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ import pandas as pd
 
 from analysis.locust_csv import AGGREGATED
 
-__all__ = ["Knee", "KneeThresholds", "find_knee"]
+__all__ = ["Knee", "KneeThresholds", "crossings", "find_knee"]
 
 # Locust's windowed percentiles already span ~10 s; the same window for rps and error rate keeps
 # one slow second from being called a knee.
@@ -19,6 +26,12 @@ SMOOTHING_SECONDS = 10
 class KneeThresholds:
     p95_ms: float = 500.0
     error_rate: float = 0.01
+    warmup_s: float = 10.0
+    """Seconds from the first traffic never taken as a crossing; at most a quarter of a short run."""
+    sustain_s: int = 3
+    """Consecutive seconds over a threshold that make a crossing."""
+    min_requests: int = 20
+    """Requests a second's (10 s) window needs before its p95 and error rate count."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,28 @@ def smoothed(seconds: pd.DataFrame, window: int = SMOOTHING_SECONDS) -> pd.DataF
     out = agg[["timestamp", "users", "p95_ms"]].copy()
     out["rps"] = agg["rps"].rolling(window, min_periods=1).mean()
     out["error_rate"] = (roll_fail / roll_req.where(roll_req > 0)).fillna(0.0)
+    out["window_requests"] = roll_req
     return out
+
+
+def _sustained(over: pd.Series, seconds: int) -> pd.Series:
+    """True at the first second of each run of at least ``seconds`` consecutive True values."""
+    run_id = (over != over.shift()).cumsum()
+    length = over.groupby(run_id).transform("size")
+    first = over & (run_id != run_id.shift())
+    return first & (length >= seconds)
+
+
+def crossings(series: pd.DataFrame, thresholds: KneeThresholds) -> tuple[pd.Series, pd.Series]:
+    """Per second of ``series`` (from :func:`smoothed`): where a sustained p95 / error-rate breach starts."""
+    active = series.index[series["rps"] > 0]
+    start = series["timestamp"].loc[active[0]] if len(active) else series["timestamp"].min()
+    span = series["timestamp"].max() - start
+    warmup = min(thresholds.warmup_s, span / 4)
+    counted = (series["timestamp"] >= start + warmup) & (series["window_requests"] >= thresholds.min_requests)
+    over_p95 = counted & (series["p95_ms"] > thresholds.p95_ms)
+    over_err = counted & (series["error_rate"] > thresholds.error_rate)
+    return _sustained(over_p95, thresholds.sustain_s), _sustained(over_err, thresholds.sustain_s)
 
 
 def find_knee(seconds: pd.DataFrame, thresholds: KneeThresholds | None = None) -> Knee | None:
@@ -62,8 +96,7 @@ def find_knee(seconds: pd.DataFrame, thresholds: KneeThresholds | None = None) -
     series = smoothed(seconds)
     if series.empty or not (series["rps"] > 0).any():
         return None
-    over_p95 = series["p95_ms"] > thresholds.p95_ms
-    over_err = series["error_rate"] > thresholds.error_rate
+    over_p95, over_err = crossings(series, thresholds)
     crossed = over_p95 | over_err
     crossed_at = crossed_by = None
     before = series

@@ -33,16 +33,19 @@ def build_charts(results: Results, max_points: int = MAX_POINTS) -> dict[str, Fi
     figures: dict[str, Figure] = {}
     has_traffic = int(results.totals["requests"]) > 0
     if results.seconds is not None and has_traffic:
+        # Every over-time chart counts elapsed time from the same start: the run's first second.
+        start = transforms.run_start(results.seconds)
         seconds = transforms.downsample(results.seconds, max_points, peaks=_PEAKS)
-        figures["throughput"] = charts.throughput_chart(seconds, results.knee)
-        figures["latency"] = charts.latency_chart(seconds, results.knee)
+        figures["throughput"] = charts.throughput_chart(seconds, results.knee, start)
+        figures["latency"] = charts.latency_chart(seconds, results.knee, start)
         if results.run.full_history:
-            figures["latency_per_endpoint"] = charts.endpoint_latency_chart(seconds)
+            figures["latency_per_endpoint"] = charts.endpoint_latency_chart(seconds, start)
         if results.kind_rates is not None:
-            figures["errors"] = charts.error_chart(transforms.downsample(results.kind_rates, max_points))
+            kind_rates = transforms.downsample(results.kind_rates, max_points)
+            figures["errors"] = charts.error_chart(kind_rates, start)
         system = results.run.system
         if system is not None and len(system):
-            figures["system"] = charts.system_chart(seconds, _downsample_system(system, max_points))
+            figures["system"] = charts.system_chart(seconds, _downsample_system(system, max_points), start)
     if has_traffic:
         figures["latency_distribution"] = charts.distribution_chart(
             transforms.latency_distribution(results.final)

@@ -19,6 +19,8 @@ __all__ = [
     "ERROR_KINDS",
     "classify_error",
     "downsample",
+    "elapsed_seconds",
+    "run_start",
     "error_kinds",
     "error_rate_by_kind",
     "final_from_json",
@@ -286,3 +288,14 @@ def downsample(frame: pd.DataFrame, max_points: int = 1500, peaks: Sequence[str]
     ]
     how = {c: ("max" if c in peaks else "mean") for c in numeric}
     return binned.groupby(["timestamp", *keys], observed=True, sort=True).agg(how).reset_index()
+
+
+def run_start(*frames: pd.DataFrame | None) -> float | None:
+    """The earliest ``timestamp`` in ``frames`` (Unix seconds): where a run's elapsed time starts."""
+    firsts = [float(f["timestamp"].min()) for f in frames if f is not None and len(f)]
+    return min(firsts) if firsts else None
+
+
+def elapsed_seconds(timestamps: pd.Series | Sequence[float], start: float) -> np.ndarray:
+    """Seconds from ``start`` for each Unix ``timestamp``: the x values of every over-time chart."""
+    return np.asarray(timestamps, dtype=float) - start

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.dates import date2num
 
 from analysis import charts
 from analysis.knee import Knee, KneeThresholds
@@ -50,12 +49,48 @@ def test_throughput_chart_lines_axes_and_knee(seconds: pd.DataFrame) -> None:
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels == ["requests/s", "failures/s", "knee: 42 req/s, 7 users"]
     assert ax.get_ylabel() == "requests per second" and users.get_ylabel() == "users"
-    assert ax.get_xlabel() == "time (UTC)" and ax.get_title() == "Throughput and users"
+    assert ax.get_xlabel() == "elapsed (m:ss) since the start, 2026-11-28 16:40:00 UTC"
+    assert ax.get_title() == "Throughput and users"
     agg = seconds[seconds["endpoint"] == "Aggregated"]
     np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), agg["rps"].to_numpy())
-    knee_x = date2num(pd.Timestamp(1_795_884_010, unit="s"))
-    assert date2num(ax.get_lines()[2].get_xdata()[0]) == pytest.approx(knee_x)
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), np.arange(N, dtype=float))
+    assert ax.get_lines()[2].get_xdata()[0] == pytest.approx(10.0)  # the knee, 10 s in
     np.testing.assert_array_equal(users.get_lines()[0].get_ydata(), agg["users"].to_numpy())
+
+
+def _tick_labels(fig, ax) -> list[str]:
+    fig.canvas.draw()
+    low, high = ax.get_xlim()
+    return [t.get_text() for t in ax.get_xticklabels() if t.get_text() and low <= t.get_position()[0] <= high]
+
+
+@pytest.mark.parametrize(
+    ("seconds_long", "start", "first_ticks", "unit"),
+    [
+        (30, None, ["0:00", "0:05", "0:10"], "m:ss"),
+        (600, None, ["0:00", "1:00", "2:00"], "m:ss"),
+        (2 * 3600, 1_795_884_000 - 30, ["0:00:00", "0:15:00", "0:30:00"], "h:mm:ss"),
+    ],
+)
+def test_time_axes_show_elapsed_time_and_the_start(seconds_long, start, first_ticks, unit) -> None:
+    """Ticks at round elapsed times (m:ss, h:mm:ss past an hour); the caption names the start in UTC."""
+    ts = np.arange(1_795_884_000, 1_795_884_000 + seconds_long)
+    frame = pd.DataFrame({"timestamp": ts, "endpoint": "Aggregated", "users": 1, "rps": 1.0,
+                          "fail_rps": 0.0, "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0})  # fmt: skip
+    for fig in (charts.throughput_chart(frame, start=start), charts.latency_chart(frame, start=start)):
+        ax = fig.axes[0]
+        labels = _tick_labels(fig, ax)
+        assert labels[:3] == first_ticks and 4 <= len(labels) <= 13, labels
+        assert all(label.count(":") == unit.count(":") for label in labels), labels
+        assert ax.get_xlabel().startswith(f"elapsed ({unit}) since the start, ")
+        expected = "2026-11-28 16:39:30" if start else "2026-11-28 16:40:00"
+        assert ax.get_xlabel().endswith(f"{expected} UTC")
+
+
+def test_format_elapsed() -> None:
+    assert charts.format_elapsed(0) == "0:00" and charts.format_elapsed(90) == "1:30"
+    assert charts.format_elapsed(3725) == "62:05" and charts.format_elapsed(3725, hours=True) == "1:02:05"
+    assert charts.format_elapsed(-5) == "-0:05"
 
 
 def test_no_knee_line_when_nothing_crossed(seconds: pd.DataFrame) -> None:

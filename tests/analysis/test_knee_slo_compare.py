@@ -53,6 +53,32 @@ def test_knee_on_error_rate_and_no_knee() -> None:
     assert find_knee(ramp([math.nan] * 3, [0.0] * 3)) is None
 
 
+def test_cold_start_is_no_knee() -> None:
+    """The demo's case: one 1,033 ms request in the first window of a calm 60 s run is not a knee."""
+    rps = [0.9, 4.0] + [25.0] * 58
+    p95 = [1033.0] * 10 + [40.0] * 50  # Locust's p95 window holds the cold request for ~10 s
+    knee = find_knee(ramp(p95, rps), KneeThresholds())
+    assert knee is not None and knee.crossed_by is None and knee.crossed_at is None
+
+
+def test_a_breach_must_be_sustained_with_enough_requests() -> None:
+    """Two slow seconds, or a slow stretch with a handful of requests, are no knee; three slow seconds are."""
+    rps = [50.0] * 60
+    blip = [40.0] * 30 + [900.0] * 2 + [40.0] * 28
+    assert find_knee(ramp(blip, rps)).crossed_by is None  # type: ignore[union-attr]
+    quiet = find_knee(ramp([900.0] * 60, [1.0] * 60))  # 10 requests per window: a p95 of nothing
+    assert quiet is not None and quiet.crossed_by is None
+    held = [40.0] * 30 + [900.0] * 3 + [40.0] * 27
+    knee = find_knee(ramp(held, rps))
+    assert knee is not None and knee.crossed_by == "p95" and knee.crossed_at == 1030
+
+
+def test_warm_up_is_at_most_a_quarter_of_a_short_run() -> None:
+    """A 12 s run failing from the start still shows its knee after 3 s (not after 10)."""
+    knee = find_knee(ramp([10.0] * 12, [100.0] * 12, [50] * 12))
+    assert knee is not None and knee.crossed_by == "error_rate" and knee.crossed_at == 1003
+
+
 @pytest.mark.parametrize(
     ("text", "metric", "op", "value"),
     [
