@@ -6,6 +6,8 @@ Locust environment, and reused across runs while seed and pool size stay the sam
 
 from __future__ import annotations
 
+import gevent
+
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 from locustfiles.options import Settings, settings_from
 from locustfiles.payloads import PayloadPool
 
-__all__ = ["TrafficContext", "build_context", "traffic_context"]
+__all__ = ["TrafficContext", "build_context", "build_pool", "traffic_context"]
 
 _ATTRIBUTE = "cio_traffic"
 
@@ -38,11 +40,20 @@ def build_context(environment: Any) -> TrafficContext:
     if same_pool and previous is not None and len(previous.pool.people) == settings.people:
         pool = previous.pool
     else:
-        pool = PayloadPool.build(settings.seed, settings.people)
+        pool = build_pool(settings.seed, settings.people)
     worker = getattr(environment.runner, "worker_index", 0) if environment.runner else 0
     context = TrafficContext(settings, pool, f"w{worker}")
     setattr(environment, _ATTRIBUTE, context)
     return context
+
+
+def build_pool(seed: int, people: int) -> PayloadPool:
+    """``PayloadPool.build`` in a native thread, so the gevent loop keeps running meanwhile."""
+    # Faker holds the CPU for about half a second, and for several seconds on a loaded machine. On
+    # the gevent loop that stops a worker's heartbeats, and the master drops a worker after three
+    # missed beats ("failed to send heartbeat, setting state to missing"). In gevent's threadpool
+    # the GIL is handed back every few milliseconds, so heartbeats and the spawn messages go on.
+    return gevent.get_hub().threadpool.apply(PayloadPool.build, (seed, people))
 
 
 def traffic_context(environment: Any) -> TrafficContext:
