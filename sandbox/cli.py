@@ -10,17 +10,17 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cio_contract import DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, Limits
 from plumbing.errors import SuiteError
+from plumbing.options import Parser
 from sandbox.config import (
     DEMO_WORKSPACE,
     RATE_MODES,
-    STORE_MODES,
     ConfigError,
     RatePolicy,
     SandboxConfig,
@@ -30,47 +30,49 @@ from sandbox.config import (
     parse_workspace,
     policy_from_mapping,
 )
+from sandbox.options import OPTIONS
 
-__all__ = ["build_config", "main", "parser"]
-
-WORKSPACES_ENV = "SANDBOX_WORKSPACES"
+__all__ = ["build_config", "main", "parse", "parser"]
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def parser() -> Parser:
+    p = Parser(
         prog="python -m sandbox",
         description="Local emulator of Customer.io's Track, App and Pipelines APIs. "
         "`python -m sandbox gen-cert DIR` writes a self-signed certificate for --tls-cert/--tls-key.",
+        config_option=False,
     )
-    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
-    p.add_argument("--config", help="YAML file with workspaces, limits, modes and faults")
-    p.add_argument("--workspace", action="append", default=[], metavar="SITE_ID:TRACK_KEY[:APP_KEY[:CDP_KEY]]",
-                   help=f"add a workspace (repeatable; also ${WORKSPACES_ENV}, comma-separated)")  # fmt: skip
-    p.add_argument("--tls-cert", help="PEM certificate: serve https")
-    p.add_argument("--tls-key", help="PEM private key for --tls-cert")
-    p.add_argument("--processes", type=int, help="worker processes sharing the port (default 1)")
-    p.add_argument("--ready-file", help="write {url, pid, admin} here once listening")
-    p.add_argument("--rate-mode", choices=RATE_MODES, help="past the limit: reject (429, default), "
-                   "throttle (delay), drop (200, not recorded), block (429 for --block-seconds), off")  # fmt: skip
-    p.add_argument("--rate-limit", action="append", default=[], metavar="API=REQ[/SECONDS][+BURST]",
-                   help="e.g. track=100, cdp=3000/3, app=10+5 (defaults: track=100, app=10, cdp=3000/3)")  # fmt: skip
-    p.add_argument(
-        "--retry-after", type=float, help="seconds for a Retry-After header on 429 (default: none)"
-    )
-    p.add_argument("--block-seconds", type=float, help="block mode: how long a block lasts (default 10)")
-    p.add_argument(
-        "--block-after", type=int, help="block mode: over-limit requests in one window that start a block"
-    )
-    p.add_argument(
-        "--throttle-max-delay", type=float, help="throttle mode: longest delay before 429 (default 30)"
-    )
-    p.add_argument("--store", choices=STORE_MODES, help="full (bounded people/events, default) or count only")
-    p.add_argument("--max-events", type=int, help="events kept in full mode (default 100000)")
-    p.add_argument("--faults", help="faults document as JSON, or @FILE (JSON or YAML)")
-    p.add_argument("--admin-open", action="store_true", default=None,
-                   help="serve /__sandbox and /metrics to non-loopback clients (container networks)")  # fmt: skip
+    OPTIONS.add_to(p, group=False)
     return p
+
+
+# YAML keys that are not options: structured values read by build_config.
+_STRUCTURED_KEYS = frozenset({"workspaces", "limits", "rate_limits", "faults"})
+_FILE_KEYS = frozenset(o.dest for o in OPTIONS) - {"config", "ready_file", "workspace", "rate_limit"}
+
+
+def parse(
+    argv: Sequence[str], environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checked option values (command line > environment > ``--config`` file > default) and the
+    YAML document itself (for its structured keys)."""
+    p = parser()
+    args = p.parse_checked(argv, environ)
+    data: dict[str, Any] = {}
+    if args.config is not None:
+        where = f"--config {args.config}"
+        if not args.config.strip():
+            raise ConfigError("--config is empty; give the path of a YAML file, or leave the option out")
+        data = load_yaml(args.config)
+        if not data:
+            raise ConfigError(f"{where}: the file is empty; put options in it, or leave --config out")
+        unknown = set(data) - _FILE_KEYS - _STRUCTURED_KEYS
+        if unknown:
+            known = sorted(_FILE_KEYS | _STRUCTURED_KEYS)
+            raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {known}")
+        OPTIONS.set_file_values(p, data, where, skip=_STRUCTURED_KEYS)
+        args = p.parse_checked(argv, environ)
+    return OPTIONS.values(args, environ), data
 
 
 def _gen_cert(argv: Sequence[str]) -> int:
@@ -135,30 +137,25 @@ def _workspace_from_mapping(i: int, entry: Any, policies: dict[str, RatePolicy])
     )  # fmt: skip
 
 
-def _base_policies(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, RatePolicy]:
+def _base_policies(values: dict[str, Any], data: dict[str, Any]) -> dict[str, RatePolicy]:
     template = RatePolicy(
-        DEFAULT_RATE_LIMITS["track"], mode=args.rate_mode or data.get("rate_mode", "reject")
-    )
-    if template.mode not in RATE_MODES:
-        raise ConfigError(f"rate_mode: {template.mode!r} is not one of {', '.join(RATE_MODES)}")
-    overrides = {
-        "retry_after": args.retry_after, "block_seconds": args.block_seconds,
-        "block_after": args.block_after, "throttle_max_delay": args.throttle_max_delay,
-    }  # fmt: skip
-    template = replace(template, **{k: v for k, v in overrides.items() if v is not None})
+        DEFAULT_RATE_LIMITS["track"], mode=values["rate_mode"], retry_after=values["retry_after"],
+        block_seconds=values["block_seconds"], block_after=values["block_after"],
+        throttle_max_delay=values["throttle_max_delay"],
+    )  # fmt: skip
     policies = {api: replace(template, limit=limit) for api, limit in DEFAULT_RATE_LIMITS.items()}
     for api, spec in (data.get("rate_limits") or {}).items():
         if api not in policies:
             raise ConfigError(f"rate_limits: unknown API {api!r}; use track, app or cdp")
         policies[api] = policy_from_mapping(f"rate_limits.{api}", spec, policies[api])
-    for text in args.rate_limit:
+    for text in values["rate_limit"]:
         api, limit = parse_rate_limit(text)
         policies[api] = replace(policies[api], limit=limit)
     return policies
 
 
 def _workspaces(
-    args: argparse.Namespace, data: dict[str, Any], policies: dict[str, RatePolicy]
+    values: dict[str, Any], data: dict[str, Any], policies: dict[str, RatePolicy]
 ) -> tuple[WorkspaceConfig, ...]:
     entries = data.get("workspaces") or []
     if not isinstance(entries, list):
@@ -166,8 +163,7 @@ def _workspaces(
             "workspaces: expected a list of {site_id, track_api_key, app_api_key, cdp_write_key}"
         )
     result = [_workspace_from_mapping(i, e, policies) for i, e in enumerate(entries)]
-    env = [w for w in os.environ.get(WORKSPACES_ENV, "").split(",") if w.strip()]
-    for text in [*env, *args.workspace]:
+    for text in values["workspace"]:  # $SANDBOX_WORKSPACES first, then each --workspace
         site, track, app, cdp = parse_workspace(text.strip())
         result.append(WorkspaceConfig(site, track, app, cdp, dict(policies)))
     if not result:
@@ -189,61 +185,23 @@ def _limits(data: dict[str, Any]) -> Limits:
     return replace(DEFAULT_LIMITS, **overrides)
 
 
-def build_config(args: argparse.Namespace) -> SandboxConfig:
-    if args.config is not None and not args.config.strip():
-        raise ConfigError("--config is empty; give the path of a YAML file, or leave the option out")
-    data = load_yaml(args.config) if args.config else {}
-    known = {"host", "port", "processes", "rate_mode", "rate_limits", "store_mode", "max_events", "max_people",
-             "dedup_window", "max_body_bytes", "track_v1_body_bytes", "limits", "faults", "workspaces",
-             "admin_open", "tls_cert", "tls_key"}  # fmt: skip
-    unknown = set(data) - known
-    if unknown:
-        raise ConfigError(f"--config {args.config}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    policies = _base_policies(args, data)
-
-    def pick(name: str, default: Any) -> Any:
-        value = getattr(args, name, None)
-        return value if value is not None else data.get(name, default)
-
+def build_config(values: dict[str, Any], data: dict[str, Any]) -> SandboxConfig:
+    """The one frozen configuration of this sandbox, from :func:`parse`'s two results."""
+    policies = _base_policies(values, data)
     config = SandboxConfig(
-        host=pick("host", "127.0.0.1"), port=_int("port", pick("port", 8080)), processes=_int("processes", pick("processes", 1)),
-        workspaces=_workspaces(args, data, policies), limits=_limits(data),
-        store_mode=args.store or data.get("store_mode", "full"), max_events=_int("max_events", pick("max_events", 100_000)),
-        max_people=_int("max_people", data.get("max_people", 100_000)), dedup_window=_int("dedup_window", data.get("dedup_window", 200_000)),
-        max_body_bytes=_int("max_body_bytes", data.get("max_body_bytes", 4 * 1024 * 1024)),
-        track_v1_body_bytes=_int("track_v1_body_bytes", data.get("track_v1_body_bytes", 1024 * 1024)),
-        faults=_faults_arg(args.faults) if args.faults else (data.get("faults") or {}),
-        tls_cert=pick("tls_cert", None), tls_key=pick("tls_key", None),
-        admin_open=bool(pick("admin_open", False)),
+        host=values["host"], port=values["port"], processes=values["processes"],
+        workspaces=_workspaces(values, data, policies), limits=_limits(data),
+        store_mode=values["store_mode"], max_events=values["max_events"], max_people=values["max_people"],
+        dedup_window=values["dedup_window"], max_body_bytes=values["max_body_bytes"],
+        track_v1_body_bytes=values["track_v1_body_bytes"],
+        faults=_faults_arg(values["faults"]) if values["faults"] else (data.get("faults") or {}),
+        tls_cert=values["tls_cert"], tls_key=values["tls_key"], admin_open=values["admin_open"],
     )  # fmt: skip
     _check(config)
     return config
 
 
-def _int(name: str, value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} {value!r}: expected a whole number") from None
-
-
 def _check(config: SandboxConfig) -> None:
-    if config.processes < 1:
-        raise ConfigError("--processes must be at least 1")
-    for name in ("max_events", "max_people", "dedup_window"):
-        if getattr(config, name) < 0:
-            raise ConfigError(f"--{name.replace('_', '-')} {getattr(config, name)}: give 0 or more")
-    for name in ("max_body_bytes", "track_v1_body_bytes"):
-        if getattr(config, name) < 1:
-            raise ConfigError(f"{name} {getattr(config, name)}: give a size of at least 1 byte")
-    for policy in (p for ws in config.workspaces for p in ws.rate.values()):
-        for name in ("retry_after", "block_seconds", "block_after", "throttle_max_delay"):
-            if getattr(policy, name) < 0:
-                raise ConfigError(f"--{name.replace('_', '-')} {getattr(policy, name)}: give 0 or more")
-    if not 0 <= config.port <= 65535:
-        raise ConfigError("--port must be between 0 and 65535")
-    if config.store_mode not in STORE_MODES:
-        raise ConfigError(f"store_mode: {config.store_mode!r} is not one of {', '.join(STORE_MODES)}")
     if bool(config.tls_cert) != bool(config.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together; give both (or neither for plain http)")
 
@@ -262,8 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["gen-cert"]:
             return _gen_cert(argv[1:])
-        args = parser().parse_args(argv)
-        config = build_config(args)
+        values, data = parse(argv)
+        config = build_config(values, data)
         from sandbox.faults import compile_document
 
         faults = compile_document(config.faults, set(_endpoint_names())) if config.faults else {}
@@ -278,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         # Only the listening socket is the user's to fix here; any other error is a bug and keeps its traceback.
-        return serve(replace(config, faults=faults), args.ready_file, _banner(config))
+        return serve(replace(config, faults=faults), values["ready_file"], _banner(config))
     except OSError as exc:
         print(
             f"sandbox: cannot listen: {exc.strerror or exc}; pick another --port or --host", file=sys.stderr

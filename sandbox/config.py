@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cio_contract import DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, Api, Limits, RateLimit
+from cio_contract import DEFAULT_RATE_LIMITS, Api, Limits, RateLimit
 from plumbing.errors import SandboxError
+from sandbox.options import OPTIONS, RATE_MODES, STORE_MODES
 
 __all__ = [
     "ConfigError",
@@ -26,9 +27,6 @@ __all__ = [
     "parse_workspace",
 ]
 
-RATE_MODES = ("reject", "throttle", "drop", "block", "off")
-STORE_MODES = ("full", "count")
-
 
 class ConfigError(SandboxError, ValueError):
     """A configuration value is wrong; the message names it and says how to fix it."""
@@ -39,14 +37,14 @@ class RatePolicy:
     """How one API of one workspace is limited and what happens past the limit."""
 
     limit: RateLimit
-    mode: str = "reject"
-    retry_after: float = 0.0
+    mode: str = OPTIONS.default("rate_mode")
+    retry_after: float = OPTIONS.default("retry_after")
     """Seconds to put in ``Retry-After`` on 429 (0 = no header; Customer.io documents none)."""
-    block_seconds: float = 10.0
+    block_seconds: float = OPTIONS.default("block_seconds")
     """``block`` mode: how long everything is rejected once sustained excess is seen."""
-    block_after: int = 0
+    block_after: int = OPTIONS.default("block_after")
     """``block`` mode: over-limit requests within one window that trigger a block (0 = 10% of the limit)."""
-    throttle_max_delay: float = 30.0
+    throttle_max_delay: float = OPTIONS.default("throttle_max_delay")
     """``throttle`` mode: a request that would wait longer than this is rejected with 429 instead."""
 
     @property
@@ -72,24 +70,26 @@ DEMO_WORKSPACE = ("demo-site", "demo-track-key", "demo-app-key", "demo-cdp-key")
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    processes: int = 1
-    workspaces: tuple[WorkspaceConfig, ...] = ()
-    limits: Limits = DEFAULT_LIMITS
-    store_mode: str = "full"
-    max_events: int = 100_000
-    max_people: int = 100_000
-    dedup_window: int = 200_000
+    """Everything one sandbox serves with; built by ``sandbox.cli`` from ``sandbox.options``."""
+
+    host: str
+    port: int
+    processes: int
+    workspaces: tuple[WorkspaceConfig, ...]
+    limits: Limits
+    store_mode: str
+    max_events: int
+    max_people: int
+    dedup_window: int
     """How many event ids are remembered for duplicate detection (oldest forgotten first)."""
-    max_body_bytes: int = 4 * 1024 * 1024
+    max_body_bytes: int
     """Bodies above this are refused (413) on every endpoint, before the body is read."""
-    track_v1_body_bytes: int = 1024 * 1024
+    track_v1_body_bytes: int
     """Track v1 has no documented request cap (UNCONFIRMED); the sandbox refuses bodies above this."""
-    faults: dict[str, Any] = field(default_factory=dict)
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    admin_open: bool = False
+    faults: dict[str, Any]
+    tls_cert: str | None
+    tls_key: str | None
+    admin_open: bool
     """Serve ``/__sandbox`` and ``/metrics`` to non-loopback clients too (compose/k8s networks)."""
 
 

@@ -1,0 +1,352 @@
+"""Declare each option once: flag, type, default, environment variable, help, processes and valid range.
+
+Every process of the suite (the traffic model, the sandbox, the pipeline services, ``runs``, the
+analysis CLI, the capacity plan) registers its options from a table of :class:`Option` on a
+``configargparse`` parser (for Locust: Locust's own parser, in ``events.init_command_line_parser``),
+so the precedence is the same everywhere: command line > environment variable > config file >
+the declared default. Help strings show the declared default through ``%(default)s``.
+
+Values are converted by the parser (``type``) and checked against the declared range or URL schemes
+when the process builds its one frozen settings object (:meth:`Options.values`): values reach a
+process from the command line, the environment, a config file or Locust's web UI, and all of them
+pass through that check. A bad value is an :class:`plumbing.errors.OptionError` naming the option.
+
+:func:`markdown_table` renders declarations as the configuration reference (``docs/configuration.md``,
+kept in step with them by a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import configargparse
+
+from plumbing.errors import OptionError
+
+__all__ = [
+    "Option",
+    "Options",
+    "Parser",
+    "check_host_ports",
+    "markdown_table",
+    "report",
+]
+
+Check = Callable[[Any], str | None]
+"""Extra validation: returns what is wrong with a value (to follow the flag), or None."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of one or more processes, declared once."""
+
+    flag: str
+    """``--rate-limit``; the settings key is ``rate_limit``."""
+    default: Any
+    help: str
+    """What it is; ``(default: %(default)s)`` is added unless the option is a secret or a flag."""
+    type: Callable[[str], Any] = str
+    env: str | None = None
+    """The environment variable that sets it (after the command line, before a config file)."""
+    processes: tuple[str, ...] = ()
+    """Which processes take it (for the configuration table), e.g. ``("sender", "capacity")``."""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    """``low`` itself is not allowed (e.g. a rate must be greater than 0)."""
+    high_open: bool = False
+    schemes: tuple[str, ...] = ()
+    """A URL: one of these schemes, and a host."""
+    choices: tuple[str, ...] | None = None
+    kind: str = "value"
+    """``value``, ``flag`` (store_true) or ``list`` (repeatable)."""
+    metavar: str | None = None
+    secret: bool = False
+    """Never shown: not in help defaults, not in the web UI, not in the table."""
+    web: bool = True
+    """Shown in Locust's web UI (Locust options only)."""
+    check: Check | None = None
+    short: str | None = None
+    dest_name: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.dest_name or self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def help_text(self) -> str:
+        text = self.help.replace("%", "%%").replace("%%(default)s", "%(default)s")
+        if self.secret or self.kind == "flag" or "%(default)s" in text or self.default in (None, "", []):
+            return text
+        return f"{text} (default: %(default)s)"
+
+    def argparse_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"help": self.help_text, "dest": self.dest}
+        if self.env and self.kind == "list":
+            # Repeatable: the variable adds comma-separated entries (see Options.values).
+            kwargs["help"] += f" [env var: {self.env}]"
+        elif self.env:
+            kwargs["env_var"] = self.env
+        if self.kind == "flag":
+            kwargs.update(action="store_true", default=bool(self.default))
+            return kwargs
+        kwargs.update(type=self.type, default=self.default)
+        if self.kind == "list":
+            kwargs["action"] = "append"
+            kwargs["default"] = list(self.default or [])
+        if self.choices is not None:
+            kwargs["choices"] = list(self.choices)
+        if self.metavar:
+            kwargs["metavar"] = self.metavar
+        return kwargs
+
+    def add_to(self, parser: Any) -> Any:
+        """Register on ``parser`` (an argparse/configargparse parser or argument group)."""
+        flags = [self.short, self.flag] if self.short else [self.flag]
+        return parser.add_argument(*flags, **self.argparse_kwargs())
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` (a message starting with the flag), or None."""
+        if value is None or self.kind == "flag":
+            return None
+        if self.kind == "list":
+            return next((p for p in (self._one(v) for v in value) if p), None)
+        return self._one(value)
+
+    def _one(self, value: Any) -> str | None:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            message = self._range(value)
+            if message:
+                return f"{self.flag} {message} (got {value:g})"
+        if self.schemes and isinstance(value, str):
+            message = _url_problem(value, self.schemes)
+            if message:
+                return f"{self.flag} {value!r}: {message}"
+        if self.check is not None:
+            message = self.check(value)
+            if message:
+                return f"{self.flag} {message}"
+        return None
+
+    def _range(self, value: float) -> str | None:
+        if isinstance(value, float) and math.isnan(value):
+            return "must be a number"
+        low, high = self.low, self.high
+        too_low = low is not None and (value <= low if self.low_open else value < low)
+        too_high = high is not None and (value >= high if self.high_open else value > high)
+        if not (too_low or too_high):
+            return None
+        if low is not None and high is not None and not (self.low_open or self.high_open):
+            return f"must be between {low:g} and {high:g}"
+        if too_low and low is not None:
+            if self.low_open:
+                return f"must be greater than {low:g}"
+            return "must not be negative" if low == 0 else f"must be at least {low:g}"
+        assert high is not None
+        return f"must be below {high:g}" if self.high_open else f"must be at most {high:g}"
+
+    def range_text(self) -> str:
+        """The valid values, for the configuration table."""
+        if self.choices:
+            return " / ".join(self.choices)
+        if self.schemes:
+            return " or ".join(f"{s}://" for s in self.schemes) + " URL"
+        low = None if self.low is None else f"{'>' if self.low_open else '≥'} {self.low:g}"
+        high = None if self.high is None else f"{'<' if self.high_open else '≤'} {self.high:g}"
+        return ", ".join(p for p in (low, high) if p)
+
+
+def _url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
+    example = (
+        f"{schemes[0]}://127.0.0.1:8080" if schemes[0].startswith("http") else f"{schemes[0]}://127.0.0.1"
+    )
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return f"not a valid URL; give e.g. {example}"
+    if parts.scheme not in schemes:
+        return f"not a {'/'.join(schemes)} URL; give e.g. {example}"
+    if not parts.hostname and parts.scheme != "unix":
+        return f"has no host; give e.g. {example}"
+    if port == 0:
+        return f"port 0 cannot be reached; give e.g. {example}"
+    return None
+
+
+def check_host_ports(value: Any) -> str | None:
+    """``HOST:PORT[,HOST:PORT...]`` (Kafka bootstrap servers)."""
+    for entry in str(value).split(","):
+        host, sep, port = entry.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            return (
+                f"{entry.strip()!r} is not HOST:PORT; give e.g. 127.0.0.1:9092 (comma-separated for several)"
+            )
+    return None
+
+
+@dataclass(frozen=True)
+class Options:
+    """The declared options of one process (or of a group of them), in help order."""
+
+    title: str
+    options: tuple[Option, ...]
+    description: str = ""
+    _by_dest: dict[str, Option] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_dest", {o.dest: o for o in self.options})
+
+    def __iter__(self) -> Iterator[Option]:
+        return iter(self.options)
+
+    def __getitem__(self, dest: str) -> Option:
+        return self._by_dest[dest]
+
+    def default(self, dest: str) -> Any:
+        """The declared default of ``dest`` (for code that needs it without parsing)."""
+        return self._by_dest[dest].default
+
+    def only(self, process: str) -> Options:
+        """The options ``process`` takes."""
+        return Options(self.title, tuple(o for o in self.options if process in o.processes), self.description)
+
+    def add_to(self, parser: Any, group: bool = True) -> list[Any]:
+        """Register every option (in an argument group titled ``title`` unless ``group`` is false)."""
+        target = parser.add_argument_group(self.title, self.description or None) if group else parser
+        return [option.add_to(target) for option in self.options]
+
+    def values(self, namespace: Any, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The checked values of these options from a parsed namespace (Locust's or ours).
+
+        A repeatable option's variable adds its comma-separated entries before the command line's.
+        """
+        environ = os.environ if environ is None else environ
+        values = {}
+        for option in self.options:
+            value = getattr(namespace, option.dest, option.default)
+            if option.kind == "list":
+                from_env = environ.get(option.env, "") if option.env else ""
+                entries = [
+                    _convert(option, e.strip(), f"${option.env}") for e in from_env.split(",") if e.strip()
+                ]
+                value = entries + list(value or [])
+            problem = option.problem(value)
+            if problem:
+                raise OptionError(problem)
+            values[option.dest] = value
+        return values
+
+    def set_file_values(
+        self, parser: argparse.ArgumentParser, data: Mapping[str, Any], where: str, skip: Iterable[str] = ()
+    ) -> None:
+        """Config-file values become the parser's defaults: below the command line and environment.
+
+        Keys in ``skip`` (structured values the caller reads itself) and unknown keys are left alone.
+        """
+        defaults = {}
+        for key, raw in data.items():
+            option = self._by_dest.get(key.replace("-", "_"))
+            if option is None or key in skip:
+                continue
+            defaults[option.dest] = _from_file(option, raw, where)
+        parser.set_defaults(**defaults)
+
+
+def _from_file(option: Option, raw: Any, where: str) -> Any:
+    if option.kind == "flag":
+        if isinstance(raw, bool):
+            return raw
+        raise OptionError(f"{where}: {option.dest} must be true or false (got {raw!r})")
+    if option.kind == "list":
+        items = raw if isinstance(raw, list) else [raw]
+        return [_convert(option, item, where) for item in items]
+    return _convert(option, raw, where)
+
+
+def _convert(option: Option, raw: Any, where: str) -> Any:
+    if isinstance(raw, bool) or isinstance(raw, dict | list):
+        raise OptionError(f"{where}: {option.dest} {raw!r} is not a single value")
+    try:
+        value = option.type(str(raw))
+    except (TypeError, ValueError, argparse.ArgumentTypeError):
+        raise OptionError(f"{where}: {option.dest} {raw!r} is not a valid {_type_name(option)}") from None
+    if option.choices is not None and value not in option.choices:
+        raise OptionError(f"{where}: {option.dest} {raw!r} is not one of {', '.join(option.choices)}")
+    return value
+
+
+def _type_name(option: Option) -> str:
+    return {int: "whole number", float: "number"}.get(option.type, "value")  # type: ignore[call-overload]
+
+
+class Parser(configargparse.ArgumentParser):
+    """A ``configargparse`` parser whose errors are one line, ``PROG: error: MESSAGE``, exit 2.
+
+    ``--config FILE`` (``key = value`` lines, as in ``locust.conf``) sits below the environment.
+    """
+
+    def __init__(self, *args: Any, config_option: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if config_option:
+            self.add_argument(
+                "--config",
+                is_config_file=True,
+                metavar="FILE",
+                help="read options from FILE, one `option = value` per line (below the environment)",
+            )
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+        raise AssertionError("exit() raises SystemExit")  # pragma: no cover
+
+    def parse_checked(
+        self, argv: Sequence[str] | None, env: Mapping[str, str] | None = None
+    ) -> argparse.Namespace:
+        """``parse_args`` with ``env`` as the environment; an unreadable config file is one line too."""
+        try:
+            return self.parse_args(argv, env_vars=os.environ if env is None else env)
+        except OSError as exc:
+            self.error(f"--config {exc.filename}: cannot read it ({exc.strerror}); check the path")
+        except UnicodeDecodeError:
+            self.error("--config: not a text file (not UTF-8); give `option = value` lines")
+
+
+def report(prog: str, error: BaseException) -> int:
+    """Print ``prog: error`` as one line on stderr; return the exit code for it."""
+    print(f"{prog}: {' '.join(str(error).split())}", file=sys.stderr)
+    return int(getattr(error, "exit_code", 2))
+
+
+def markdown_table(tables: Iterable[Options]) -> str:
+    """The configuration reference: one row per declared option, generated, never hand-written."""
+    lines = [
+        "| Option | Environment | Default | Valid | Processes | What it does |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for table in tables:
+        for o in table:
+            default = "(secret)" if o.secret else _cell(o.default)
+            help_text = o.help.replace("%(default)s", default).replace("%%", "%").replace("|", "\\|")
+            lines.append(
+                f"| `{o.flag}` | {f'`{o.env}`' if o.env else ''} | {default} | {o.range_text()} "
+                f"| {', '.join(o.processes)} | {help_text} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "" or value == [] or value == ():
+        return ""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list | tuple):
+        value = ",".join(map(str, value))
+    return f"`{value}`".replace("|", "\\|")
