@@ -8,6 +8,7 @@ import html
 import io
 import json
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from analysis import charts, transforms
 from analysis.locust_csv import AGGREGATED
 from analysis.results import Results
 
-__all__ = ["build_charts", "render_html", "render_markdown", "summary", "write_report"]
+__all__ = ["aborted_line", "build_charts", "render_html", "render_markdown", "summary", "write_report"]
 
 # A 24 h soak has 86,400 points per series; a 1,000 px wide chart cannot show more than ~1,500.
 MAX_POINTS = 1500
@@ -110,12 +111,19 @@ def summary(results: Results, chart_names: list[str] | None = None) -> dict[str,
             "errors_by_kind": {str(k): int(v) for k, v in kinds.items()},
             "exceptions": int(results.run.exceptions["count"].sum()),
             "knee": results.knee.to_dict() if results.knee is not None else None,
+            "aborted": _aborted_dict(results.aborted),
             "slo": [
                 {
                     "endpoint": v.threshold.endpoint,
                     "rule": v.threshold.text,
+                    "live": v.threshold.live,
                     "actual": v.actual,
                     "passed": v.passed,
+                    "detail": v.detail,
+                    "parts": [
+                        {"endpoint": p.endpoint, "actual": p.actual, "passed": p.passed, "detail": p.detail}
+                        for p in v.parts
+                    ],
                 }
                 for v in results.verdicts
             ],
@@ -124,6 +132,24 @@ def summary(results: Results, chart_names: list[str] | None = None) -> dict[str,
             "charts": [f"charts/{name}.png" for name in chart_names or []],
             "notes": results.notes,
         }
+    )
+
+
+def _aborted_dict(aborted: dict[str, Any] | None) -> dict[str, Any] | None:
+    if aborted is None:
+        return None
+    at = aborted.get("at")
+    return {**aborted, "at": _iso(float(at)) if isinstance(at, int | float) else at}
+
+
+def aborted_line(data: dict[str, Any]) -> str | None:
+    """``aborted by rule X at t`` for an aborted run's report, else None."""
+    aborted = data.get("aborted")
+    if not aborted:
+        return None
+    return (
+        f"Aborted by rule '{aborted['rule']}' ({aborted['endpoint']}) at {aborted['at']}, "
+        f"{aborted['at_s']:.0f} s into the run (value {aborted['value']})"
     )
 
 
@@ -176,9 +202,16 @@ def _tables(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
         out.append(("Failures by kind", ["kind", "occurrences"], kinds))
     if data["slo"]:
         rows = [
-            ["PASS" if s["passed"] else "FAIL", s["endpoint"], s["rule"], _fmt_actual(s)] for s in data["slo"]
+            [
+                "PASS" if s["passed"] else "FAIL",
+                s["endpoint"],
+                s["rule"],
+                _fmt_actual(s),
+                s.get("detail") or "",
+            ]
+            for s in data["slo"]
         ]
-        out.append(("SLO", ["verdict", "endpoint", "rule", "actual"], rows))
+        out.append(("SLO", ["verdict", "endpoint", "rule", "actual", "detail"], rows))
     comparison = data["comparison"]
     if comparison:
         rows = [
@@ -195,14 +228,15 @@ def _fmt_actual(s: dict[str, Any]) -> str:
     actual = s["actual"]
     if actual is None:
         return "no data"
-    rule = s["rule"].replace(" ", "")
-    if rule.startswith("error_rate"):
+    metric = re.match(r"\s*([a-z0-9_.]*)", s["rule"], re.I)
+    name = metric.group(1).lower() if metric else ""
+    if name == "error_rate":
         return _pct(actual)
-    if rule.startswith("e2e_"):
+    if name.startswith("e2e_"):
         return _ms(actual)
-    if rule.startswith(("lost", "duplicates", "delivered", "acknowledged", "unacknowledged")):
+    if name in ("lost", "duplicates", "delivered", "acknowledged", "unacknowledged_delivered"):
         return f"{actual:,.0f}"
-    return _num(actual) if rule.startswith(("rps", "requests", "failures")) else _ms(actual)
+    return _ms(actual) if re.fullmatch(r"p[0-9.]+|avg|median|min|max", name) else _num(actual)
 
 
 def _comparison_row(r: dict[str, Any]) -> list[str]:
@@ -260,6 +294,9 @@ def render_markdown(data: dict[str, Any]) -> str:
             f"Run: {data['run']['start']} → {data['run']['end']} ({data['run']['duration_s']:,.0f} s)",
             "",
         ]
+    aborted = aborted_line(data)
+    if aborted:
+        lines += [f"**{aborted}**", ""]
     knee = _knee_line(data)
     if knee:
         lines += [knee, ""]
@@ -288,6 +325,9 @@ def render_html(data: dict[str, Any], images: dict[str, bytes]) -> str:
         f"<h1>Load test report: {esc(data['run']['prefix'])}</h1>",
         f"<p class='{verdict}'><b>Verdict: {verdict.upper()}</b> · final figures from {esc(data['final_source'])}</p>",
     ]
+    aborted = aborted_line(data)
+    if aborted:
+        parts.append(f"<p class='fail'><b>{esc(aborted)}</b></p>")
     knee = _knee_line(data)
     if knee:
         parts.append(f"<p>{esc(knee)}</p>")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.errors import InputError
+from analysis.junit import write_junit
 from analysis.knee import KneeThresholds
 from analysis.render import write_report
 from analysis.results import Results, analyse
@@ -31,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write report.html, summary.md/json, charts/ (default: next to the CSVs)",
     )
     p.add_argument("--slo", type=Path, help="YAML/JSON thresholds, e.g. ['p95 < 500ms', 'error_rate < 1%%']")
+    p.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE",
+        help="also write the SLO verdicts as JUnit XML (one testcase per rule and endpoint)",
+    )
     p.add_argument("--baseline", metavar="OTHER_RUN", help="run directory or prefix to compare with")
     p.add_argument(
         "--tolerance",
@@ -82,14 +89,26 @@ def run_report(args: argparse.Namespace) -> Results:
     results = analyse(run, thresholds, baseline, args.tolerance, knee)
     out = args.out or run.files.prefix.parent
     try:
-        write_report(results, out)
+        data = write_report(results, out)
     except OSError as exc:
         raise InputError(out, f"cannot write the report ({exc.strerror}); pass a writable --out") from None
+    if args.junit is not None:
+        try:
+            write_junit(args.junit, data, results.verdicts)
+        except OSError as exc:
+            raise InputError(
+                args.junit, f"cannot write JUnit XML ({exc.strerror}); pass a writable path"
+            ) from None
     _print_outcome(results, out)
     return results
 
 
 def _print_outcome(results: Results, out: Path) -> None:
+    aborted = results.aborted
+    if aborted is not None:
+        print(
+            f"ABORTED  by rule '{aborted['rule']}' ({aborted['endpoint']}) {aborted['at_s']:.0f} s into the run"
+        )
     for verdict in results.verdicts:
         print(verdict.line())
     for row in results.regressions.to_dict("records"):

@@ -54,8 +54,15 @@ class Results:
         return self.comparison[self.comparison["regression"]]
 
     @property
+    def aborted(self) -> dict[str, Any] | None:
+        """``{"rule", "endpoint", "at_s", "at", "value"}`` when a live rule stopped the run."""
+        record = self.run.live
+        aborted = record.get("aborted") if record else None
+        return aborted if isinstance(aborted, dict) else None
+
+    @property
     def passed(self) -> bool:
-        return all(v.passed for v in self.verdicts) and self.regressions.empty
+        return all(v.passed for v in self.verdicts) and self.regressions.empty and self.aborted is None
 
 
 def final_table(run: Run) -> pd.DataFrame:
@@ -93,7 +100,7 @@ def analyse(
         kind_rates=kind_rates,
         failures=failures,
         knee=knee,
-        verdicts=evaluate(final, thresholds or [], delivery),
+        verdicts=evaluate(final, thresholds or [], delivery, system=run.system, live=run.live),
         comparison=compare(final, final_table(baseline), tolerance_pct) if baseline is not None else None,
         baseline_path=baseline.files.prefix if baseline is not None else None,
         tolerance_pct=tolerance_pct,

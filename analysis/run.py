@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pandas as pd
 
 from analysis import locust_csv
 from analysis.errors import InputError
 from analysis.system import read_system_history
 
-__all__ = ["Run", "RunFiles", "load_run", "resolve_run"]
+__all__ = ["LIVE_RECORD", "Run", "RunFiles", "load_run", "read_live_record", "resolve_run"]
+
+LIVE_RECORD = "slo_live.json"
+"""Where the live SLO gate writes its record, beside the run's CSVs."""
 
 # Measured in this project: a single-process run's _stats.csv ended ~4% below Locust's final
 # console totals, because Locust rewrites it once a second and the last second is lost at exit.
@@ -33,6 +38,8 @@ class RunFiles:
     exceptions: Path | None
     json: Path | None
     system: Path | None
+    live: Path | None = None
+    """``slo_live.json``: the live SLO gate's record (``locustfiles.gate``)."""
 
 
 @dataclass
@@ -51,6 +58,8 @@ class Run:
     histograms: dict[str, dict[int, int]] = field(default_factory=dict)
     system: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    live: dict[str, Any] | None = None
+    """The live SLO gate's record: each live rule's outcome, and ``aborted`` when one stopped the run."""
 
     @property
     def full_history(self) -> bool:
@@ -86,6 +95,7 @@ def resolve_run(path: str | Path) -> RunFiles:
         return candidate if candidate.is_file() else None
 
     system = prefix.parent / "system_history.csv"
+    live = prefix.parent / LIVE_RECORD
     return RunFiles(
         prefix=prefix,
         stats=stats,
@@ -94,6 +104,7 @@ def resolve_run(path: str | Path) -> RunFiles:
         exceptions=optional("_exceptions.csv"),
         json=optional(".json"),
         system=system if system.is_file() else None,
+        live=live if live.is_file() else None,
     )
 
 
@@ -135,6 +146,7 @@ def load_run(path: str | Path) -> Run:
         histograms=histograms,
         system=read_system_history(files.system) if files.system is not None else None,
         notes=notes,
+        live=read_live_record(files.live) if files.live is not None else None,
     )
     if history is not None and not run.full_history and len(history):
         notes.append(
@@ -154,3 +166,16 @@ def _optional(path: Path | None, reader: Callable[[Path], pd.DataFrame], columns
             {c: pd.Series(dtype="int64" if c in {"occurrences", "count"} else object) for c in columns}
         )
     return reader(path)
+
+
+def read_live_record(path: Path) -> dict[str, Any]:
+    """``slo_live.json``: ``{"rules": [...], "aborted": {...} | None}``."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise InputError(
+            path, f"cannot read the live SLO record ({exc}); re-run, or delete the file"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise InputError(path, "not a live SLO record (expected an object with a 'rules' list)")
+    return data
