@@ -15,6 +15,7 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+import locustfiles.gate  # noqa: E402, F401 - --slo: live SLO rules judged on the master
 import locustfiles.master_watch  # noqa: E402, F401 - workers exit when their master is gone
 import locustfiles.monitoring  # noqa: E402, F401 - the sampler and the web UI's Customer.io tab
 import locustfiles.plugin  # noqa: E402, F401 - options, validation, pools, probe report

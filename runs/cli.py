@@ -50,6 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=REPO / "reports", help="parent of the run directory")
     p.add_argument("--host", help="load this target instead of starting a sandbox (e.g. the pipeline ingest)")
     p.add_argument("--no-analysis", action="store_true", help="skip python -m analysis.report")
+    p.add_argument(
+        "--slo",
+        type=Path,
+        metavar="FILE",
+        help="SLO rules (live and end-of-run) instead of the profile's profiles/<name>.slo.yaml",
+    )
+    p.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE",
+        help="where the JUnit XML of the SLO verdicts goes (default: junit.xml in the run directory)",
+    )
     return p
 
 
@@ -61,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         chosen = profile(args.profile)
         extra, duration = _duration_args(chosen, args.duration)
+        args.slo = _checked_slo(args.slo or slo_path(chosen.name))
     except (KeyError, UsageError) as exc:
         print(f"runs: {str(exc).strip(chr(39))}", file=sys.stderr)
         return 2
@@ -85,6 +98,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _checked_slo(path: Path) -> Path:
+    """The SLO file, read once here so a bad rule is one line before anything starts."""
+    from analysis.errors import InputError
+    from analysis.slo import load_slo_file
+
+    try:
+        load_slo_file(path)
+    except InputError as exc:
+        raise UsageError(f"--slo: {exc}") from None
+    return path.resolve()
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -132,7 +157,7 @@ def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[s
             host = sandbox.url
         print(f"runs: {chosen.name}: {chosen.description}")
         print(f"runs: target {host}; Locust master + {args.workers} workers; files in {run_dir}")
-        locust_args = [*locust_output_args(run_dir), *chosen.locust_args, *extra]
+        locust_args = [*locust_output_args(run_dir), "--slo", str(args.slo), *chosen.locust_args, *extra]
         cluster = start_local_cluster(
             locustfile=LOCUSTFILE, host=host, workers=args.workers, run_dir=run_dir, locust_args=locust_args
         )
@@ -143,7 +168,7 @@ def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[s
         if sandbox_totals is not None:
             (run_dir / "sandbox_stats.json").write_text(json.dumps(sandbox_totals, indent=2))
         print(summarise(run_dir, sandbox_totals))
-        return _analyse(chosen, run_dir, args.no_analysis)
+        return _analyse(args.slo, run_dir, args.no_analysis, args.junit or run_dir / "junit.xml")
     finally:
         for process in reversed(started):
             process.stop()
@@ -212,17 +237,31 @@ def summarise(run_dir: Path, sandbox_totals: dict[str, Any] | None = None) -> st
     return "\n".join(f"runs: {line}" for line in lines)
 
 
-def _analyse(chosen: Profile, run_dir: Path, skip: bool) -> int:
+def _analyse(slo: Path, run_dir: Path, skip: bool, junit: Path) -> int:
     if skip or importlib.util.find_spec("analysis.report") is None:
         print(f"runs: Locust report: {run_dir / 'locust_report.html'}")
         return 0
-    command = [sys.executable, "-m", "analysis.report", str(run_dir), "--slo", str(slo_path(chosen.name))]
+    command = [
+        sys.executable,
+        "-m",
+        "analysis.report",
+        str(run_dir),
+        "--slo",
+        str(slo),
+        "--junit",
+        str(junit),
+    ]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    for line in (result.stdout + result.stderr).strip().splitlines()[-12:]:
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    # The abort line comes first; keep it whatever the number of verdicts after it.
+    shown = [line for line in lines[:-12] if line.startswith("ABORTED")] + lines[-12:]
+    for line in shown:
         print(f"  {line}")
     report = run_dir / "report.html"
     where = report if report.exists() else run_dir / "locust_report.html"
     print(f"runs: report: {where}")
+    if junit.exists():
+        print(f"runs: JUnit: {junit}")
     if result.returncode == 1:
-        print(f"runs: SLO breached ({slo_path(chosen.name).name}); see {run_dir / 'summary.md'}")
+        print(f"runs: SLO breached ({slo.name}); see {run_dir / 'summary.md'}")
     return result.returncode

@@ -54,7 +54,10 @@ def install(
     assert app is not None  # WebUI creates its Flask app in __init__
 
     def rows() -> list[dict[str, str]]:
-        return tab_rows(sampler(), environment.runner.state if environment.runner else "no runner")
+        state = environment.runner.state if environment.runner else "no runner"
+        # Other plugins (the live SLO gate) add their rows through this list of callables.
+        extra = getattr(environment, "customerio_extra_rows", [])
+        return [*tab_rows(sampler(), state), *(row for more in extra for row in more())]
 
     @app.after_request
     def add_customerio_stats(response: Response) -> Response:
