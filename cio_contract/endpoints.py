@@ -111,6 +111,13 @@ class Router:
             path_known = True
         return None, {}, path_known
 
+    def methods(self, path: str) -> list[str]:
+        """The methods some endpoint serves on ``path`` (a 405's ``Allow`` header), sorted."""
+        parts = path.split("?", 1)[0].strip("/").split("/")
+        found = {e.method for e, segments in self._by_length.get(len(parts), ())
+                 if _match_segments(segments, parts) is not None}  # fmt: skip
+        return sorted(found)
+
 
 def _match_segments(pattern: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
     params: dict[str, str] = {}

@@ -1,10 +1,15 @@
 """One HTTP/1.1 connection: an asyncio ``Protocol`` over the httptools parser, keep-alive and
-pipelining-safe.
+pipelining-safe, held to the server's ``ServerLimits``.
 
 Replies go out in request order: an immediate reply is written at once unless an earlier reply on the
 same connection is still pending (delayed, hanging or awaited), in which case it queues behind.
 Bodies above the application's cap are counted but not kept; a reply from ``Application.head``
 refuses a request straight from its headers.
+
+Header bounds are checked as the parser reports each field, and the bytes of a head still in progress
+are counted as they arrive, so one endless header line is refused after ``max_head_bytes``: the
+parser (which gathers a field until it ends) never holds more. Each connection is in one phase, and
+the server's sweep closes it when the phase has lasted longer than its deadline.
 """
 
 from __future__ import annotations
@@ -29,6 +34,22 @@ __all__ = ["HttpProtocol", "is_loopback"]
 
 _MAX_PENDING = 64
 """Replies a connection may have outstanding before it stops reading (pipelining back-pressure)."""
+_SLICE = 16 * 1024
+"""Larger reads are parsed in slices of this, so the bytes of an unfinished head are counted to
+within one slice."""
+_REFUSED_LINGER = 2.0
+"""Seconds a refused connection drains what the client still sends before it is closed."""
+
+FRESH, IDLE, HEAD, BODY = range(4)
+"""Connection phases: open with no request yet; between requests; in a request's head; in its body."""
+
+
+class _Refused(Exception):
+    """A bound was crossed: answer ``status`` with ``message`` and close."""
+
+    def __init__(self, status: int, message: str):
+        self.status = status
+        self.message = message
 
 
 def is_loopback(peer: Any) -> bool:
@@ -56,18 +77,34 @@ class HttpProtocol(asyncio.Protocol):
         self.server = server
         self.app = server.app
         self.loop = server.loop
+        limits = self.limits = server.limits
+        self.max_request_line = limits.max_request_line
+        self.max_header_count = limits.max_header_count
+        self.max_header_line = limits.max_header_line
+        self.max_header_bytes = limits.max_header_bytes
+        self.max_head_bytes = limits.max_head_bytes
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.loopback = True
         self.pending: deque[_Slot] = deque()
         self.reading = True
         self.can_write = True
+        self.stalled_since = 0.0
+        """When writing was paused (the client not reading our replies); 0 while it reads."""
         self.refused = False
+        self.phase = FRESH
+        self.since = server.now
         self.on_message_begin()
+        self.phase = FRESH
 
     def on_message_begin(self) -> None:
+        self.phase = HEAD
+        self.since = self.server.now
         self.url = b""
         self.headers: dict[bytes, bytes] = {}
+        self.header_count = 0
+        self.header_bytes = 0
+        self.head_bytes = 0
         self.length = -1
         self.request: Request | None = None
         self.body: list[bytes] = []
@@ -80,9 +117,15 @@ class HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.loopback = is_loopback(transport.get_extra_info("peername"))
+        connections = self.server.connections
+        connections.add(self)
+        if len(connections) > self.limits.max_connections:
+            message = f"too many open connections (at most {self.limits.max_connections}); retry shortly"
+            self._refuse(self._error(503, message, "", close=True, headers=b"Retry-After: 1\r\n"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.server.connections.discard(self)
         for slot in self.pending:
             if slot.handle is not None:
                 slot.handle.cancel()
@@ -97,10 +140,12 @@ class HttpProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.can_write = False
+        self.stalled_since = self.server.now
         self._pause_reading()
 
     def resume_writing(self) -> None:
         self.can_write = True
+        self.stalled_since = 0.0
         if len(self.pending) < _MAX_PENDING:
             self._resume_reading()
 
@@ -108,24 +153,88 @@ class HttpProtocol(asyncio.Protocol):
         if self.refused:
             return
         try:
-            self.parser.feed_data(data)
+            if len(data) <= _SLICE:
+                self._feed(data)
+            else:
+                view = memoryview(data)
+                for start in range(0, len(data), _SLICE):
+                    self._feed(view[start : start + _SLICE])
+                    if self.refused or self.transport is None:
+                        break
+        except _Refused as refusal:
+            self._refuse_with(refusal)
+        except httptools.HttpParserCallbackError as exc:
+            if not isinstance(exc.__context__, _Refused):
+                raise
+            self._refuse_with(exc.__context__)
         except httptools.HttpParserUpgrade:
             self._fail(400, "protocol upgrades are not supported")
         except httptools.HttpParserError:
             self._fail(400, "malformed HTTP request")
 
+    def _feed(self, data: bytes | memoryview) -> None:
+        self.parser.feed_data(data)
+        if self.phase == HEAD:
+            # Overcounts by what preceded the head in this slice: at most one slice.
+            self.head_bytes += len(data)
+            if self.head_bytes > self.max_head_bytes:
+                raise _Refused(431, f"request headers larger than {self.max_header_bytes} bytes")
+
+    def timed_out(self, now: float) -> bool:
+        """Close the connection if its phase has outlasted its deadline (the server's sweep asks)."""
+        limits = self.limits
+        phase = self.phase
+        if self.stalled_since and now - self.stalled_since > limits.idle_timeout:
+            self._abort()  # the client has not read our replies for that long
+            return True
+        if phase == BODY:
+            if now - self.since > limits.body_timeout:
+                self._answer_timeout(f"request body not received within {limits.body_timeout:g} s")
+                return True
+        elif phase == HEAD:
+            if now - self.since > limits.header_timeout:
+                self._answer_timeout(f"request headers not received within {limits.header_timeout:g} s")
+                return True
+        elif phase == FRESH:
+            if now - self.since > limits.header_timeout:
+                self._close()
+                return True
+        elif not self.pending and now - self.since > limits.idle_timeout:
+            self._close()
+            return True
+        return False
+
     # -- httptools callbacks (on_message_begin is above) ------------------------------------------
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        if len(self.url) > self.max_request_line:
+            raise _Refused(414, f"request target longer than {self.max_request_line} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value)
+        self.header_count += 1
+        self.header_bytes += size
+        if size > self.max_header_line:
+            raise _Refused(431, f"a header field is longer than {self.max_header_line} bytes")
+        if self.header_bytes > self.max_header_bytes:
+            raise _Refused(431, f"request headers larger than {self.max_header_bytes} bytes")
+        if self.header_count > self.max_header_count:
+            raise _Refused(431, f"more than {self.max_header_count} header fields")
         name = name.lower()
         self.headers[name] = value
         if name == b"content-length":
             self.length = int(value) if value.strip().isdigit() else -1
 
     def on_headers_complete(self) -> None:
+        self.phase = BODY
+        self.since = self.server.now
+        if (
+            self.limits.require_host
+            and b"host" not in self.headers
+            and self.parser.get_http_version() == "1.1"
+        ):
+            raise _Refused(400, "an HTTP/1.1 request must carry a Host header")
         method = self.parser.get_method().decode("latin-1")
         try:
             target = self.url.decode()
@@ -160,6 +269,8 @@ class HttpProtocol(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.phase = IDLE
+        self.since = self.server.now
         request = self.request
         if self.transport is None or self.refused or request is None:
             return
@@ -245,11 +356,15 @@ class HttpProtocol(asyncio.Protocol):
             if slot.close:
                 self._close()
                 return
+        if not self.pending:
+            self.since = self.server.now  # idle from the last reply on, not from the last request
         if len(self.pending) < _MAX_PENDING and self.can_write:
             self._resume_reading()
 
-    def _error(self, status: int, message: str, target: str, close: bool = False) -> bytes:
-        return raw_response(status, self.app.error_body(status, message, target), close=close)
+    def _error(self, status: int, message: str, target: str, close: bool = False,
+               headers: bytes = b"") -> bytes:  # fmt: skip
+        body = self.app.error_body(status, message, target)
+        return raw_response(status, body, headers=headers, close=close)
 
     def _pause_reading(self) -> None:
         if self.reading and self.transport is not None:
@@ -264,6 +379,19 @@ class HttpProtocol(asyncio.Protocol):
     def _close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def _abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _answer_timeout(self, message: str) -> None:
+        if self.transport is not None and not self.refused:
+            self.transport.write(self._error(408, message, self.url.decode("latin-1"), close=True))
+        self._close()
+
+    def _refuse_with(self, refusal: _Refused) -> None:
+        target = self.url.decode("latin-1")
+        self._refuse(self._error(refusal.status, refusal.message, target, close=True))
 
     def _reset_connection(self) -> None:
         transport = self.transport
@@ -288,7 +416,7 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.write(reply)
         if self.transport.can_write_eof():
             self.transport.write_eof()
-        self.loop.call_later(2.0, self._close)
+        self.loop.call_later(_REFUSED_LINGER, self._close)
 
     def _fail(self, status: int, message: str) -> None:
         if self.transport is not None:

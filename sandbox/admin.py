@@ -51,9 +51,11 @@ class Admin:
             return json_response(200, self._local(path[len(_LOCAL) :], query))
         handler = self._routes().get(route)
         if handler is None:
-            known = any(p == path for _, p in self._routes())
-            status, word = (405, "method not allowed") if known else (404, "no such admin endpoint")
-            return json_response(status, {"error": f"{word}: {method} {path}"})
+            allowed = sorted(m for m, p in self._routes() if p == path)
+            if allowed:
+                allow = f"Allow: {', '.join(allowed)}\r\n".encode()
+                return json_response(405, {"error": f"method not allowed: {method} {path}"}, headers=allow)
+            return json_response(404, {"error": f"no such admin endpoint: {method} {path}"})
         return handler(query, body)
 
     def _routes(self) -> dict[tuple[str, str], Any]:

@@ -221,7 +221,9 @@ class Sandbox:
         api = Api.CDP if path.startswith("/v1/") and not path.startswith("/v1/send") else Api.TRACK
         if path_known:
             message = f"method {method} is not allowed on {path.split('?')[0]}"
-            return json_response(405, error_body(api, "_unmatched", "method_not_allowed", [message]))
+            allow = f"Allow: {', '.join(self.router.methods(path))}\r\n".encode()
+            body = error_body(api, "_unmatched", "method_not_allowed", [message])
+            return json_response(405, body, headers=allow)
         message = f"no such endpoint: {method} {path.split('?')[0]}"
         return json_response(404, error_body(api, "_unmatched", "not_found", [message]))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cio_contract import DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, Limits
+from httpserver import limits as server_limits
 from plumbing.errors import SuiteError
 from plumbing.options import Parser
 from sandbox.config import (
@@ -196,6 +197,7 @@ def build_config(values: dict[str, Any], data: dict[str, Any]) -> SandboxConfig:
         track_v1_body_bytes=values["track_v1_body_bytes"],
         faults=_faults_arg(values["faults"]) if values["faults"] else (data.get("faults") or {}),
         tls_cert=values["tls_cert"], tls_key=values["tls_key"], admin_open=values["admin_open"],
+        server=server_limits.from_values(values),
     )  # fmt: skip
     _check(config)
     return config

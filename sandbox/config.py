@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cio_contract import DEFAULT_RATE_LIMITS, Api, Limits, RateLimit
+from httpserver import ServerLimits
 from plumbing.errors import SandboxError
 from sandbox.options import OPTIONS, RATE_MODES, STORE_MODES
 
@@ -91,6 +92,8 @@ class SandboxConfig:
     tls_key: str | None
     admin_open: bool
     """Serve ``/__sandbox`` and ``/metrics`` to non-loopback clients too (compose/k8s networks)."""
+    server: ServerLimits
+    """What one client can make a sandbox process hold (headers, deadlines, connections)."""
 
 
 def parse_rate_limit(text: str) -> tuple[str, RateLimit]:

@@ -8,6 +8,7 @@ faults are structured and live in the YAML file only (see ``docs/sandbox.md``).
 from __future__ import annotations
 
 from cio_contract import DEFAULT_RATE_LIMITS
+from httpserver import limits as server_limits
 from plumbing.options import Option, Options
 
 __all__ = ["OPTIONS", "RATE_MODES", "STORE_MODES"]
@@ -211,5 +212,6 @@ OPTIONS = Options(
             processes=_P,
             kind="flag",
         ),  # fmt: skip
+        *server_limits.options("SANDBOX", "sandbox"),
     ),
 )

@@ -68,7 +68,7 @@ def _worker(config: SandboxConfig, shared: SharedMemory, accounting: Accounting,
     if config.tls_cert and config.tls_key:
         context = server_context(config.tls_cert, config.tls_key)
 
-    server = HttpServer(app, loop)
+    server = HttpServer(app, loop, config.server)
     sock.listen(4096)
     loop.run_until_complete(server.listen(sock=sock, ssl_context=context))
     if config.processes > 1:
