@@ -10,9 +10,14 @@ from cio_contract.validation import (
     Violation,
     validate_device,
     validate_event,
+    validate_form,
     validate_identifier,
     validate_identify,
     validate_merge,
+    validate_metric,
+    validate_push_metric,
+    validate_segment_ids,
+    validate_unsubscribe,
 )
 
 __all__ = ["validate_v1"]
@@ -29,6 +34,16 @@ def validate_v1(
         return validate_identify(params["id"], body, limits)
     if name == "merge_customers":
         return validate_merge(body)
+    if name in ("add_to_segment", "remove_from_segment"):
+        return validate_segment_ids(params.get("segment_id"), body, limits)
+    if name == "submit_form":
+        return validate_form(params.get("form_id"), body, limits)
+    if name == "push_metrics":
+        return validate_push_metric(body)
+    if name == "metrics":
+        return validate_metric(body)
+    if name == "unsubscribe":
+        return validate_unsubscribe(params.get("delivery_id"), body)
     problem = validate_identifier(params.get("id"), limits) if "id" in params else None
     if problem:
         return [problem]

@@ -26,6 +26,10 @@ class Endpoint:
     api: Api
     method: str
     path: str
+    auth: bool = True
+    """False for the few paths Customer.io documents as needing no credentials (metrics, unsubscribe)."""
+    ok_status: int = 200
+    """The documented success status (204 for form submissions)."""
 
     @property
     def stats_name(self) -> str:
@@ -36,8 +40,8 @@ class Endpoint:
         return tuple(self.path.strip("/").split("/"))
 
 
-def _e(name: str, api: Api, method: str, path: str) -> Endpoint:
-    return Endpoint(name, api, method, path)
+def _e(name: str, api: Api, method: str, path: str, auth: bool = True, ok_status: int = 200) -> Endpoint:
+    return Endpoint(name, api, method, path, auth, ok_status)
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -52,6 +56,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e("unsuppress", Api.TRACK, "POST", "/api/v1/customers/{id}/unsuppress"),
     _e("merge_customers", Api.TRACK, "POST", "/api/v1/merge_customers"),
     _e("region", Api.TRACK, "GET", "/api/v1/accounts/region"),
+    _e("add_to_segment", Api.TRACK, "POST", "/api/v1/segments/{segment_id}/add_customers"),
+    _e("remove_from_segment", Api.TRACK, "POST", "/api/v1/segments/{segment_id}/remove_customers"),
+    _e("submit_form", Api.TRACK, "POST", "/api/v1/forms/{form_id}/submit", ok_status=204),
+    _e("push_metrics", Api.TRACK, "POST", "/api/v1/push/events"),
+    _e("metrics", Api.TRACK, "POST", "/api/v1/metrics", auth=False),
+    _e("unsubscribe", Api.TRACK, "POST", "/unsubscribe/{delivery_id}", auth=False),
     # Track API v2
     _e("v2_entity", Api.TRACK, "POST", "/api/v2/entity"),
     _e("v2_batch", Api.TRACK, "POST", "/api/v2/batch"),
@@ -59,6 +69,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e("send_email", Api.APP, "POST", "/v1/send/email"),
     _e("send_push", Api.APP, "POST", "/v1/send/push"),
     _e("send_sms", Api.APP, "POST", "/v1/send/sms"),
+    _e("send_whatsapp", Api.APP, "POST", "/v1/send/whatsapp"),
+    _e("send_inbox_message", Api.APP, "POST", "/v1/send/inbox_message"),
+    _e("send_in_app", Api.APP, "POST", "/v1/send/in_app"),
     # Data Pipelines
     _e("cdp_identify", Api.CDP, "POST", "/v1/identify"),
     _e("cdp_track", Api.CDP, "POST", "/v1/track"),

@@ -1,7 +1,10 @@
 """Error bodies in the shapes each Customer.io API documents (reference sections 1-5).
 
-- Track v1: ``{"meta": {"error": "..."}}`` (identify, merge, auth) or ``{"meta": {"errors": [...]}}``
-  (events, devices).
+- Track v1: ``{"meta": {"error": "..."}}`` (identify, merge, ...) or ``{"meta": {"errors": [...]}}``
+  where TRACK-2026 documents a list (events, devices, manual segments, forms).
+- 401 on Track (v1 and v2) and App: always ``{"meta": {"error": "Unauthorized request"}}``, the one
+  body observed from Customer.io (reference section 1; customerio-node reads ``meta.error`` first,
+  the Go SDK only that). Pipelines keeps its own shape below: its SDK needs ``code``.
 - Track v2: ``{"errors": [{"batch_index"?, "reason", "field", "message"}]}``.
 - App API: ``{"meta": {"error": "..."}}`` (the Go SDK reads ``meta.error``).
 - Pipelines: ``{"code": ..., "message": ...}``: the official Python SDK raises KeyError on any
@@ -29,7 +32,10 @@ __all__ = [
 UNAUTHORIZED_MESSAGE = "Unauthorized request"
 
 # v1 endpoints whose 400 is documented as a list under meta.errors.
-_META_ERRORS_ENDPOINTS = frozenset({"track", "track_anonymous", "add_device", "delete_device"})
+_META_ERRORS_ENDPOINTS = frozenset(
+    {"track", "track_anonymous", "add_device", "delete_device", "add_to_segment", "remove_from_segment",
+     "submit_form"}
+)  # fmt: skip
 
 
 def meta_error(message: str) -> dict[str, Any]:
@@ -68,6 +74,8 @@ def error_body(api: Api, endpoint_name: str, code: str, messages: list[str]) -> 
     """
     if api is Api.CDP:
         return cdp_error(code, "; ".join(messages))
+    if code == "unauthorized":
+        return meta_error("; ".join(messages))
     if api is Api.TRACK and endpoint_name in ("v2_entity", "v2_batch"):
         return v2_errors((None, Violation(m, "", code)) for m in messages)
     if endpoint_name in _META_ERRORS_ENDPOINTS:

@@ -43,6 +43,8 @@ class Limits:
     cdp_message_bytes: int = 32 * KB
     cdp_batch_bytes: int = 500 * KB
     """Pipelines batch: at most this size in total."""
+    segment_ids_per_call: int = 1000
+    """Manual segments: ``ids`` per add/remove call (TRACK-2026 ``maxItems``)."""
     transactional_recipients: int = 15
     transactional_attachments_bytes: int = 2 * KB * KB
     """Attachments in total must be *under* this size."""

@@ -30,6 +30,13 @@ __all__ = [
     "validate_cdp_message",
     "validate_cdp_batch",
     "validate_transactional",
+    "validate_segment_ids",
+    "validate_form",
+    "validate_push_metric",
+    "validate_metric",
+    "validate_unsubscribe",
+    "METRICS",
+    "PUSH_METRICS",
     "PERSON_ACTIONS",
     "OBJECT_ACTIONS",
 ]
@@ -57,6 +64,13 @@ OBJECT_ACTIONS = frozenset(
 _PERSON_IDENTIFIERS = ("id", "email", "phone", "cio_id")
 _DELIVERY_EVENTS = frozenset({"opened", "converted", "delivered"})
 _CDP_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
+# POST /api/v1/metrics: the union of the per-channel enums in TRACK-2026 (email, SMS, push, ...).
+METRICS = frozenset(
+    {"bounced", "clicked", "converted", "deferred", "delivered", "dropped", "opened", "spammed"}
+)
+PUSH_METRICS = frozenset({"opened", "converted", "delivered"})
+# Track times are int Unix seconds everywhere (reference sections 1 and 6): one rule for all of them.
+_IDENTIFY_TIMES = ("created_at", "_timestamp")
 
 
 def json_size(value: Any) -> int:
@@ -88,6 +102,18 @@ def _value_bytes(value: Any) -> int:
     return json_size(value)
 
 
+def _unix_seconds(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_timestamp(body: dict[str, Any], key: str, field_name: str | None = None) -> Violation | None:
+    """``body[key]``, when present, must be int Unix seconds (a string or float is refused)."""
+    value = body.get(key)
+    if value is None or _unix_seconds(value):
+        return None
+    return Violation(f"{key} must be a unix timestamp integer", field_name or key, "invalid_type")
+
+
 def validate_identifier(value: Any, limits: Limits = DEFAULT_LIMITS, name: str = "id") -> Violation | None:
     if value is None:
         return Violation(f"{name} attribute must be present", name, "required")
@@ -112,7 +138,7 @@ def validate_attributes(
         return [
             Violation(
                 f"cannot identify more than {limits.attributes_per_call} attributes in one request",
-                prefix or "attributes",
+                prefix.rstrip(".") or "attributes",
                 "too_many",
             )
         ]
@@ -144,7 +170,19 @@ def validate_identify(identifier: str, body: Any, limits: Limits = DEFAULT_LIMIT
         return [problem]
     if not isinstance(body, dict):
         return [Violation("request body must be a JSON object", "", "invalid_type")]
-    return validate_attributes(body, limits)
+    problems = []
+    if body.get("id") is not None:
+        # In the body, unlike the path, a number is not an id: "id attribute must be a string value".
+        body_id = body["id"]
+        problem = (
+            validate_identifier(body_id, limits)
+            if isinstance(body_id, str)
+            else Violation("id attribute must be a string value", "id", "invalid_type")
+        )
+        if problem:
+            problems.append(problem)
+    problems += [p for key in _IDENTIFY_TIMES if (p := validate_timestamp(body, key))]
+    return problems + validate_attributes(body, limits)
 
 
 def _validate_event_fields(name: Any, data: Any, data_field: str, limits: Limits) -> list[Violation]:
@@ -175,14 +213,18 @@ def validate_event(body: Any, limits: Limits = DEFAULT_LIMITS, *, anonymous: boo
     if not _is_one_of(kind, _EVENT_TYPES):
         return [Violation("type must be one of event, page, screen", "type", "invalid_value")]
     problems = _validate_event_fields(body.get("name"), body.get("data"), "data", limits)
-    timestamp = body.get("timestamp")
-    if timestamp is not None and (not isinstance(timestamp, int) or isinstance(timestamp, bool)):
-        problems.append(Violation("timestamp must be a unix timestamp integer", "timestamp", "invalid_type"))
+    timestamp = validate_timestamp(body, "timestamp")
+    if timestamp:
+        problems.append(timestamp)
     event_id = body.get("id")
     if event_id is not None and not isinstance(event_id, str):
         problems.append(Violation("id must be a string", "id", "invalid_type"))
-    if anonymous and "anonymous_id" in body:
-        anon = validate_identifier(body["anonymous_id"], limits, "anonymous_id")
+    if anonymous:
+        # An anonymous event needs anonymous_id; without one it is an invite event, which needs
+        # data.recipient instead (the Python SDK's track_anonymous(None, ...)).
+        data = body.get("data")
+        invite = body.get("anonymous_id") is None and isinstance(data, dict) and bool(data.get("recipient"))
+        anon = None if invite else validate_identifier(body.get("anonymous_id"), limits, "anonymous_id")
         if anon:
             problems.append(anon)
     return problems
@@ -243,11 +285,15 @@ def _validate_person_operation(op: dict[str, Any], limits: Limits) -> list[Viola
         if action == "add_device" and device.get("platform") not in ("ios", "android"):
             return [Violation("device platform must be ios or android", "device.platform", "invalid_value")]
         return []
+    stamp = validate_timestamp(op, "timestamp")
+    if stamp:
+        return [stamp]
     if attributes is None:
         return []
     if not isinstance(attributes, dict):
         return [Violation("attributes must be an object", "attributes", "invalid_type")]
-    return validate_attributes(attributes, limits, "attributes.")
+    created = validate_timestamp(attributes, "created_at", "attributes.created_at")
+    return ([created] if created else []) + validate_attributes(attributes, limits, "attributes.")
 
 
 def _validate_object_operation(op: dict[str, Any], limits: Limits) -> list[Violation]:
@@ -413,3 +459,109 @@ def validate_transactional(kind: str, body: Any, limits: Limits = DEFAULT_LIMITS
                 )
             )
     return problems
+
+
+def _object(body: Any) -> dict[str, Any] | None:
+    return body if isinstance(body, dict) else None
+
+
+_NOT_AN_OBJECT = Violation("request body must be a JSON object", "", "invalid_type")
+
+
+def _required_field(body: Any, key: str) -> tuple[Any, list[Violation]]:
+    """``body[key]``, or the violation when the body is no object or the key is missing."""
+    data = _object(body)
+    if data is None:
+        return None, [_NOT_AN_OBJECT]
+    if data.get(key) is None:
+        return None, [Violation(f"{key} must be present", key, "required")]
+    return data[key], []
+
+
+def validate_segment_ids(segment_id: Any, body: Any, limits: Limits = DEFAULT_LIMITS) -> list[Violation]:
+    """``POST /api/v1/segments/{segment_id}/add_customers`` and ``/remove_customers``.
+
+    TRACK-2026: the segment id is an integer; ``ids`` is required, 1 to 1000 strings.
+    """
+    if not (isinstance(segment_id, str) and segment_id.isascii() and segment_id.isdigit()):
+        return [Violation("segment_id must be an integer", "segment_id", "invalid_type")]
+    ids, problems = _required_field(body, "ids")
+    if problems:
+        return problems
+    most = limits.segment_ids_per_call
+    if not isinstance(ids, list) or not ids:
+        return [Violation(f"ids must be an array of 1 to {most} identifiers", "ids", "invalid_type")]
+    if len(ids) > most:
+        return [Violation(f"ids cannot have more than {most} identifiers in one request", "ids", "too_many")]
+    for value in ids:
+        if not isinstance(value, str):
+            return [Violation("ids must be string values", "ids", "invalid_type")]
+        problem = validate_identifier(value, limits)
+        if problem:
+            return [Violation(problem.message, "ids", problem.reason)]
+    return []
+
+
+def validate_form(form_id: Any, body: Any, limits: Limits = DEFAULT_LIMITS) -> list[Violation]:
+    """``POST /api/v1/forms/{form_id}/submit``: ``data`` holds exactly one of ``id``/``email`` and
+    form fields whose values are strings (TRACK-2026 ``submitForm``)."""
+    if not isinstance(form_id, str) or not form_id.strip():
+        return [Violation("form_id must be present", "form_id", "required")]
+    data, problems = _required_field(body, "data")
+    if problems:
+        return problems
+    if not isinstance(data, dict):
+        return [Violation("data must be a hash", "data", "invalid_type")]
+    identifiers = [k for k in ("id", "email") if data.get(k) not in (None, "")]
+    if len(identifiers) != 1:
+        return [Violation("data must contain exactly one of id or email", "data", "invalid_value")]
+    key = identifiers[0]
+    problem = validate_identifier(data[key], limits, key)
+    if problem:
+        return [problem]
+    for name, value in data.items():
+        if not isinstance(value, str) and not (name == "id" and _unix_seconds(value)):
+            return [
+                Violation(
+                    f"form value '{name}' must be formatted as a string", f"data.{name}", "invalid_type"
+                )
+            ]
+    return []
+
+
+def _delivery_metric(body: Any, key: str, allowed: frozenset[str]) -> list[Violation]:
+    data = _object(body)
+    if data is None:
+        return [_NOT_AN_OBJECT]
+    delivery_id = data.get("delivery_id")
+    if not isinstance(delivery_id, str) or not delivery_id.strip():
+        return [Violation("delivery_id must be present", "delivery_id", "required")]
+    if not _is_one_of(data.get(key), allowed):
+        return [Violation(f"{key} must be one of {', '.join(sorted(allowed))}", key, "invalid_value")]
+    stamp = validate_timestamp(data, "timestamp")
+    return [stamp] if stamp else []
+
+
+def validate_push_metric(body: Any) -> list[Violation]:
+    """``POST /api/v1/push/events``: ``delivery_id``, ``event`` (opened/converted/delivered), ``device_id``."""
+    problems = _delivery_metric(body, "event", PUSH_METRICS)
+    if not problems and not isinstance(body.get("device_id", ""), str):
+        problems.append(Violation("device_id must be a string", "device_id", "invalid_type"))
+    return problems
+
+
+def validate_metric(body: Any) -> list[Violation]:
+    """``POST /api/v1/metrics`` (no auth): ``delivery_id`` and a ``metric`` of TRACK-2026's channels."""
+    return _delivery_metric(body, "metric", METRICS)
+
+
+def validate_unsubscribe(delivery_id: Any, body: Any) -> list[Violation]:
+    """``POST /unsubscribe/{delivery_id}`` (no auth): an optional boolean ``unsubscribe``."""
+    if not isinstance(delivery_id, str) or not delivery_id.strip():
+        return [Violation("delivery_id must be present", "delivery_id", "required")]
+    data = _object(body)
+    if data is None:
+        return [_NOT_AN_OBJECT]
+    if "unsubscribe" in data and not isinstance(data["unsubscribe"], bool):
+        return [Violation("unsubscribe must be true or false", "unsubscribe", "invalid_type")]
+    return []

@@ -36,7 +36,8 @@ __all__ = [
 ]
 
 SHAPES = ("none", "stages", "step", "spike", "soak", "arrival", "probe")
-MIX_ACTIONS = ("identify", "track", "page", "screen", "anonymous", "batch", "transactional", "pipelines")
+MIX_ACTIONS = ("identify", "track", "page", "screen", "anonymous", "batch", "transactional", "pipelines",
+               "segment", "form", "metric", "message")  # fmt: skip
 DEFAULT_MIX = "identify=3,track=6,batch=1"
 DEFAULT_STAGES = "10s:10,40s:20,10s:0"
 

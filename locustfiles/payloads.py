@@ -41,6 +41,11 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Two base32 digits per lookup: a ULID's text in 13 table lookups instead of 26 divisions.
 _PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
 _TRANSACTIONAL_MESSAGES = ("order_confirmation", "password_reset", "1", "2", "7")
+_SEGMENTS = (11, 12, 27)
+_FORMS = ("newsletter", "signup", "contact")
+# Delivery reports: mostly metrics (push via the older endpoint too), now and then an unsubscribe.
+_METRIC_KINDS = ("metric", "push", "unsubscribe")
+_METRIC_CUM_WEIGHTS = (6, 9, 10)
 _LIBRARY = {"name": "customerio-load-scale", "version": "0.1.0"}
 
 
@@ -271,6 +276,43 @@ class PayloadGenerator:
                 **self.rng.choice(self.pool.orders),
             },
         }
+
+    def message(self) -> dict[str, Any]:
+        """Body for ``POST /v1/send/{whatsapp,inbox_message,in_app}``: a template for one person."""
+        person = self.person()
+        return {
+            "transactional_message_id": self.rng.choice(_TRANSACTIONAL_MESSAGES),
+            "identifiers": {"id": person.id},
+            "message_data": {"first_name": person.attributes["first_name"]},
+        }
+
+    # Track API v1: segments, forms, delivery metrics --------------------------------------------
+    def segment_ids(self) -> tuple[str, dict[str, Any]]:
+        """``(segment id, body)`` for a manual segment's ``add_customers``/``remove_customers``."""
+        ids = [self.person().id for _ in range(self.rng.randint(1, 10))]
+        return str(self.rng.choice(_SEGMENTS)), {"ids": ids}
+
+    def form_submission(self) -> tuple[str, dict[str, Any]]:
+        """``(form id, body)`` for ``POST /api/v1/forms/{id}/submit``: string fields, one identifier."""
+        person = self.person()
+        fields = {k: str(person.attributes[k]) for k in ("first_name", "last_name", "plan")}
+        return self.rng.choice(_FORMS), {"data": {"email": person.email, **fields}}
+
+    def delivery_metric(self) -> tuple[str, str, dict[str, Any]]:
+        """``(kind, delivery id, body)``: a push metric, a universal metric or an unsubscribe."""
+        kind = self.rng.choices(_METRIC_KINDS, cum_weights=_METRIC_CUM_WEIGHTS)[0]
+        delivery_id = f"dlv-{self.rng.getrandbits(48):012x}"
+        now = int(self.clock())
+        if kind == "push":
+            event = self.rng.choice(("delivered", "opened"))
+            device = f"tok-{self.rng.getrandbits(32):08x}"
+            body = {"delivery_id": delivery_id, "event": event, "device_id": device, "timestamp": now}
+        elif kind == "metric":
+            metric = self.rng.choice(("delivered", "opened", "clicked", "converted"))
+            body = {"delivery_id": delivery_id, "metric": metric, "timestamp": now}
+        else:
+            body = {"unsubscribe": True}
+        return kind, delivery_id, body
 
     # Data Pipelines -----------------------------------------------------------------------------
     def cdp_message(self) -> dict[str, Any]:

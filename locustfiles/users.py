@@ -42,6 +42,14 @@ _ANONYMOUS = endpoint("track_anonymous")
 _V2_BATCH = endpoint("v2_batch")
 _SEND_EMAIL = endpoint("send_email")
 _CDP_BATCH = endpoint("cdp_batch")
+_SEGMENT = {True: endpoint("add_to_segment"), False: endpoint("remove_from_segment")}
+_FORM = endpoint("submit_form")
+_METRIC = {
+    "push": endpoint("push_metrics"),
+    "metric": endpoint("metrics"),
+    "unsubscribe": endpoint("unsubscribe"),
+}
+_MESSAGES = (endpoint("send_whatsapp"), endpoint("send_inbox_message"), endpoint("send_in_app"))
 
 
 class Pacer:
@@ -162,9 +170,34 @@ class CustomerIOUser(FastHttpUser):
         data = _under_limit(self.payloads.cdp_batch(self.settings.batch_size))
         self.send(_CDP_BATCH, "/v1/batch", data, self.cdp_headers, self._base(self.settings.cdp_host))
 
+    def do_segment(self) -> None:
+        segment_id, body = self.payloads.segment_ids()
+        ep = _SEGMENT[self.payloads.rng.random() < 0.75]
+        path = ep.path.replace("{segment_id}", segment_id)
+        self.send(ep, path, orjson.dumps(body), self.track_headers)
+
+    def do_form(self) -> None:
+        form_id, body = self.payloads.form_submission()
+        self.send(_FORM, f"/api/v1/forms/{form_id}/submit", orjson.dumps(body), self.track_headers)
+
+    def do_metric(self) -> None:
+        kind, delivery_id, body = self.payloads.delivery_metric()
+        ep = _METRIC[kind]
+        # push/events takes Track credentials; metrics and unsubscribe take none (reference section 1).
+        headers = self.track_headers if ep.auth else _JSON_ONLY
+        self.send(ep, ep.path.replace("{delivery_id}", delivery_id), orjson.dumps(body), headers)
+
+    def do_message(self) -> None:
+        ep = self.payloads.rng.choice(_MESSAGES)
+        data = orjson.dumps(self.payloads.message())
+        self.send(ep, ep.path, data, self.app_headers, self._base(self.settings.app_host))
+
     def _base(self, api_host: str) -> str:
         # Same host as --host: a relative path keeps FastHttpUser's connection pool and host header.
         return "" if not api_host or api_host == self.settings.host.rstrip("/") else api_host
+
+
+_JSON_ONLY = {"Content-Type": "application/json"}
 
 
 def _under_limit(body: dict[str, Any]) -> bytes:
@@ -265,6 +298,8 @@ class IntegrationUser(CustomerIOUser):
             "page": lambda: self.do_track("page"), "screen": lambda: self.do_track("screen"),
             "anonymous": self.do_anonymous, "batch": self.do_batch,
             "transactional": self.do_transactional, "pipelines": self.do_pipelines,
+            "segment": self.do_segment, "form": self.do_form, "metric": self.do_metric,
+            "message": self.do_message,
         }  # fmt: skip
         mix = {name: weight for name, weight in self.settings.mix.items() if weight > 0}
         self._actions = [actions[name] for name in mix]

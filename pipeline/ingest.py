@@ -41,7 +41,8 @@ __all__ = ["IngestService", "build_app"]
 log = logging.getLogger("pipeline.ingest")
 _ACCEPTED_ENDPOINTS = frozenset(
     {"identify", "delete", "track", "track_anonymous", "add_device", "delete_device", "suppress",
-     "unsuppress", "merge_customers", "v2_entity", "v2_batch", "region"}
+     "unsuppress", "merge_customers", "v2_entity", "v2_batch", "region", "add_to_segment",
+     "remove_from_segment", "submit_form", "push_metrics", "metrics", "unsubscribe"}
 )  # fmt: skip
 
 
@@ -88,6 +89,10 @@ class IngestService:
             )
             return web.json_response({"meta": {"error": message}}, status=status)
         workspace = self._workspace(request)
+        if workspace is None and not endpoint.auth:
+            # Taken without credentials (metrics, unsubscribe): kept for the first workspace, whose
+            # sender replays it, as Customer.io would take it from anyone.
+            workspace = self.config.workspaces[0].site_id
         if workspace is None:
             self.metrics.events.labels("unauthorized").inc()
             return _json(401, error_body(Api.TRACK, endpoint.name, "unauthorized", [UNAUTHORIZED_MESSAGE]))
@@ -99,7 +104,10 @@ class IngestService:
         except _Invalid as exc:
             self.metrics.events.labels("invalid").inc()
             return _json(400, exc.body)
-        return await self._keep(envelopes)
+        response = await self._keep(envelopes)
+        if response.status == 200 and endpoint.ok_status == 204:
+            return web.Response(status=204)
+        return response
 
     def _workspace(self, request: web.Request) -> str | None:
         header = request.headers.get("Authorization", "")

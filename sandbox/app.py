@@ -154,7 +154,7 @@ class Sandbox:
             return self._unmatched(method, path, known)
         e = self._endpoint_index[endpoint.name]
         api = self._api_index[endpoint.name]
-        w = self.auth.workspace(api, auth)
+        w = self._workspace(endpoint, api, auth)
         if not w:
             self.accounting.record(self.accounting.cell(self.auth.claimed_workspace(auth), e), UNAUTHORIZED)
             return self._cached(("401", endpoint.name), lambda: self._unauthorized(endpoint))
@@ -179,6 +179,17 @@ class Sandbox:
         if latency > 0:
             return Delayed(latency, lambda: self._process(req, base))
         return self._process(req, base)
+
+    def _workspace(self, endpoint: Endpoint, api: int, auth: bytes | None) -> int:
+        """The workspace a call is for; 0 = unauthorized.
+
+        Calls Customer.io takes without credentials (metrics, unsubscribe) count for the workspace
+        their credentials name, if any, else the first one configured.
+        """
+        w = self.auth.workspace(api, auth)
+        if w or endpoint.auth:
+            return w
+        return self.auth.claimed_workspace(auth) or 1
 
     def _process(self, req: Request, base: int) -> bytes:
         try:
@@ -237,7 +248,7 @@ class Sandbox:
             self.accounting.record(cell, TOO_LARGE)
             return json_response(413, {"error": message}, close=True)
         e = self._endpoint_index[endpoint.name]
-        w = self.auth.workspace(self._api_index[endpoint.name], auth)
+        w = self._workspace(endpoint, self._api_index[endpoint.name], auth)
         if not w:
             self.accounting.record(self.accounting.cell(self.auth.claimed_workspace(auth), e), UNAUTHORIZED)
             return self._unauthorized(endpoint)

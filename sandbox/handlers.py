@@ -67,13 +67,19 @@ def _v1_problems(req: Request, body: Any = None) -> list[str]:
     return [p.message for p in validate_v1(req.endpoint.name, req.params, body, req.limits)]
 
 
-def identify(app: Recorder, req: Request) -> Result:
+def _valid_v1_body(req: Request) -> tuple[Any, Result | None]:
+    """The parsed body (empty = ``{}``), or the 400 reply when it is not JSON or breaks the contract."""
     body = parse_body(req.body)
     if body is _NOT_JSON:
-        return _not_json(req)
+        return None, _not_json(req)
     problems = _v1_problems(req, body)
-    if problems:
-        return _v1_invalid(req, problems)
+    return body, (_v1_invalid(req, problems) if problems else None)
+
+
+def identify(app: Recorder, req: Request) -> Result:
+    body, refused = _valid_v1_body(req)
+    if refused:
+        return refused
     app.store.identify(req.workspace_name, req.params["id"], body)
     return ACCEPTED, 1, 0, EMPTY_OK
 
@@ -151,6 +157,32 @@ def merge_customers(app: Recorder, req: Request) -> Result:
     primary, secondary = (next(iter(body[f].values())) for f in ("primary", "secondary"))
     app.store.merge(req.workspace_name, str(primary), str(secondary))
     return ACCEPTED, 1, 0, EMPTY_OK
+
+
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+def _recorded_call(kind: str, person_of: Callable[[Request, dict[str, Any]], Any]) -> Handler:
+    """A v1 call the sandbox only validates and records as one event of ``kind`` (segments, forms,
+    delivery metrics, unsubscribes), answered with the endpoint's documented success status."""
+
+    def handler(app: Recorder, req: Request) -> Result:
+        body, refused = _valid_v1_body(req)
+        if refused:
+            return refused
+        if req.endpoint.name == "submit_form":
+            data = body["data"]
+            person = str(data.get("id") or data.get("email"))
+            app.store.identify(req.workspace_name, person, {k: v for k, v in data.items() if k != "id"})
+        app.event(req, person_of(req, body), req.endpoint.name, kind, None, {**req.params, **body})
+        return ACCEPTED, 1, 0, NO_CONTENT if req.endpoint.ok_status == 204 else EMPTY_OK
+
+    handler.__name__ = kind
+    return handler
+
+
+def _form_person(req: Request, body: dict[str, Any]) -> Any:
+    return body["data"].get("id") or body["data"].get("email")
 
 
 def region(app: Recorder, req: Request) -> Result:
@@ -325,6 +357,15 @@ HANDLERS: dict[str, Handler] = {
     "send_email": _send("email"),
     "send_push": _send("push"),
     "send_sms": _send("sms"),
+    "send_whatsapp": _send("whatsapp"),
+    "send_inbox_message": _send("inbox_message"),
+    "send_in_app": _send("in_app"),
+    "add_to_segment": _recorded_call("segment", lambda req, body: None),
+    "remove_from_segment": _recorded_call("segment", lambda req, body: None),
+    "submit_form": _recorded_call("form", _form_person),
+    "push_metrics": _recorded_call("metric", lambda req, body: None),
+    "metrics": _recorded_call("metric", lambda req, body: None),
+    "unsubscribe": _recorded_call("unsubscribe", lambda req, body: None),
     **{f"cdp_{k}": _cdp_single(k) for k in ("identify", "track", "page", "screen", "group", "alias")},
     "cdp_batch": cdp_batch,
 }

@@ -26,7 +26,11 @@ def _responses(e: Endpoint) -> dict[str, Any]:
         "description": "Accepted",
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
-    responses: dict[str, Any] = {"200": ok, "401": {"description": "Wrong or missing credentials", **_ERROR}}
+    responses: dict[str, Any] = (
+        {"200": ok} if e.ok_status == 200 else {str(e.ok_status): {"description": "Accepted"}}
+    )
+    if e.auth:
+        responses["401"] = {"description": "Wrong or missing credentials", **_ERROR}
     if e.name == "v2_batch":
         responses["207"] = {"description": "Some operations invalid (errors carry batch_index)", **_ERROR}
     if e.method != "GET":
@@ -43,7 +47,7 @@ def _operation(e: Endpoint) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": e.name,
         "tags": [str(e.api)],
-        "security": [{_SECURITY[e.api]: []}],
+        "security": [{_SECURITY[e.api]: []}] if e.auth else [],
         "responses": _responses(e),
     }
     params = [s[1:-1] for s in e.segments if s.startswith("{")]

@@ -248,3 +248,24 @@ def test_json_size_matches_the_stdlib_form():
     for value in ({"a": [1, 2.5, None, True], "é": "ü"}, {1: "int key"}, [2**70]):
         expected = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
         assert json_size(value) == expected
+
+
+def test_new_track_endpoints_are_in_the_table_with_their_documented_status_and_auth():
+    """Segments, forms, delivery metrics and unsubscribe: routed, 204 for forms, two without auth."""
+    from cio_contract import ENDPOINTS, Router, validate_v1
+
+    by_name = {e.name: e for e in ENDPOINTS}
+    assert by_name["submit_form"].ok_status == 204
+    assert {e.name for e in ENDPOINTS if not e.auth} == {"metrics", "unsubscribe"}
+    assert {"send_whatsapp", "send_inbox_message", "send_in_app"} <= set(by_name)
+    endpoint, params, _ = Router().match("POST", "/api/v1/segments/12/remove_customers?id_type=email")
+    assert endpoint is not None and endpoint.name == "remove_from_segment" and params == {"segment_id": "12"}
+    assert validate_v1("add_to_segment", {"segment_id": "12"}, {"ids": ["a"]}) == []
+    assert [v.message for v in validate_v1("unsubscribe", {"delivery_id": "d"}, {"unsubscribe": "yes"})] == [
+        "unsubscribe must be true or false"
+    ]
+    assert validate_v1("metrics", {}, {"delivery_id": "d", "metric": "spammed", "timestamp": 1}) == []
+    assert (
+        validate_v1("push_metrics", {}, {"delivery_id": "d", "event": "opened", "timestamp": "x"})[0].message
+        == "timestamp must be a unix timestamp integer"
+    )

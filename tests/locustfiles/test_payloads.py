@@ -16,6 +16,7 @@ from cio_contract import (
     validate_event,
     validate_identify,
     validate_transactional,
+    validate_v1,
     validate_v2_batch,
 )
 from locustfiles.payloads import PayloadGenerator, PayloadPool
@@ -54,6 +55,22 @@ def test_every_payload_passes_contract_validation(seed, stream, new_share, hot_s
     assert result.request_error is None and result.errors == [] and result.accepted == 30
     cdp = g.cdp_batch(30)
     assert validate_cdp_batch(cdp, len(orjson.dumps(cdp))) == []
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, stream=streams)
+def test_segment_form_metric_and_message_payloads_pass_validation(seed, stream):
+    """Manual segments, forms, delivery metrics/unsubscribes and App messages are valid bodies."""
+    g = generator(seed, stream)
+    for _ in range(10):
+        segment_id, body = g.segment_ids()
+        assert validate_v1("add_to_segment", {"segment_id": segment_id}, body) == []
+        form_id, body = g.form_submission()
+        assert validate_v1("submit_form", {"form_id": form_id}, body) == []
+        kind, delivery_id, body = g.delivery_metric()
+        name = {"push": "push_metrics", "metric": "metrics", "unsubscribe": "unsubscribe"}[kind]
+        assert validate_v1(name, {"delivery_id": delivery_id}, body) == []
+        assert validate_transactional("in_app", g.message()) == []
 
 
 @settings(max_examples=15, deadline=None)
