@@ -26,7 +26,7 @@ from runs.cluster import ClusterError, LocalCluster, start_local_cluster
 from runs.processes import ManagedProcess, ServiceStartError, start_service
 from runs.profiles import PROFILES, Profile, profile, slo_path
 
-__all__ = ["locust_output_args", "main", "summarise"]
+__all__ = ["breach_reason", "locust_output_args", "main", "summarise"]
 
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = REPO / "locustfiles" / "locustfile.py"
@@ -168,7 +168,8 @@ def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[s
         if sandbox_totals is not None:
             (run_dir / "sandbox_stats.json").write_text(json.dumps(sandbox_totals, indent=2))
         print(summarise(run_dir, sandbox_totals))
-        return _analyse(args.slo, run_dir, args.no_analysis, args.junit or run_dir / "junit.xml")
+        return _analyse(args.slo, run_dir, args.no_analysis, args.junit or run_dir / "junit.xml",
+                        chosen.report_args)  # fmt: skip
     finally:
         for process in reversed(started):
             process.stop()
@@ -237,7 +238,7 @@ def summarise(run_dir: Path, sandbox_totals: dict[str, Any] | None = None) -> st
     return "\n".join(f"runs: {line}" for line in lines)
 
 
-def _analyse(slo: Path, run_dir: Path, skip: bool, junit: Path) -> int:
+def _analyse(slo: Path, run_dir: Path, skip: bool, junit: Path, report_args: Sequence[str] = ()) -> int:
     if skip or importlib.util.find_spec("analysis.report") is None:
         print(f"runs: Locust report: {run_dir / 'locust_report.html'}")
         return 0
@@ -250,6 +251,7 @@ def _analyse(slo: Path, run_dir: Path, skip: bool, junit: Path) -> int:
         str(slo),
         "--junit",
         str(junit),
+        *report_args,
     ]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     lines = (result.stdout + result.stderr).strip().splitlines()
@@ -263,5 +265,14 @@ def _analyse(slo: Path, run_dir: Path, skip: bool, junit: Path) -> int:
     if junit.exists():
         print(f"runs: JUnit: {junit}")
     if result.returncode == 1:
-        print(f"runs: SLO breached ({slo.name}); see {run_dir / 'summary.md'}")
+        print(f"runs: SLO breached ({slo.name}): {breach_reason(lines)}; see {run_dir / 'summary.md'}")
     return result.returncode
+
+
+def breach_reason(report_lines: Sequence[str]) -> str:
+    """The failed rules of ``python -m analysis.report``'s output, as one line (its ``FAIL`` lines)."""
+    failed = [line.strip()[4:].strip() for line in report_lines if line.strip().startswith("FAIL")]
+    if not failed:
+        return "the report's verdict was fail"
+    shown = "; ".join(failed[:4])
+    return shown + (f"; and {len(failed) - 4} more" if len(failed) > 4 else "")

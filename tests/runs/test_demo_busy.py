@@ -1,0 +1,59 @@
+"""``make demo``'s run on a busy machine: two CPU-bound loops beside it, and still exit 0, a report with
+charts and no knee (issue 12). The demo runs once per module; ``demo_run`` exposes its output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from runs.cli import breach_reason
+
+REPO = Path(__file__).resolve().parents[2]
+BUSY_SECONDS = 240  # each loop ends by itself even if this test is killed
+# Two processes that only burn CPU, bounded in time: on a 2-core machine they take both cores.
+_BUSY_LOOP = (
+    f"import time\nend = time.monotonic() + {BUSY_SECONDS}\nwhile time.monotonic() < end:\n    pass\n"
+)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    run_dir: Path
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    """``python -m runs demo`` with stdout a pipe (not a TTY) while two busy loops run."""
+    out = tmp_path_factory.mktemp("demo")
+    busy = [subprocess.Popen([sys.executable, "-c", _BUSY_LOOP]) for _ in range(2)]
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "runs", "demo", "--out", str(out)],
+            cwd=REPO, capture_output=True, text=True, timeout=BUSY_SECONDS, check=False,
+        )  # fmt: skip
+    finally:
+        for loop in busy:
+            loop.kill()
+            loop.wait(10)
+    run_dirs = sorted(out.glob("*-demo"))
+    assert run_dirs, done.stdout[-2000:] + done.stderr[-2000:]
+    yield DemoRun(done.returncode, done.stdout, done.stderr, run_dirs[-1])
+
+
+def test_a_breach_is_told_in_one_line() -> None:
+    """The failed rules of the report, joined into the one line python -m runs prints."""
+    lines = ["Verdict: FAIL", "  PASS  Aggregated: rps > 10 (actual 24.1)",
+             "  FAIL  Aggregated: error_rate < 1% (actual 1.28%)", "  FAIL  Aggregated: p95 < 2000ms (actual 2140 ms)"]  # fmt: skip
+    assert breach_reason(lines) == (
+        "Aggregated: error_rate < 1% (actual 1.28%); Aggregated: p95 < 2000ms (actual 2140 ms)"
+    )
+    assert breach_reason(["  FAIL  a"] * 6) == "a; a; a; a; and 2 more"
+    assert breach_reason([]) == "the report's verdict was fail"
