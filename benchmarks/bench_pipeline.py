@@ -6,7 +6,7 @@ Everything real on this machine: Tansu broker, redis-server, the sandbox at 100 
 1. ingest accepted events/s (v1 single calls and v2 batches of 100) next to the sandbox's own rate for
    the same client (64 connections) and payloads (sandbox with rate limiting off); ingest answers only
    after the broker's acknowledgement, so single calls are bound by that round trip;
-2. delivered events/s with a backlog, against the ceiling ``limit x headroom x events per batch``;
+2. delivered events/s with a backlog, against the ceiling ``limit x (1 - headroom) x events per batch``;
 3. end-to-end delay (ingest -> sandbox, p50/p99 from the sender's histogram) at half the ceiling.
 
 ``python benchmarks/bench_pipeline.py [--quick] [--batch-operations 50] [--seconds 10]``
@@ -31,6 +31,7 @@ import aiohttp  # noqa: E402
 import orjson  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
+from plumbing.budget import HEADROOM, request_budget  # noqa: E402
 from runs.processes import ManagedProcess, start_service  # noqa: E402
 from tests.support.kafka import running_broker  # noqa: E402
 from tests.support.redis import running_redis  # noqa: E402
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> list[tuple[str, str]]:
             stack.enter_context(start_service(f"sender{i}", sender_argv, log_dir=logs)) for i in range(2)
         ]
         time.sleep(5)  # consumer group join (about half the session timeout, twice)
-        ceiling = LIMIT * args.headroom * args.batch_operations
+        ceiling = request_budget(LIMIT, args.headroom) * args.batch_operations
         backlog = int(ceiling * args.seconds)
         started = time.monotonic()
         per = 100
@@ -200,7 +201,7 @@ def run(args: argparse.Namespace) -> list[tuple[str, str]]:
         rows.append((f"backlog of {backlog:,} events loaded through ingest in", f"{load_s:.1f} s"))
         rows.append(
             (
-                f"ceiling ({LIMIT} req/s x {args.headroom} x {args.batch_operations} events)",
+                f"ceiling ({LIMIT} req/s x (1 - {args.headroom}) x {args.batch_operations} events)",
                 f"{ceiling:,.0f} events/s",
             )
         )
@@ -228,7 +229,10 @@ def run(args: argparse.Namespace) -> list[tuple[str, str]]:
         )
         for name, n in ((100, 100), (500, 500), (1000, 1000)):
             rows.append(
-                (f"ceiling on paper, {name} events per batch", f"{LIMIT * args.headroom * n:,.0f} events/s")
+                (
+                    f"ceiling on paper, {name} events per batch",
+                    f"{request_budget(LIMIT, args.headroom) * n:,.0f} events/s",
+                )
             )
     return rows
 
@@ -259,9 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="shorter phases (about 40 s in all)")
     p.add_argument("--batch-operations", type=int, default=50, help="events per batch request (default 50)")
-    p.add_argument(
-        "--headroom", type=float, default=0.9, help="fraction of the 100 req/s limit (default 0.9)"
-    )
+    p.add_argument("--headroom", type=float, default=HEADROOM.default, help=HEADROOM.help_text)
     p.add_argument("--seconds", type=float, default=None, help="backlog length in seconds at the ceiling")
     args = p.parse_args(argv)
     args.seconds = args.seconds or (6.0 if args.quick else 15.0)

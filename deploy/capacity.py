@@ -13,12 +13,14 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import NoReturn
+from dataclasses import dataclass, replace
 
 from cio_contract import CLIENT_BATCH_BYTES, CLIENT_BATCH_OPERATIONS, DEFAULT_RATE_LIMITS
+from plumbing.budget import HEADROOM, request_budget
+from plumbing.errors import DeployError, SuiteError
+from plumbing.options import Option, Options, Parser, report
 
-__all__ = ["CapacityPlan", "format_plan", "main", "parse_count", "plan"]
+__all__ = ["OPTIONS", "CapacityPlan", "format_plan", "main", "parse_count", "plan"]
 
 SECONDS_PER_DAY = 86_400
 DIRECT_MAX_PER_DAY = 1_000_000
@@ -61,16 +63,22 @@ def parse_count(text: str) -> float:
 def plan(
     events_per_day: float,
     *,
-    peak_factor: float = 3.0,
+    peak_factor: float | None = None,
     rate_limit: float | None = None,
-    headroom: float = 0.8,
+    headroom: float | None = None,
     batch_size: int | None = None,
-    event_bytes: int = 600,
-    events_per_sender: float = 2_000.0,
-    worker_rps: float = 1_000.0,
+    event_bytes: int | None = None,
+    events_per_sender: float | None = None,
+    worker_rps: float | None = None,
 ) -> CapacityPlan:
-    """The plan for ``events_per_day`` (see ``--help`` for the meaning of each parameter)."""
-    limit = DEFAULT_RATE_LIMITS["track"].per_second if rate_limit is None else rate_limit
+    """The plan for ``events_per_day``; a parameter left None takes its option's declared default."""
+    d = OPTIONS.default
+    peak_factor = d("peak_factor") if peak_factor is None else peak_factor
+    limit = d("rate_limit") if rate_limit is None else rate_limit
+    headroom = d("headroom") if headroom is None else headroom
+    event_bytes = d("event_bytes") if event_bytes is None else event_bytes
+    events_per_sender = d("events_per_sender") if events_per_sender is None else events_per_sender
+    worker_rps = d("worker_rps") if worker_rps is None else worker_rps
     steps: list[tuple[str, str, str]] = []
     average = events_per_day / SECONDS_PER_DAY
     peak = average * peak_factor
@@ -78,8 +86,10 @@ def plan(
     steps.append(("peak", f"{_n(average)} x {_g(peak_factor)}", f"{_n(peak)} events/s"))
     tier = _tier(events_per_day)
     steps.append(("tier", _tier_reason(events_per_day), tier))
-    budget = limit * headroom
-    steps.append(("request budget", f"{_g(limit)} req/s x {_g(headroom)} headroom", f"{_n(budget)} req/s"))
+    budget = request_budget(limit, headroom)
+    steps.append(
+        ("request budget", f"{_g(limit)} req/s x (1 - {_g(headroom)} headroom)", f"{_n(budget)} req/s")
+    )
     max_by_bytes = max(1, CLIENT_BATCH_BYTES // event_bytes)
     max_batch = min(CLIENT_BATCH_OPERATIONS, max_by_bytes)
     steps.append(
@@ -190,37 +200,6 @@ def _g(value: float) -> str:
     return f"{value:g}"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, no usage dump: say what is wrong and how to fix it.
-        self.exit(2, f"capacity: {message} (see python -m deploy.capacity --help)\n")
-
-
-def _positive(
-    kind: type[float] | type[int],
-    name: str,
-    lower: float = 0.0,
-    upper: float | None = None,
-    *,
-    at_least: bool = False,
-):
-    def convert(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        too_low = value < lower if at_least else value <= lower
-        if not math.isfinite(value) or too_low or (upper is not None and value > upper):
-            if at_least:
-                bound = f"at least {_g(lower)}"
-            else:
-                bound = f"in ({_g(lower)}, {_g(upper)}]" if upper is not None else f"greater than {_g(lower)}"
-            raise argparse.ArgumentTypeError(f"{name} must be {bound}, got {text}")
-        return value
-
-    return convert
-
-
 def _count(text: str) -> float:
     try:
         return parse_count(text)
@@ -230,65 +209,80 @@ def _count(text: str) -> float:
         ) from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    limit = DEFAULT_RATE_LIMITS["track"].per_second
-    parser = _Parser(prog="python -m deploy.capacity", description=__doc__.splitlines()[0])
-    parser.add_argument("--events-per-day", type=_count, required=True, help="daily volume, e.g. 50M, 750K")
-    parser.add_argument(
-        "--peak-factor",
-        type=_positive(float, "peak factor", 1.0, at_least=True),
-        default=3.0,
-        help="peak / average (default 3)",
-    )
-    parser.add_argument(
-        "--rate-limit",
-        type=_positive(float, "rate limit"),
-        default=limit,
-        help=f"workspace req/s (default {_g(limit)})",
-    )
-    parser.add_argument(
-        "--headroom",
-        type=_positive(float, "headroom", 0.0, 1.0),
-        default=0.8,
-        help="share of the limit to use (default 0.8)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=_positive(int, "batch size", 0, CLIENT_BATCH_OPERATIONS),
-        help=f"ops per /api/v2/batch (default: derived, at most {CLIENT_BATCH_OPERATIONS})",
-    )
-    parser.add_argument(
-        "--event-bytes",
-        type=_positive(int, "event bytes", 0, CLIENT_BATCH_BYTES),
-        default=600,
-        help="average operation size in bytes (default 600)",
-    )
-    parser.add_argument(
-        "--events-per-sender",
-        type=_positive(float, "events per sender"),
-        default=2000.0,
-        help="events/s one sender delivers (default 2000; measure with benchmarks/bench_pipeline.py)",
-    )
-    parser.add_argument(
-        "--worker-rps",
-        type=_positive(float, "worker rps"),
-        default=1000.0,
-        help="req/s one Locust worker sends (default 1000; measure with benchmarks/bench_distributed.py)",
-    )
-    return parser  # fmt: skip
+_C = ("capacity",)
+
+
+def _o(flag: str, default: object, help: str, **kwargs: object) -> Option:
+    env = "CAPACITY_" + flag.lstrip("-").upper().replace("-", "_")
+    return Option(flag, default, help, env=env, processes=_C, **kwargs)  # type: ignore[arg-type]
+
+
+OPTIONS = Options(
+    "capacity plan",
+    (
+        _o("--events-per-day", None, "daily volume, e.g. 50M, 750K (required)", type=_count),
+        _o("--peak-factor", 3.0, "peak / average", type=float, low=1),
+        _o(
+            "--rate-limit",
+            DEFAULT_RATE_LIMITS["track"].per_second,
+            "the workspace's Track rate limit, req/s",
+            type=float,
+            low=0,
+            low_open=True,
+        ),  # fmt: skip
+        replace(HEADROOM, env="CAPACITY_HEADROOM"),
+        _o(
+            "--batch-size",
+            None,
+            f"ops per /api/v2/batch (default: derived, at most {CLIENT_BATCH_OPERATIONS})",
+            type=int,
+            low=1,
+            high=CLIENT_BATCH_OPERATIONS,
+        ),  # fmt: skip
+        _o("--event-bytes", 600, "average operation size in bytes", type=int, low=1, high=CLIENT_BATCH_BYTES),
+        _o(
+            "--events-per-sender",
+            2000.0,
+            "events/s one sender delivers (measure with benchmarks/bench_pipeline.py)",
+            type=float,
+            low=0,
+            low_open=True,
+        ),  # fmt: skip
+        _o(
+            "--worker-rps",
+            1000.0,
+            "req/s one Locust worker sends (measure with benchmarks/bench_distributed.py)",
+            type=float,
+            low=0,
+            low_open=True,
+        ),  # fmt: skip
+    ),
+)
+
+
+def _parser() -> Parser:
+    parser = Parser(prog="python -m deploy.capacity", description=__doc__.splitlines()[0])
+    OPTIONS.add_to(parser, group=False)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    prog = "capacity"
+    try:
+        values = OPTIONS.values(_parser().parse_checked(argv))
+        if values["events_per_day"] is None:
+            raise DeployError("--events-per-day is required (or CAPACITY_EVENTS_PER_DAY), e.g. 50M")
+    except SuiteError as exc:
+        return report(prog, exc)
     result = plan(
-        args.events_per_day,
-        peak_factor=args.peak_factor,
-        rate_limit=args.rate_limit,
-        headroom=args.headroom,
-        batch_size=args.batch_size,
-        event_bytes=args.event_bytes,
-        events_per_sender=args.events_per_sender,
-        worker_rps=args.worker_rps,
+        values["events_per_day"],
+        peak_factor=values["peak_factor"],
+        rate_limit=values["rate_limit"],
+        headroom=values["headroom"],
+        batch_size=values["batch_size"],
+        event_bytes=values["event_bytes"],
+        events_per_sender=values["events_per_sender"],
+        worker_rps=values["worker_rps"],
     )
     print(format_plan(result))
     return 0 if result.fits else 1

@@ -1,7 +1,8 @@
 """The traffic model's command-line options, and their parsing into one validated :class:`Settings`.
 
-Options are registered on Locust's own parser (so they show in ``--help``, ``locust.conf`` and the
-web UI); credentials come from environment variables and are kept out of the web UI entirely.
+Options are declared once in :data:`OPTIONS` (``plumbing.options``) and registered on Locust's own
+parser (so they show in ``--help``, ``locust.conf``, the environment and the web UI); credentials come
+from environment variables and are kept out of the web UI entirely.
 Every problem becomes an :class:`OptionError` whose message is one line saying what to fix.
 """
 
@@ -11,19 +12,25 @@ from locust.util.timespan import parse_timespan
 
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
 
 from cio_contract import CLIENT_BATCH_OPERATIONS, DEFAULT_RATE_LIMITS, is_customerio_host
 from cio_contract.regions import APP_HOSTS, CDP_HOSTS
+from plumbing.budget import HEADROOM, request_budget
 from plumbing.errors import LocustfilesError
+from plumbing.errors import OptionError as PlumbingOptionError
+from plumbing.options import Option, Options
 
 __all__ = [
     "DEMO_CREDENTIALS",
     "MIX_ACTIONS",
+    "OPTIONS",
     "SHAPES",
     "Credentials",
     "OptionError",
@@ -72,44 +79,44 @@ class Stage:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the users, payloads and shapes need, parsed and checked once."""
+    """Everything the users, payloads and shapes need, parsed and checked once (defaults: :data:`OPTIONS`)."""
 
     host: str
     app_host: str
     cdp_host: str
     credentials: Credentials = field(repr=False)
-    region: str = "us"
-    mix: dict[str, int] = field(default_factory=lambda: parse_mix(DEFAULT_MIX))
-    batch_size: int = 50
-    seed: int = 0
-    people: int = 5000
-    new_share: float = 0.1
-    hot_share: float = 0.5
-    hot_fraction: float = 0.01
-    user_rate: float = 2.0
-    retries: int = 0
-    retry_cap: float = 5.0
-    shape: str = "none"
-    stages: tuple[Stage, ...] = ()
-    users: int = 20
-    base_users: int = 5
-    spawn_rate: float = 10.0
-    duration: float = 60.0
-    ramp: float = 10.0
-    steps: int = 5
-    spike_at: float = 20.0
-    spike_length: float = 10.0
-    target_rate: float = 50.0
-    probe_step_rate: float = 20.0
-    probe_step_time: float = 10.0
-    probe_latency_ms: float = 1000.0
-    probe_max_429_share: float = 0.05
-    real_host: bool = False
-    rate_cap: float | None = None
+    region: str
+    mix: dict[str, int]
+    batch_size: int
+    seed: int
+    people: int
+    new_share: float
+    hot_share: float
+    hot_fraction: float
+    user_rate: float
+    retries: int
+    retry_cap: float
+    shape: str
+    stages: tuple[Stage, ...]
+    users: int
+    base_users: int
+    spawn_rate: float
+    duration: float
+    ramp: float
+    steps: int
+    spike_at: float
+    spike_length: float
+    target_rate: float
+    probe_step_rate: float
+    probe_step_time: float
+    probe_latency_ms: float
+    probe_max_429_share: float
+    real_host: bool
+    rate_cap: float | None
     """Highest total request rate allowed (set for real Customer.io hosts), req/s."""
-    run_time: float | None = None
-    num_users: int | None = None
-    locust_spawn_rate: float | None = None
+    run_time: float | None
+    num_users: int | None
+    locust_spawn_rate: float | None
     """Locust's own ``-r``, used by ``--shape none``."""
 
     @property
@@ -121,86 +128,199 @@ class Settings:
         return rate if self.rate_cap is None else min(rate, self.rate_cap)
 
 
+def _span_check(low: float, open_low: bool) -> Callable[[Any], str | None]:
+    def check(text: Any) -> str | None:
+        try:
+            seconds = float(parse_timespan(str(text).strip()))
+        except ValueError:
+            return f"{text!r} is not a duration; write e.g. 90, 30s, 5m or 1h30m"
+        if seconds < low or (open_low and seconds == low):
+            return f"must be greater than {low:g} (got {seconds:g})" if open_low else "must not be negative"
+        return None
+
+    return check
+
+
+_POSITIVE_SPAN = _span_check(0, True)
+_SPAN = _span_check(0, False)
+_L = ("locust",)
+
+
+def _o(flag: str, default: Any, help: str, **kwargs: Any) -> Option:
+    env = kwargs.pop("env", "LOCUST_" + flag.lstrip("-").upper().replace("-", "_"))
+    return Option(flag, default, help, env=env, processes=_L, **kwargs)
+
+
+def _share(flag: str, default: float, help: str) -> Option:
+    return _o(flag, default, help, type=float, low=0, high=1)
+
+
+# Secrets come from the environment and never reach the web UI (not even masked: the page source
+# would carry the default value).
+OPTIONS = Options(
+    "Customer.io traffic model",
+    (
+        _o(
+            "--site-id",
+            DEMO_CREDENTIALS.site_id,
+            "workspace site id; default: the sandbox demo workspace",
+            env="CIO_SITE_ID",
+            secret=True,
+            web=False,
+        ),  # fmt: skip
+        _o(
+            "--api-key",
+            DEMO_CREDENTIALS.track_api_key,
+            "Track API key",
+            env="CIO_API_KEY",
+            secret=True,
+            web=False,
+        ),  # fmt: skip
+        _o(
+            "--app-api-key",
+            DEMO_CREDENTIALS.app_api_key,
+            "App API key for transactional sends",
+            env="CIO_APP_API_KEY",
+            secret=True,
+            web=False,
+        ),  # fmt: skip
+        _o(
+            "--cdp-api-key",
+            DEMO_CREDENTIALS.cdp_api_key,
+            "Pipelines write key",
+            env="CIO_CDP_API_KEY",
+            secret=True,
+            web=False,
+        ),  # fmt: skip
+        _o(
+            "--region",
+            "us",
+            "region of a real workspace: picks the App and Pipelines hosts",
+            env="CIO_REGION",
+            choices=("us", "eu"),
+        ),  # fmt: skip
+        _o(
+            "--app-host",
+            "",
+            "App API base URL (default: --host, or the region's host for a real workspace)",
+            env="CIO_APP_HOST",
+            schemes=("http", "https"),
+            metavar="URL",
+        ),  # fmt: skip
+        _o(
+            "--cdp-host",
+            "",
+            "Pipelines base URL (default: --host, or the region's host for a real workspace)",
+            env="CIO_CDP_HOST",
+            schemes=("http", "https"),
+            metavar="URL",
+        ),  # fmt: skip
+        _o(
+            "--allow-real-customerio",
+            False,
+            "allow a real Customer.io host; the request rate is then capped "
+            "at --workspace-limit x (1 - --headroom)",
+            kind="flag",
+        ),  # fmt: skip
+        _o(
+            "--workspace-limit",
+            DEFAULT_RATE_LIMITS["track"].per_second,
+            "the workspace's Track rate limit in req/s (real hosts only)",
+            type=float,
+            low=0,
+            low_open=True,
+        ),  # fmt: skip
+        replace(HEADROOM, env="LOCUST_HEADROOM"),
+        _o("--mix", DEFAULT_MIX, f"IntegrationUser ratios (actions: {', '.join(MIX_ACTIONS)})"),
+        _o(
+            "--batch-size",
+            50,
+            "operations per v2 / Pipelines batch",
+            type=int,
+            low=1,
+            high=CLIENT_BATCH_OPERATIONS,
+        ),  # fmt: skip
+        _o("--seed", 0, "seed for payloads and choices (same seed, same payloads)", type=int),
+        _o("--people", 5000, "returning people pre-generated per process", type=int, low=1),
+        _share("--new-share", 0.1, "share of calls for a person never seen before"),
+        _share("--hot-share", 0.5, "share of returning calls that go to hot customers"),
+        _share("--hot-fraction", 0.01, "share of people that are hot customers"),
+        _o(
+            "--user-rate",
+            2.0,
+            "requests per second each user paces itself to",
+            type=float,
+            low=0,
+            low_open=True,
+        ),  # fmt: skip
+        _o(
+            "--retries",
+            0,
+            "retry 408/429/5xx like customerio-node (200 ms base, x2, jitter, honours Retry-After); 0 = off",
+            type=int,
+            low=0,
+        ),  # fmt: skip
+        _o("--retry-cap", 5.0, "longest single backoff sleep in seconds", type=float, low=0),
+        _o(
+            "--shape",
+            "none",
+            "load shape: none (use -u/-r/-t), stages, step, spike, soak, arrival, probe",
+            choices=SHAPES,
+        ),  # fmt: skip
+        _o("--stages", DEFAULT_STAGES, "stages shape: DURATION:USERS,... (k6-style) or a .yaml/.json file"),
+        _o("--shape-users", 20, "peak users (step, spike, soak)", type=int, low=0),
+        _o("--shape-base-users", 5, "users outside the spike", type=int, low=0),
+        _o(
+            "--shape-spawn-rate", 10.0, "users started per second by shapes", type=float, low=0, low_open=True
+        ),
+        _o(
+            "--shape-duration",
+            "60s",
+            "how long step, spike, soak, arrival and probe run",
+            check=_POSITIVE_SPAN,
+        ),  # fmt: skip
+        _o("--shape-ramp", "10s", "ramp-up time (soak, arrival)", check=_SPAN),
+        _o("--shape-steps", 5, "number of steps (step)", type=int, low=1),
+        _o("--spike-at", "20s", "when the spike starts", check=_SPAN),
+        _o("--spike-length", "10s", "how long the spike lasts", check=_SPAN),
+        _o(
+            "--target-rate",
+            50.0,
+            "arrival shape: requests/s to hold; probe: start rate",
+            type=float,
+            low=0,
+            low_open=True,
+        ),  # fmt: skip
+        _o("--probe-step-rate", 20.0, "probe: req/s added per step", type=float, low=0, low_open=True),
+        _o("--probe-step-time", "10s", "probe: how long each step holds", check=_POSITIVE_SPAN),
+        _o(
+            "--probe-latency-ms",
+            1000.0,
+            "probe: p95 above this ends the probe",
+            type=float,
+            low=0,
+            low_open=True,
+        ),  # fmt: skip
+        _share("--probe-max-429-share", 0.05, "probe: 429 share above this ends the probe"),
+    ),
+)
+
+
 def add_arguments(parser: Any) -> None:
     """Register every option on Locust's parser (``events.init_command_line_parser``)."""
-    group = parser.add_argument_group("Customer.io traffic model")
-    _add_workspace(group)
-    _add_traffic(group)
-    _add_shapes(group)
-
-
-def _add(group: Any, *flags: str, web: bool = True, **kwargs: Any) -> None:
-    # Argument groups take plain argparse kwargs; Locust reads these attributes off the action.
-    action = group.add_argument(*flags, **kwargs)
-    action.include_in_web_ui = web
-    action.is_secret = action.is_required = action.is_multiple = False
-
-
-def _add_workspace(g: Any) -> None:
-    # Secrets: from the environment, never shown in the web UI (not even masked: the page source
-    # would carry the default value).
-    _add(g, "--site-id", env_var="CIO_SITE_ID", default=DEMO_CREDENTIALS.site_id,
-                   help="workspace site id (env CIO_SITE_ID; default: the sandbox demo workspace)", web=False)  # fmt: skip
-    _add(g, "--api-key", env_var="CIO_API_KEY", default=DEMO_CREDENTIALS.track_api_key,
-                   help="Track API key (env CIO_API_KEY)", web=False)  # fmt: skip
-    _add(g, "--app-api-key", env_var="CIO_APP_API_KEY", default=DEMO_CREDENTIALS.app_api_key,
-                   help="App API key for transactional sends (env CIO_APP_API_KEY)", web=False)  # fmt: skip
-    _add(g, "--cdp-api-key", env_var="CIO_CDP_API_KEY", default=DEMO_CREDENTIALS.cdp_api_key,
-                   help="Pipelines write key (env CIO_CDP_API_KEY)", web=False)  # fmt: skip
-    _add(g, "--region", env_var="CIO_REGION", default="us", choices=["us", "eu"],
-                   help="region of a real workspace: picks the App and Pipelines hosts")  # fmt: skip
-    _add(g, "--app-host", env_var="CIO_APP_HOST", default="",
-                   help="App API base URL (default: --host, or the region's host for a real workspace)")  # fmt: skip
-    _add(g, "--cdp-host", env_var="CIO_CDP_HOST", default="",
-                   help="Pipelines base URL (default: --host, or the region's host for a real workspace)")  # fmt: skip
-    _add(g, "--allow-real-customerio", action="store_true", default=False,
-                   help="allow a real Customer.io host; the request rate is then capped below --workspace-limit")  # fmt: skip
-    _add(g, "--workspace-limit", type=float, default=DEFAULT_RATE_LIMITS["track"].per_second,
-                   help="the workspace's Track rate limit in req/s (real hosts only)")  # fmt: skip
-    _add(g, "--headroom", type=float, default=0.2,
-                   help="share of --workspace-limit kept free on a real host (0.2 = at most 80%%)")  # fmt: skip
-
-
-def _add_traffic(g: Any) -> None:
-    _add(g, "--mix", default=DEFAULT_MIX,
-                   help=f"IntegrationUser ratios, e.g. identify=3,track=6,batch=1 (actions: {', '.join(MIX_ACTIONS)})")  # fmt: skip
-    _add(g, "--batch-size", type=int, default=50,
-                   help=f"operations per v2 / Pipelines batch (1..{CLIENT_BATCH_OPERATIONS})")  # fmt: skip
-    _add(g, "--seed", type=int, default=0, help="seed for payloads and choices (same seed, same payloads)")
-    _add(g, "--people", type=int, default=5000, help="returning people pre-generated per process")
-    _add(g, "--new-share", type=float, default=0.1, help="share of calls for a person never seen before")
-    _add(g, "--hot-share", type=float, default=0.5, help="share of returning calls that go to hot customers")
-    _add(g, "--hot-fraction", type=float, default=0.01, help="share of people that are hot customers")
-    _add(g, "--user-rate", type=float, default=2.0, help="requests per second each user paces itself to")
-    _add(g, "--retries", type=int, default=0,
-                   help="retry 408/429/5xx like customerio-node (200 ms base, x2, jitter, honours Retry-After); 0 = off")  # fmt: skip
-    _add(g, "--retry-cap", type=float, default=5.0, help="longest single backoff sleep in seconds")
-
-
-def _add_shapes(g: Any) -> None:
-    _add(g, "--shape", default="none", choices=list(SHAPES),
-                   help="load shape: none (use -u/-r/-t), stages, step, spike, soak, arrival, probe")  # fmt: skip
-    _add(g, "--stages", default=DEFAULT_STAGES,
-                   help="stages shape: DURATION:USERS,... (k6-style) or a .yaml/.json file")  # fmt: skip
-    _add(g, "--shape-users", type=int, default=20, help="peak users (step, spike, soak)")
-    _add(g, "--shape-base-users", type=int, default=5, help="users outside the spike")
-    _add(g, "--shape-spawn-rate", type=float, default=10.0, help="users started per second by shapes")
-    _add(g, "--shape-duration", default="60s", help="how long step, spike, soak, arrival and probe run")
-    _add(g, "--shape-ramp", default="10s", help="ramp-up time (soak, arrival)")
-    _add(g, "--shape-steps", type=int, default=5, help="number of steps (step)")
-    _add(g, "--spike-at", default="20s", help="when the spike starts")
-    _add(g, "--spike-length", default="10s", help="how long the spike lasts")
-    _add(g, "--target-rate", type=float, default=50.0, help="arrival shape: requests/s to hold; probe: start rate")  # fmt: skip
-    _add(g, "--probe-step-rate", type=float, default=20.0, help="probe: req/s added per step")
-    _add(g, "--probe-step-time", default="10s", help="probe: how long each step holds")
-    _add(g, "--probe-latency-ms", type=float, default=1000.0, help="probe: p95 above this ends the probe")
-    _add(g, "--probe-max-429-share", type=float, default=0.05, help="probe: 429 share above this ends the probe")  # fmt: skip
+    for option, action in zip(OPTIONS, OPTIONS.add_to(parser), strict=True):
+        # Locust reads these attributes off each action for its web UI.
+        action.include_in_web_ui = option.web
+        action.is_secret = action.is_required = action.is_multiple = False
 
 
 def settings_from(options: Any, host: str | None = None) -> Settings:
     """Parse Locust's ``parsed_options`` into Settings; raises OptionError on the first problem."""
-    o = options
-    host = (host if host is not None else getattr(o, "host", None)) or ""
+    host = (host if host is not None else getattr(options, "host", None)) or ""
+    try:
+        o = SimpleNamespace(**OPTIONS.values(options))
+    except PlumbingOptionError as exc:
+        raise OptionError(str(exc)) from None
     credentials = Credentials(o.site_id, o.api_key, o.app_api_key, o.cdp_api_key)
     app_host, cdp_host = _api_hosts(host, o.app_host, o.cdp_host, o.region)
     real = any(is_customerio_host(h) for h in (host, app_host, cdp_host) if h)
@@ -216,11 +336,11 @@ def settings_from(options: Any, host: str | None = None) -> Settings:
         spike_length=_span("--spike-length", o.spike_length), target_rate=o.target_rate,
         probe_step_rate=o.probe_step_rate, probe_step_time=_span("--probe-step-time", o.probe_step_time),
         probe_latency_ms=o.probe_latency_ms, probe_max_429_share=o.probe_max_429_share,
-        real_host=real, rate_cap=_rate_cap(o) if real else None,
-        run_time=getattr(o, "run_time", None), num_users=getattr(o, "num_users", None),
-        locust_spawn_rate=getattr(o, "spawn_rate", None),
+        real_host=real, rate_cap=request_budget(o.workspace_limit, o.headroom) if real else None,
+        run_time=getattr(options, "run_time", None), num_users=getattr(options, "num_users", None),
+        locust_spawn_rate=getattr(options, "spawn_rate", None),
     )  # fmt: skip
-    _check(settings, o)
+    _check_host(settings, o)
     return settings
 
 
@@ -233,56 +353,11 @@ def _api_hosts(host: str, app_host: str, cdp_host: str, region: str) -> tuple[st
     return app.rstrip("/"), cdp.rstrip("/")
 
 
-def _rate_cap(o: Any) -> float:
-    return o.workspace_limit * (1.0 - o.headroom)
-
-
 def _span(name: str, text: Any) -> float:
     try:
         return float(parse_timespan(str(text).strip()))
     except ValueError:
         raise OptionError(f"{name} {text!r} is not a duration; write e.g. 90, 30s, 5m or 1h30m") from None
-
-
-def _check(s: Settings, o: Any) -> None:
-    positive = {
-        "--user-rate": s.user_rate, "--target-rate": s.target_rate, "--probe-step-rate": s.probe_step_rate,
-        "--probe-step-time": s.probe_step_time, "--shape-spawn-rate": s.spawn_rate,
-        "--shape-duration": s.duration, "--probe-latency-ms": s.probe_latency_ms,
-        "--workspace-limit": o.workspace_limit,
-    }  # fmt: skip
-    for name, value in positive.items():
-        if not value > 0:
-            raise OptionError(f"{name} must be greater than 0 (got {value:g})")
-    non_negative = {
-        "--people": s.people, "--retries": s.retries, "--shape-users": s.users, "--retry-cap": s.retry_cap,
-        "--shape-base-users": s.base_users, "--shape-ramp": s.ramp, "--spike-at": s.spike_at,
-    }  # fmt: skip
-    for name, value in non_negative.items():
-        if value < 0:
-            raise OptionError(f"{name} must not be negative (got {value:g})")
-    _check_shares(s, o)
-    if not 1 <= s.batch_size <= CLIENT_BATCH_OPERATIONS:
-        raise OptionError(
-            f"--batch-size must be between 1 and {CLIENT_BATCH_OPERATIONS} (got {s.batch_size})"
-        )
-    if s.steps < 1:
-        raise OptionError(f"--shape-steps must be at least 1 (got {s.steps})")
-    if s.people < 1:
-        raise OptionError("--people must be at least 1")
-    _check_host(s, o)
-
-
-def _check_shares(s: Settings, o: Any) -> None:
-    shares = {
-        "--new-share": s.new_share, "--hot-share": s.hot_share, "--hot-fraction": s.hot_fraction,
-        "--headroom": o.headroom, "--probe-max-429-share": s.probe_max_429_share,
-    }  # fmt: skip
-    for name, value in shares.items():
-        if not 0 <= value <= 1:
-            raise OptionError(f"{name} must be between 0 and 1 (got {value:g})")
-    if o.headroom >= 1:
-        raise OptionError("--headroom must be below 1, or nothing could be sent")
 
 
 def _check_host(s: Settings, o: Any) -> None:

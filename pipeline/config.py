@@ -9,7 +9,8 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
-from cio_contract import CLIENT_BATCH_BYTES, DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, Limits
+from cio_contract import DEFAULT_LIMITS, Limits
+from plumbing.budget import request_budget
 from plumbing.errors import PipelineError
 
 __all__ = [
@@ -56,29 +57,31 @@ def parse_workspaces(entries: list[str]) -> tuple[Workspace, ...]:
 @dataclass(frozen=True)
 class KafkaSettings:
     bootstrap_servers: str
-    topic: str = "cio-events"
-    dead_letter_topic: str = "cio-events-dlq"
+    topic: str
+    dead_letter_topic: str
 
 
 @dataclass(frozen=True)
 class IngestConfig:
+    """The ingest's settings; built by ``pipeline.cli`` from ``pipeline.options`` (defaults live there)."""
+
     kafka: KafkaSettings
-    workspaces: tuple[Workspace, ...] = (DEMO_WORKSPACE,)
-    host: str = "127.0.0.1"
-    port: int = 8090
-    queue_messages: int = 20_000
+    workspaces: tuple[Workspace, ...]
+    host: str
+    port: int
+    queue_messages: int
     """librdkafka's producer queue bound: past it, ingest answers 503 instead of buffering."""
-    queue_kbytes: int = 16_384
-    delivery_timeout: float = 5.0
+    queue_kbytes: int
+    delivery_timeout: float
     """Seconds to wait for the broker's acknowledgement before answering 503."""
-    max_rss_mb: int = 300
+    max_rss_mb: int
     """Resident-memory bound: above it new requests get 503 until memory falls."""
-    retry_after: int = 1
-    tls_cert: str | None = None
+    tls_cert: str | None
     """PEM certificate: serve https, so the official SDKs (https only) can switch by host alone."""
-    tls_key: str | None = None
+    tls_key: str | None
+    ready_file: str | None
+    retry_after: int = 1
     limits: Limits = DEFAULT_LIMITS
-    ready_file: str | None = None
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.tls_cert and not self.tls_key:
@@ -96,49 +99,36 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class SenderConfig:
+    """The sender's settings; built by ``pipeline.cli`` from ``pipeline.options`` (defaults live there)."""
+
     kafka: KafkaSettings
     target: str
     redis_url: str
-    workspaces: tuple[Workspace, ...] = (DEMO_WORKSPACE,)
-    group_id: str = "cio-senders"
-    rate_limit: float = DEFAULT_RATE_LIMITS["track"].per_second
-    """Track requests per second allowed for each workspace, shared by every sender."""
-    headroom: float = 0.9
-    burst: int = 0
-    max_batch_operations: int = 1000
-    max_batch_bytes: int = CLIENT_BATCH_BYTES
-    linger: float = 0.2
-    concurrency: int = 8
-    request_timeout: float = 10.0
+    workspaces: tuple[Workspace, ...]
+    group_id: str
+    rate_limit: float
+    """The workspace's Track requests per second, shared by every sender."""
+    headroom: float
+    """Share of ``rate_limit`` kept free (``plumbing.budget``)."""
+    burst: int
+    max_batch_operations: int
+    max_batch_bytes: int
+    linger: float
+    concurrency: int
+    request_timeout: float
+    backoff_max: float
+    max_inflight_events: int
+    max_inflight_bytes: int
+    max_rss_mb: int
+    session_timeout_ms: int
+    shutdown_timeout: float
+    metrics_host: str
+    metrics_port: int
+    ready_file: str | None
     backoff_base: float = 0.2
-    backoff_max: float = 10.0
-    max_inflight_events: int = 20_000
-    max_inflight_bytes: int = 32 * 1024 * 1024
-    max_rss_mb: int = 300
-    session_timeout_ms: int = 10_000
     commit_interval: float = 1.0
-    shutdown_timeout: float = 20.0
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9464
     limits: Limits = DEFAULT_LIMITS
-    ready_file: str | None = None
 
     @property
     def requests_per_second(self) -> float:
-        return self.rate_limit * self.headroom
-
-    def validate(self) -> SenderConfig:
-        if not 0 < self.headroom <= 1:
-            raise ConfigError(f"--headroom {self.headroom}: give a fraction in (0, 1], e.g. 0.9")
-        if self.rate_limit <= 0:
-            raise ConfigError(f"--rate-limit {self.rate_limit}: give requests per second > 0")
-        if not 0 < self.max_batch_bytes < self.limits.v2_batch_bytes:
-            raise ConfigError(
-                f"--max-batch-bytes {self.max_batch_bytes}: must be below the "
-                f"{self.limits.v2_batch_bytes}-byte batch limit (default {CLIENT_BATCH_BYTES})"
-            )
-        if self.max_batch_operations < 1 or self.concurrency < 1:
-            raise ConfigError("--max-batch-operations and --concurrency must be at least 1")
-        if not self.target.startswith(("http://", "https://")):
-            raise ConfigError(f"--target {self.target!r}: give a base URL such as http://127.0.0.1:8080")
-        return self
+        return request_budget(self.rate_limit, self.headroom)

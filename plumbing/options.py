@@ -82,17 +82,21 @@ class Option:
 
     @property
     def help_text(self) -> str:
+        """The help with the declared default (``%(default)s``) and the variable appended."""
         text = self.help.replace("%", "%%").replace("%%(default)s", "%(default)s")
-        if self.secret or self.kind == "flag" or "%(default)s" in text or self.default in (None, "", []):
-            return text
-        return f"{text} (default: %(default)s)"
+        notes = []
+        if not (
+            self.secret or self.kind == "flag" or "%(default)s" in text or self.default in (None, "", [])
+        ):
+            notes.append("default: %(default)s")
+        if self.env:
+            notes.append(f"env {self.env}")
+        return f"{text} ({'; '.join(notes)})" if notes else text
 
     def argparse_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"help": self.help_text, "dest": self.dest}
-        if self.env and self.kind == "list":
-            # Repeatable: the variable adds comma-separated entries (see Options.values).
-            kwargs["help"] += f" [env var: {self.env}]"
-        elif self.env:
+        # A repeatable option's variable adds comma-separated entries (see Options.values).
+        if self.env and self.kind != "list":
             kwargs["env_var"] = self.env
         if self.kind == "flag":
             kwargs.update(action="store_true", default=bool(self.default))
@@ -125,7 +129,7 @@ class Option:
             message = self._range(value)
             if message:
                 return f"{self.flag} {message} (got {value:g})"
-        if self.schemes and isinstance(value, str):
+        if self.schemes and isinstance(value, str) and value:
             message = _url_problem(value, self.schemes)
             if message:
                 return f"{self.flag} {value!r}: {message}"
@@ -294,6 +298,7 @@ class Parser(configargparse.ArgumentParser):
     """
 
     def __init__(self, *args: Any, config_option: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("add_env_var_help", False)  # Option.help_text names the variable
         super().__init__(*args, **kwargs)
         if config_option:
             self.add_argument(

@@ -85,9 +85,11 @@ def _locust_env_vars() -> frozenset[str]:
 
     parser = argument_parser.get_parser()
     names = {a.env_var for a in parser._actions if getattr(a, "env_var", None)}
+    from locustfiles.options import OPTIONS
+
     plugin = (ROOT / "locustfiles" / "master_watch.py").read_text()
-    options = (ROOT / "locustfiles" / "options.py").read_text()
-    return frozenset(names | set(re.findall(r'env_var="(\w+)"', plugin + options)))
+    declared = {o.env for o in OPTIONS if o.env}
+    return frozenset(names | declared | set(re.findall(r'env_var="(\w+)"', plugin)))
 
 
 def test_service_options_exist() -> None:

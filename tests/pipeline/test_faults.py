@@ -70,7 +70,7 @@ def test_reject_mode_rate_limit_loses_nothing(broker: Broker, topics: Topics, re
                          log_dir=log_dir) as sandbox, \
             start_ingest(broker, topics, log_dir) as ingest, \
             start_sender(broker, topics, sandbox.url, redis_url, log_dir, "--rate-limit", "100",
-                         "--headroom", "1", "--max-batch-operations", "10") as sender:  # fmt: skip
+                         "--headroom", "0", "--max-batch-operations", "10") as sender:  # fmt: skip
         assert send_calls(ingest.url, calls)[200] == len(calls)
         events = wait_for_seqs(sandbox.url, set(range(400)), timeout=30)
         assert_all_arrived_once_per_id(events, set(range(400)))

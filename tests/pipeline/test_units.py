@@ -122,10 +122,10 @@ def test_commit_point_waits_for_earlier_offsets() -> None:
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["sender", "--bootstrap-servers", "x", "--redis-url", "redis://r"], "--target is required"),
-        (["sender", "--bootstrap-servers", "x", "--redis-url", "r", "--target", "http://t", "--headroom", "2"],
-         "--headroom 2.0"),
-        (["ingest", "--bootstrap-servers", "x", "--workspace", "nokey"], "SITE_ID:TRACK_API_KEY"),
+        (["sender", "--bootstrap-servers", "127.0.0.1:9", "--redis-url", "redis://r"], "--target is required"),
+        (["sender", "--bootstrap-servers", "127.0.0.1:9", "--redis-url", "redis://127.0.0.1:9", "--target", "http://t", "--headroom", "2"],
+         "--headroom must be below 1 (got 2)"),
+        (["ingest", "--bootstrap-servers", "127.0.0.1:9", "--workspace", "nokey"], "SITE_ID:TRACK_API_KEY"),
         (["ingest"], "--bootstrap-servers is required"),
     ],
 )  # fmt: skip

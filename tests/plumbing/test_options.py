@@ -82,7 +82,7 @@ def test_help_shows_each_default_and_variable(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for option in TABLE:
         assert option.env in text
-    assert "(default: 100.0)" in text and "(default: 0.1)" in text and "(default: 3)" in text
+    assert "default: 100.0;" in text and "default: 0.1;" in text and "default: 3;" in text
 
 
 def test_host_ports():
