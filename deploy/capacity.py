@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from cio_contract import CLIENT_BATCH_BYTES, CLIENT_BATCH_OPERATIONS, DEFAULT_RATE_LIMITS
 from plumbing.budget import HEADROOM, request_budget
 from plumbing.errors import DeployError, SuiteError
-from plumbing.options import Option, Options, Parser, report
+from plumbing.options import Options, Parser, declarer, report
 
 __all__ = ["OPTIONS", "CapacityPlan", "format_plan", "main", "parse_count", "plan"]
 
@@ -209,12 +209,7 @@ def _count(text: str) -> float:
         ) from None
 
 
-_C = ("capacity",)
-
-
-def _o(flag: str, default: object, help: str, **kwargs: object) -> Option:
-    env = "CAPACITY_" + flag.lstrip("-").upper().replace("-", "_")
-    return Option(flag, default, help, env=env, processes=_C, **kwargs)  # type: ignore[arg-type]
+_o = declarer("CAPACITY_", ("capacity",))
 
 
 OPTIONS = Options(
@@ -274,16 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise DeployError("--events-per-day is required (or CAPACITY_EVENTS_PER_DAY), e.g. 50M")
     except SuiteError as exc:
         return report(prog, exc)
-    result = plan(
-        values["events_per_day"],
-        peak_factor=values["peak_factor"],
-        rate_limit=values["rate_limit"],
-        headroom=values["headroom"],
-        batch_size=values["batch_size"],
-        event_bytes=values["event_bytes"],
-        events_per_sender=values["events_per_sender"],
-        worker_rps=values["worker_rps"],
-    )
+    result = plan(values.pop("events_per_day"), **values)  # the option names are plan()'s parameters
     print(format_plan(result))
     return 0 if result.fits else 1
 

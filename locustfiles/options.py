@@ -25,7 +25,7 @@ from cio_contract.regions import APP_HOSTS, CDP_HOSTS
 from plumbing.budget import HEADROOM, request_budget
 from plumbing.errors import LocustfilesError
 from plumbing.errors import OptionError as PlumbingOptionError
-from plumbing.options import Option, Options
+from plumbing.options import Option, Options, declarer
 
 __all__ = [
     "DEMO_CREDENTIALS",
@@ -146,9 +146,7 @@ _SPAN = _span_check(0, False)
 _L = ("locust",)
 
 
-def _o(flag: str, default: Any, help: str, **kwargs: Any) -> Option:
-    env = kwargs.pop("env", "LOCUST_" + flag.lstrip("-").upper().replace("-", "_"))
-    return Option(flag, default, help, env=env, processes=_L, **kwargs)
+_o = declarer("LOCUST_", _L)
 
 
 def _share(flag: str, default: float, help: str) -> Option:

@@ -50,19 +50,15 @@ def _kafka(values: dict[str, Any]) -> KafkaSettings:
     return KafkaSettings(values["bootstrap_servers"], values["topic"], values["dead_letter_topic"])
 
 
+_INGEST_FIELDS = ("host", "port", "queue_messages", "queue_kbytes", "delivery_timeout", "max_rss_mb",
+                  "tls_cert", "tls_key", "ready_file")  # fmt: skip
+
+
 def build_ingest(values: dict[str, Any]) -> IngestConfig:
     return IngestConfig(
         kafka=_kafka(values),
         workspaces=parse_workspaces(values["workspace"]),
-        host=values["host"],
-        port=values["port"],
-        queue_messages=values["queue_messages"],
-        queue_kbytes=values["queue_kbytes"],
-        delivery_timeout=values["delivery_timeout"],
-        max_rss_mb=values["max_rss_mb"],
-        tls_cert=values["tls_cert"],
-        tls_key=values["tls_key"],
-        ready_file=values["ready_file"],
+        **{name: values[name] for name in _INGEST_FIELDS},
     )
 
 

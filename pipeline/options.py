@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from cio_contract import CLIENT_BATCH_BYTES, CLIENT_BATCH_OPERATIONS, DEFAULT_LIMITS, DEFAULT_RATE_LIMITS
 from plumbing.budget import HEADROOM
-from plumbing.options import Option, Options, check_host_ports
+from plumbing.options import Option, Options, check_host_ports, declarer
 
 __all__ = ["COMMON", "INGEST", "SENDER"]
 
@@ -24,7 +24,7 @@ def _env(flag: str) -> str:
 
 
 def _o(flag: str, default: object, help: str, processes: tuple[str, ...], **kwargs: object) -> Option:
-    return Option(flag, default, help, env=_env(flag), processes=processes, **kwargs)  # type: ignore[arg-type]
+    return declarer("PIPELINE_", processes)(flag, default, help, **kwargs)
 
 
 COMMON = Options(

@@ -35,6 +35,7 @@ __all__ = [
     "Options",
     "Parser",
     "check_host_ports",
+    "declarer",
     "markdown_table",
     "report",
 ]
@@ -183,6 +184,16 @@ def _url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
     if port == 0:
         return f"port 0 cannot be reached; give e.g. {example}"
     return None
+
+
+def declarer(env_prefix: str, processes: tuple[str, ...]) -> Callable[..., Option]:
+    """``Option`` with ``env=PREFIX + FLAG_NAME`` and ``processes`` filled in (``env=`` still overrides)."""
+
+    def declare(flag: str, default: Any, help: str, **kwargs: Any) -> Option:
+        kwargs.setdefault("env", env_prefix + flag.lstrip("-").upper().replace("-", "_"))
+        return Option(flag, default, help, processes=processes, **kwargs)
+
+    return declare
 
 
 def check_host_ports(value: Any) -> str | None:
