@@ -13,71 +13,24 @@ from pathlib import Path
 from analysis.errors import InputError
 from analysis.junit import write_junit
 from analysis.knee import KneeThresholds
+from analysis.options import OPTIONS
 from analysis.render import write_report
 from analysis.results import Results, analyse
 from analysis.run import load_run
 from analysis.slo import load_slo_file
+from plumbing.errors import SuiteError
+from plumbing.options import Parser
 
 __all__ = ["main"]
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.splitlines()[0])
+def _parser() -> Parser:
+    p = Parser(prog="python -m analysis.report", description=__doc__.splitlines()[0])
     p.add_argument(
         "run", metavar="RUN_DIR_OR_CSV_PREFIX", help="run directory or the prefix given to locust --csv"
     )
-    p.add_argument(
-        "--out",
-        type=Path,
-        help="where to write report.html, summary.md/json, charts/ (default: next to the CSVs)",
-    )
-    p.add_argument("--slo", type=Path, help="YAML/JSON thresholds, e.g. ['p95 < 500ms', 'error_rate < 1%%']")
-    p.add_argument(
-        "--junit",
-        type=Path,
-        metavar="FILE",
-        help="also write the SLO verdicts as JUnit XML (one testcase per rule and endpoint)",
-    )
-    p.add_argument("--baseline", metavar="OTHER_RUN", help="run directory or prefix to compare with")
-    p.add_argument(
-        "--tolerance",
-        type=_non_negative,
-        default=10.0,
-        metavar="PCT",
-        help="allowed worsening vs baseline, %% (default 10)",
-    )
-    p.add_argument(
-        "--knee-p95-ms",
-        type=_positive,
-        default=KneeThresholds.p95_ms,
-        metavar="N",
-        help="knee: p95 threshold in ms (default 500)",
-    )
-    p.add_argument(
-        "--knee-error-rate",
-        type=_positive,
-        default=KneeThresholds.error_rate,
-        metavar="R",
-        help="knee: error-rate threshold as a fraction (default 0.01)",
-    )
+    OPTIONS.add_to(p, group=False)
     return p
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
 
 
 def run_report(args: argparse.Namespace) -> Results:
@@ -119,10 +72,12 @@ def _print_outcome(results: Results, out: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_checked(argv)
     try:
+        vars(args).update(OPTIONS.values(args))
         results = run_report(args)
-    except InputError as exc:
+    except SuiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     return 0 if results.passed else 1

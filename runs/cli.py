@@ -21,8 +21,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from plumbing.errors import RunsError
+from plumbing.errors import RunsError, SuiteError
+from plumbing.options import Parser, report
 from runs.cluster import ClusterError, LocalCluster, start_local_cluster
+from runs.options import OPTIONS
 from runs.processes import ManagedProcess, ServiceStartError, start_service
 from runs.profiles import PROFILES, Profile, profile, slo_path
 
@@ -37,51 +39,47 @@ class UsageError(RunsError, ValueError):
     """A bad argument; the message is the one line printed before exiting with code 2."""
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def _parser() -> Parser:
+    p = Parser(
         prog="python -m runs",
         description="Run a standard load profile against a fresh sandbox with a local Locust cluster. "
         "Options after -- go to Locust, e.g. `python -m runs baseline -- --seed 7 --target-rate 40`.",
         epilog="profiles: " + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()),
     )
     p.add_argument("profile", choices=list(PROFILES), help="which run")
-    p.add_argument("--workers", type=int, default=2, help="Locust worker processes (default 2)")
-    p.add_argument("--duration", help="override the shape's length, e.g. 2m (not for demo's stages)")
-    p.add_argument("--out", type=Path, default=REPO / "reports", help="parent of the run directory")
-    p.add_argument("--host", help="load this target instead of starting a sandbox (e.g. the pipeline ingest)")
-    p.add_argument("--no-analysis", action="store_true", help="skip python -m analysis.report")
-    p.add_argument(
-        "--slo",
-        type=Path,
-        metavar="FILE",
-        help="SLO rules (live and end-of-run) instead of the profile's profiles/<name>.slo.yaml",
-    )
-    p.add_argument(
-        "--junit",
-        type=Path,
-        metavar="FILE",
-        help="where the JUnit XML of the SLO verdicts goes (default: junit.xml in the run directory)",
-    )
+    OPTIONS.add_to(p, group=False)
     return p
+
+
+def _out_dir(out: Path | None) -> Path:
+    out = REPO / "reports" if out is None else out
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a directory (run directories are made inside it)")
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Everything after "--" is Locust's (argparse would try to read those options itself).
     split = argv.index("--") if "--" in argv else len(argv)
-    args, locust_extra = _parser().parse_args(argv[:split]), argv[split + 1 :]
+    args, locust_extra = _parser().parse_checked(argv[:split]), argv[split + 1 :]
     try:
+        vars(args).update(OPTIONS.values(args))
+        args.out = _out_dir(args.out)
         chosen = profile(args.profile)
         extra, duration = _duration_args(chosen, args.duration)
         args.slo = _checked_slo(args.slo or slo_path(chosen.name))
-    except (KeyError, UsageError) as exc:
+    except KeyError as exc:
         print(f"runs: {str(exc).strip(chr(39))}", file=sys.stderr)
         return 2
-    if args.workers < 1:
-        print("runs: --workers must be at least 1", file=sys.stderr)
-        return 2
+    except SuiteError as exc:
+        return report("runs", exc)
     run_dir = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}-{chosen.name}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"runs: --out {args.out}: cannot make {run_dir.name} there ({exc.strerror})", file=sys.stderr)
+        return 2
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return _run(chosen, args, run_dir, [*extra, *locust_extra], duration)

@@ -1,0 +1,48 @@
+"""Every option of ``python -m runs``, declared once (see ``plumbing.options``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from plumbing.options import Options, declarer
+
+__all__ = ["OPTIONS"]
+
+_o = declarer("RUNS_", ("runs",))
+
+OPTIONS = Options(
+    "runs",
+    (
+        _o("--workers", 2, "Locust worker processes", type=int, low=1),
+        _o("--duration", None, "override the shape's length, e.g. 2m (not for demo's stages)"),
+        _o(
+            "--out",
+            None,
+            "parent of the run directory (default: reports/ in the repository)",
+            type=Path,
+            metavar="DIR",
+        ),  # fmt: skip
+        _o(
+            "--host",
+            None,
+            "load this target instead of starting a sandbox (e.g. the pipeline ingest)",
+            schemes=("http", "https"),
+            metavar="URL",
+        ),  # fmt: skip
+        _o("--no-analysis", False, "skip python -m analysis.report", kind="flag"),
+        _o(
+            "--slo",
+            None,
+            "SLO rules (live and end-of-run) instead of the profile's profiles/<name>.slo.yaml",
+            type=Path,
+            metavar="FILE",
+        ),  # fmt: skip
+        _o(
+            "--junit",
+            None,
+            "where the JUnit XML of the SLO verdicts goes (default: junit.xml in the run directory)",
+            type=Path,
+            metavar="FILE",
+        ),  # fmt: skip
+    ),
+)
