@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from analysis.locust_csv import AGGREGATED
+from analysis.options import OPTIONS
 
 __all__ = ["Knee", "KneeThresholds", "crossings", "find_knee"]
 
@@ -24,8 +25,8 @@ SMOOTHING_SECONDS = 10
 
 @dataclass(frozen=True)
 class KneeThresholds:
-    p95_ms: float = 500.0
-    error_rate: float = 0.01
+    p95_ms: float = OPTIONS.default("knee_p95_ms")
+    error_rate: float = OPTIONS.default("knee_error_rate")
     warmup_s: float = 10.0
     """Seconds from the first traffic never taken as a crossing; at most a quarter of a short run."""
     sustain_s: int = 3

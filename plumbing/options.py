@@ -191,7 +191,8 @@ def declarer(env_prefix: str, processes: tuple[str, ...]) -> Callable[..., Optio
 
     def declare(flag: str, default: Any, help: str, **kwargs: Any) -> Option:
         kwargs.setdefault("env", env_prefix + flag.lstrip("-").upper().replace("-", "_"))
-        return Option(flag, default, help, processes=processes, **kwargs)
+        kwargs.setdefault("processes", processes)
+        return Option(flag, default, help, **kwargs)
 
     return declare
 

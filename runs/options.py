@@ -30,6 +30,7 @@ OPTIONS = Options(
             metavar="URL",
         ),  # fmt: skip
         _o("--no-analysis", False, "skip python -m analysis.report", kind="flag"),
+        # Passed on to python -m analysis.report (declared here too: runs does not import the analysis).
         _o(
             "--slo",
             None,
@@ -40,7 +41,7 @@ OPTIONS = Options(
         _o(
             "--junit",
             None,
-            "where the JUnit XML of the SLO verdicts goes (default: junit.xml in the run directory)",
+            "JUnit XML of the SLO verdicts (default: junit.xml in the run directory)",
             type=Path,
             metavar="FILE",
         ),  # fmt: skip
