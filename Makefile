@@ -33,8 +33,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Every benchmark writes its JSON record into one directory; results.json merges them (exit 1 when a
+# goal failed or a benchmark left no record). BENCH_ARGS=--quick for a short round.
+BENCH_STAMP := $(shell date -u +%Y%m%dT%H%M%SZ)
+BENCH_DIR ?= reports/bench-$(BENCH_STAMP)
 bench: $(STAMP) system-deps
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@mkdir -p $(BENCH_DIR)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; \
+	  $(BIN)/python $$b $(BENCH_ARGS) --json $(BENCH_DIR)/$$(basename $$b .py).json || echo "$$b exited $$?"; done
+	@$(BIN)/python benchmarks/record.py collect $(BENCH_DIR) benchmarks/bench_*.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -139,13 +139,15 @@ def read_history(path: Path) -> tuple[pd.DataFrame, list[str]]:
     are NaN where Locust had no window data yet (it writes 0 for every percentile then).
     """
     names = list(_HISTORY_COLUMNS) + list(PERCENTILES) + ["Type", "Name"]
-    dtype: dict[str, Any] = {"Type": "category", "Name": "category"}
-    dtype.update(dict.fromkeys(PERCENTILES, "float64"))
-    # Only the columns the analysis uses: skipping the long-float "Total ..." columns saves a
-    # quarter of the parse on a 24 h soak.
-    dtype.update({"Requests/s": "float64", "Failures/s": "float64"})
-    raw = _read_csv(path, names, "_stats_history.csv", usecols=lambda c: c in names, dtype=dtype)
-    _numeric(raw, list(_HISTORY_COLUMNS), path)
+    raw = _read_history_arrow(path, names)
+    if raw is None:  # not clean: the pandas reader below names the first bad line or column
+        dtype: dict[str, Any] = {"Type": "category", "Name": "category"}
+        dtype.update(dict.fromkeys(PERCENTILES, "float64"))
+        # Only the columns the analysis uses: skipping the long-float "Total ..." columns saves a
+        # quarter of the parse on a 24 h soak.
+        dtype.update({"Requests/s": "float64", "Failures/s": "float64"})
+        raw = _read_csv(path, names, "_stats_history.csv", usecols=lambda c: c in names, dtype=dtype)
+        _numeric(raw, list(_HISTORY_COLUMNS), path)
     notes: list[str] = []
     incomplete = raw[list(_HISTORY_COLUMNS)].isna().any(axis=1)
     if incomplete.any():
@@ -156,6 +158,40 @@ def read_history(path: Path) -> tuple[pd.DataFrame, list[str]]:
             line = int(np.flatnonzero(incomplete.to_numpy())[0]) + 2
             raise InputError(path, f"line {line} is incomplete; the file is damaged, re-run the test")
     return _tidy_history(raw), notes
+
+
+def _read_history_arrow(path: Path, names: list[str]) -> pd.DataFrame | None:
+    """The history with pyarrow's multi-threaded CSV reader, or None when the file is not clean.
+
+    A 24 h soak's history is ~1M rows: this parse is the report's largest single cost, and pyarrow
+    reads only the wanted columns, typed, on every core (about 0.6x the time of pandas' C reader).
+    Any irregularity (missing column, bad number, a short last row) returns None so that the
+    pandas path, which explains each problem by line, handles it.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+    except ImportError:  # pragma: no cover - pyarrow is a dependency; keep working without it
+        return None
+    if not path.is_file() or set(names) - set(sniff_header(path)):
+        return None
+    label = pa.dictionary(pa.int32(), pa.string())
+    types = {n: pa.float64() for n in names} | {"Type": label, "Name": label}
+    types |= {
+        n: pa.int64() for n in ("Timestamp", "User Count", "Total Request Count", "Total Failure Count")
+    }
+    try:
+        table = pa_csv.read_csv(
+            path,
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=names, column_types=types, null_values=_NA, strings_can_be_null=True
+            ),
+        )
+    except (pa.ArrowInvalid, OSError):
+        return None
+    if any(table.column(c).null_count for c in _HISTORY_COLUMNS):
+        return None
+    return table.to_pandas()
 
 
 def _endpoint_codes(raw: pd.DataFrame) -> pd.Categorical:

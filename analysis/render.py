@@ -5,23 +5,35 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
-from analysis import charts, transforms
+from analysis import transforms
+from analysis.drawing import ChartJob, draw_all
 from analysis.locust_csv import AGGREGATED
 from analysis.results import Results
 
-__all__ = ["aborted_line", "build_charts", "render_html", "render_markdown", "summary", "write_report"]
+if TYPE_CHECKING:  # matplotlib is imported where charts are drawn (worker processes), not here
+    from concurrent.futures import Executor
+
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "aborted_line",
+    "build_charts",
+    "chart_jobs",
+    "render_html",
+    "render_markdown",
+    "summary",
+    "write_report",
+]
 
 # A 24 h soak has 86,400 points per series; a 1,000 px wide chart cannot show more than ~1,500.
 MAX_POINTS = 1500
@@ -29,40 +41,42 @@ _PEAKS = ("p50_ms", "p95_ms", "p99_ms")
 _HEADLINE = ["requests", "failures", "error_rate", "rps", "p50", "p95", "p99", "avg_ms", "max_ms"]
 
 
-def build_charts(results: Results, max_points: int = MAX_POINTS) -> dict[str, Figure]:
-    """name -> Figure for every chart the data supports, series downsampled to ``max_points``."""
-    figures: dict[str, Figure] = {}
+def chart_jobs(results: Results, max_points: int = MAX_POINTS) -> dict[str, ChartJob]:
+    """name -> (chart function, downsampled frames) for every chart the data supports."""
+    jobs: dict[str, ChartJob] = {}
     has_traffic = int(results.totals["requests"]) > 0
     if results.seconds is not None and has_traffic:
         # Every over-time chart counts elapsed time from the same start: the run's first second.
         start = transforms.run_start(results.seconds)
         seconds = transforms.downsample(results.seconds, max_points, peaks=_PEAKS)
-        figures["throughput"] = charts.throughput_chart(seconds, results.knee, start)
-        figures["latency"] = charts.latency_chart(seconds, results.knee, start)
+        jobs["throughput"] = ("throughput_chart", (seconds, results.knee, start))
+        jobs["latency"] = ("latency_chart", (seconds, results.knee, start))
         if results.run.full_history:
-            figures["latency_per_endpoint"] = charts.endpoint_latency_chart(seconds, start)
+            jobs["latency_per_endpoint"] = ("endpoint_latency_chart", (seconds, start))
         if results.kind_rates is not None:
             kind_rates = transforms.downsample(results.kind_rates, max_points)
-            figures["errors"] = charts.error_chart(kind_rates, start)
+            jobs["errors"] = ("error_chart", (kind_rates, start))
         system = results.run.system
         if system is not None and len(system):
-            figures["system"] = charts.system_chart(seconds, _downsample_system(system, max_points), start)
+            jobs["system"] = ("system_chart", (seconds, _downsample_system(system, max_points), start))
     if has_traffic:
-        figures["latency_distribution"] = charts.distribution_chart(
-            transforms.latency_distribution(results.final)
+        jobs["latency_distribution"] = (
+            "distribution_chart",
+            (transforms.latency_distribution(results.final),),
         )
-        figures["endpoints"] = charts.endpoint_summary_chart(results.final)
-    return figures
+        jobs["endpoints"] = ("endpoint_summary_chart", (results.final,))
+    return jobs
+
+
+def build_charts(results: Results, max_points: int = MAX_POINTS) -> dict[str, Figure]:
+    """name -> Figure for every chart the data supports, series downsampled to ``max_points``."""
+    from analysis import charts
+
+    return {name: getattr(charts, f)(*args) for name, (f, args) in chart_jobs(results, max_points).items()}
 
 
 def _downsample_system(system: pd.DataFrame, max_points: int) -> pd.DataFrame:
     return transforms.downsample(system, max_points, peaks=("pipeline_consumer_lag",))
-
-
-def png_bytes(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
 
 
 def _clean(value: Any) -> Any:
@@ -346,11 +360,14 @@ def render_html(data: dict[str, Any], images: dict[str, bytes]) -> str:
     return "\n".join(parts)
 
 
-def write_report(results: Results, out: Path, max_points: int = MAX_POINTS) -> dict[str, Any]:
-    """Write every output into ``out``; returns the summary dict."""
+def write_report(
+    results: Results, out: Path, max_points: int = MAX_POINTS, pool: Executor | None = None
+) -> dict[str, Any]:
+    """Write every output into ``out``; returns the summary dict. ``pool`` draws the charts
+    (see :func:`analysis.drawing.chart_workers`); without one they are drawn here."""
     chart_dir = out / "charts"
     chart_dir.mkdir(parents=True, exist_ok=True)
-    images = {name: png_bytes(fig) for name, fig in build_charts(results, max_points).items()}
+    images = draw_all(chart_jobs(results, max_points), pool)
     for name, png in images.items():
         (chart_dir / f"{name}.png").write_bytes(png)
     data = summary(results, list(images))

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis.drawing import chart_workers
 from analysis.errors import InputError
 from analysis.junit import write_junit
 from analysis.knee import KneeThresholds
@@ -35,16 +36,20 @@ def _parser() -> Parser:
 
 def run_report(args: argparse.Namespace) -> Results:
     """Load, analyse and write; raises InputError for unusable input."""
-    run = load_run(args.run)
     thresholds = load_slo_file(args.slo) if args.slo else None
-    baseline = load_run(args.baseline) if args.baseline else None
-    knee = KneeThresholds(p95_ms=args.knee_p95_ms, error_rate=args.knee_error_rate)
-    results = analyse(run, thresholds, baseline, args.tolerance, knee)
-    out = args.out or run.files.prefix.parent
-    try:
-        data = write_report(results, out)
-    except OSError as exc:
-        raise InputError(out, f"cannot write the report ({exc.strerror}); pass a writable --out") from None
+    # Chart workers start first: their matplotlib import overlaps the reading below.
+    with chart_workers() as pool:
+        run = load_run(args.run)
+        baseline = load_run(args.baseline) if args.baseline else None
+        knee = KneeThresholds(p95_ms=args.knee_p95_ms, error_rate=args.knee_error_rate)
+        results = analyse(run, thresholds, baseline, args.tolerance, knee)
+        out = args.out or run.files.prefix.parent
+        try:
+            data = write_report(results, out, pool=pool)
+        except OSError as exc:
+            raise InputError(
+                out, f"cannot write the report ({exc.strerror}); pass a writable --out"
+            ) from None
     if args.junit is not None:
         try:
             write_junit(args.junit, data, results.verdicts)

@@ -4,7 +4,7 @@ Target: the real sandbox with rate limiting off and count-only storage (the fast
 load generators are the bottleneck. Each worker is one process and uses at most one core; on a
 2-core machine the sandbox and the master share those cores, so read the ratio with that in mind.
 
-    .venv/bin/python benchmarks/bench_distributed.py [--quick] [--seconds S] [--users N] [--rounds R]
+    .venv/bin/python benchmarks/bench_distributed.py [--quick] [--seconds S] [--users N] [--rounds R] [--json FILE]
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from record import Record, add_json_option  # noqa: E402 - a sibling script
 
 from runs.cluster import start_local_cluster  # noqa: E402
 from runs.processes import start_service  # noqa: E402
@@ -67,11 +69,17 @@ def main() -> int:
     parser.add_argument(
         "--rounds", type=int, help="rounds of (1, 2, 2, 1) workers; each row keeps its best run"
     )
+    add_json_option(parser)
     args = parser.parse_args()
     seconds = args.seconds or (5 if args.quick else 15)
     # 1, 2, 2, 1: a machine that gets busier or quieter during the run favours neither side.
     order = [1, 2, 2, 1] * (args.rounds or (1 if args.quick else 2))
     load_before = os.getloadavg()[0]
+    record = Record(
+        "bench_distributed",
+        quick=args.quick,
+        settings={"seconds": seconds, "users": args.users, "order": order},
+    )
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         work = Path(tmp)
         locustfile = work / "bench_locustfile.py"
@@ -101,7 +109,13 @@ def main() -> int:
     for n, r in best.items():
         ratio = r["rps"] / best[1]["rps"]
         print(f"| {n} | {r['requests']:,.0f} | {r['failures']:,.0f} | {r['rps']:,.0f} | {ratio:.2f}x |")
-    return 0 if all(r["exit"] == 0 for _, r in runs) else 1
+        record.add(f"{n} worker(s) requests/s", r["rps"], "req/s", note=f"{r['failures']:,.0f} failures")
+    record.add("2 local workers / 1", best[2]["rps"] / best[1]["rps"], "x", goal=(">=", 1.7))
+    record.add("failed runs", sum(r["exit"] != 0 for _, r in runs), goal=("==", 0))
+    record.write(args.json)
+    print()
+    print(record.goals_markdown())
+    return 0 if record.passed else 1
 
 
 if __name__ == "__main__":

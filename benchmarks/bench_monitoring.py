@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 # The sandbox benchmark's identify script (PUT /api/v1/customers/{id}, demo credentials).
 from bench_sandbox import LUA  # noqa: E402 - a sibling script; python puts benchmarks/ on sys.path
+from record import Record, add_json_option  # noqa: E402 - a sibling script
 
 from locustfiles.monitoring.sampler import SystemSampler  # noqa: E402
 from locustfiles.monitoring.scrape import parse  # noqa: E402
@@ -93,15 +94,17 @@ def parse_cost_ms(series: int, repeats: int) -> float:
     return (time.perf_counter() - started) * 1000 / repeats
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="2 rounds of 3 s per case (default 3 of 5 s)")
+    add_json_option(parser)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: run `make system-deps` (Debian package wrk)")
     seconds, rounds = (3, 2) if args.quick else (5, 3)
+    record = Record("bench_monitoring", quick=args.quick, settings={"seconds": seconds, "rounds": rounds})
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         script = work / "identify.lua"
@@ -126,7 +129,20 @@ def main() -> None:
         f"| one sample of the sandbox /metrics (scrape+parse+row) | {per_sample:.2f} | {per_sample / 10:.2f}% |"
     )
     print(f"| parse a 2,000-series page | {big:.1f} | {big / 10:.1f}% |")
+    for label, values in results.items():
+        record.add(
+            f"sandbox req/s, {label}", statistics.mean(values), "req/s", note=f"{rounds} x {seconds} s"
+        )
+    # Run-to-run spread on a shared machine is about +-8 %: the goal is "no visible cost".
+    record.add("sandbox req/s, sampler 1/s / no sampler", statistics.mean(results["sampler 1/s"]) / base, "x",
+               goal=(">=", 0.9))  # fmt: skip
+    record.add("one sample of the sandbox /metrics, master side", per_sample, "ms", goal=("<", 10.0))
+    record.add("parse a 2,000-series page", big, "ms")
+    record.write(args.json)
+    print()
+    print(record.goals_markdown())
+    return 0 if record.passed else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

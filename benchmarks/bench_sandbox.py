@@ -12,7 +12,7 @@ Each wrk figure is the better of two runs of half the time (other work on a shar
 slows a run down). It prints a markdown table of requests/s, p50 and p99, and the ratios. Goals: sandbox / Locust >= 1.0
 (aim 1.5), p99 < 20 ms at half capacity, N processes above one.
 
-    .venv/bin/python benchmarks/bench_sandbox.py [--quick] [--processes N]
+    .venv/bin/python benchmarks/bench_sandbox.py [--quick] [--processes N] [--json FILE]
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from record import Record, add_json_option  # noqa: E402 - a sibling script
 
 from plumbing.ports import free_port  # noqa: E402
 from runs.processes import ManagedProcess, start_service  # noqa: E402
@@ -333,6 +335,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 s per measurement instead of 8 s")
     parser.add_argument("--processes", type=int, default=2, help="N for the multi-process run (default 2)")
     parser.add_argument("--users", type=int, default=50, help="Locust users (default 50)")
+    add_json_option(parser)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print(
@@ -340,6 +343,9 @@ def main() -> int:
         )
         return 2
     seconds = 3.0 if args.quick else 8.0
+    record = Record(
+        "bench_sandbox", quick=args.quick, settings={"seconds": seconds, "processes": args.processes}
+    )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     # Other work on the machine shows up in every figure; the load average says how much there was.
     print(
@@ -366,16 +372,18 @@ def main() -> int:
     )
     half = next(r for r in results if r.scenario.startswith("identify at"))
     bare = next(r.rps for r in results if r.target == "bare uvloop+httptools")
+    for r in results:
+        record.add(f"{r.target} {r.scenario} requests/s", r.rps, "req/s", note=r.note)
+        if r.p99_ms is not None:
+            record.add(f"{r.target} {r.scenario} p99", r.p99_ms, "ms")
+    record.add("sandbox x1 identify / Locust FastHttpUser x1", identify / locust.rps, "x", goal=(">=", 1.5))
+    record.add(f"sandbox x{args.processes} / sandbox x1 (identify)", multi / identify, "x", goal=(">", 1.0))
+    record.add("sandbox x1 identify / bare uvloop+httptools", identify / bare, "x")
+    record.add(f"p99 at ~half capacity ({half.rps:,.0f} req/s)", half.p99_ms, "ms", goal=("<", 20.0))
+    record.write(args.json)
     print()
-    print("| ratio | value | goal |")
-    print("|---|---:|---|")
-    print(
-        f"| sandbox x1 identify / Locust FastHttpUser x1 | {identify / locust.rps:.2f} | >= 1.0 (aim 1.5) |"
-    )
-    print(f"| sandbox x{args.processes} / sandbox x1 (identify) | {multi / identify:.2f} | > 1 |")
-    print(f"| sandbox x1 identify / bare uvloop+httptools | {identify / bare:.2f} | |")
-    print(f"| p99 at ~half capacity ({half.rps:,.0f} req/s) | {half.p99_ms:.2f} ms | < 20 ms |")
-    return 0
+    print(record.goals_markdown())
+    return 0 if record.passed else 1
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from record import Record, add_json_option  # noqa: E402 - a sibling script
+
 from runs.processes import start_service  # noqa: E402
 
 BARE = '''
@@ -98,8 +100,12 @@ def _cpu_at(samples: list[tuple[float, float]], when: float) -> float:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one short round (CI smoke)")
+    add_json_option(p)
     args = p.parse_args()
     seconds, rounds, users = (6, 1, 20) if args.quick else (15, 3, 20)
+    record = Record(
+        "bench_traffic", quick=args.quick, settings={"seconds": seconds, "rounds": rounds, "users": users}
+    )
     ours_args = ["--user-rate", "1000000", "--shape", "none", "IdentifyUser", "TrackUser"]
     with tempfile.TemporaryDirectory(prefix="bench-traffic-") as tmp:
         work = Path(tmp)
@@ -127,7 +133,16 @@ def main() -> int:
         f"\nall rounds (req/s, req/CPU-s): bare {[(round(r), round(e)) for r, e in bare]}, "
         f"ours {[(round(r), round(e)) for r, e in ours]}"
     )
-    return 0 if o_eff >= 0.8 * b_eff else 1
+    record.add("bare FastHttpUser requests/s", b_rate, "req/s", note=f"best of {rounds} x {seconds} s")
+    record.add("IdentifyUser+TrackUser requests/s", o_rate, "req/s")
+    record.add("traffic model / bare, requests/s", o_rate / b_rate, "x")
+    record.add("bare FastHttpUser requests per Locust CPU-second", b_eff, "req/CPU-s")
+    record.add("IdentifyUser+TrackUser requests per Locust CPU-second", o_eff, "req/CPU-s")
+    record.add("traffic model / bare, requests per CPU-second", o_eff / b_eff, "x", goal=(">=", 0.9))
+    record.write(args.json)
+    print()
+    print(record.goals_markdown())
+    return 0 if record.passed else 1
 
 
 if __name__ == "__main__":
