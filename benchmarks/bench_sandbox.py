@@ -46,15 +46,30 @@ AUTH = "Basic ZGVtby1zaXRlOmRlbW8tdHJhY2sta2V5"  # demo-site:demo-track-key
 UNLIMITED = ["--rate-mode", "off"]
 IDENTIFY_BODY = '{"email":"person@example.com","first_name":"Ann","plan":"pro","created_at":1700000000}'
 TRACK_BODY = '{"name":"purchase","data":{"sku":"A-1","price":19.99,"currency":"EUR"}}'
-BATCH_OPS = ",".join(
-    json.dumps(
-        {"type": "person", "action": "event", "identifiers": {"id": f"u{i}"}, "name": "viewed",
-         "attributes": {"page": f"/p/{i}"}},
-        separators=(",", ":"),
-    )
-    for i in range(10)
-)  # fmt: skip
-BATCH_BODY = '{"batch":[' + BATCH_OPS + "]}"
+
+
+def batch_body(operations: int) -> str:
+    """A v2 batch of ``operations`` person events (the ingest benchmark sends the same shape)."""
+    ops = (
+        json.dumps(
+            {"type": "person", "action": "event", "identifiers": {"id": f"u{i}"}, "name": "viewed",
+             "attributes": {"page": f"/p/{i}"}},
+            separators=(",", ":"),
+        )
+        for i in range(operations)
+    )  # fmt: skip
+    return '{"batch":[' + ",".join(ops) + "]}"
+
+
+def v2_batch_lua(operations: int) -> str:
+    return f"""
+        wrk.method = "POST"
+        wrk.path = "/api/v2/batch"
+        wrk.body = '{batch_body(operations)}'
+        wrk.headers["Content-Type"] = "application/json"
+        wrk.headers["Authorization"] = "{AUTH}"
+    """
+
 
 LUA = {
     "identify": f"""
@@ -80,13 +95,8 @@ LUA = {
           return wrk.format(nil, "/api/v1/customers/u" .. (n % 100000) .. "/events", nil, body)
         end
     """,
-    "v2_batch": f"""
-        wrk.method = "POST"
-        wrk.path = "/api/v2/batch"
-        wrk.body = '{BATCH_BODY}'
-        wrk.headers["Content-Type"] = "application/json"
-        wrk.headers["Authorization"] = "{AUTH}"
-    """,
+    "v2_batch": v2_batch_lua(10),
+    "v2_batch_100": v2_batch_lua(100),
     "plain": """
         wrk.method = "PUT"
         wrk.path = "/api/v1/customers/u1"

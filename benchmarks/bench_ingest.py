@@ -1,0 +1,221 @@
+"""Benchmark: the ingest service's own capacity next to the sandbox's, with wrk, in one run.
+
+The same wrk Lua bodies as ``bench_sandbox.py`` (v1 identify, v1 track, a v2 batch of 100 events),
+64 connections, against (a) the sandbox with rate limits off and (b) ingest in front of a real Tansu
+broker, which answers 200 only once the broker acknowledged every event of the call. Runs alternate
+ingest, sandbox, sandbox, ingest per scenario so drift on a shared machine hits both alike; each
+figure is the better of its two runs.
+
+Figures: events/s (wall clock) and events per CPU-second of the server process ("per core", the
+goal's measure: on a shared 2-core machine the wall-clock rate depends on who else runs), the
+broker's CPU per event, and a durability check: the topic's messages >= the events wrk saw
+acknowledged. Goals: ingest / sandbox per core >= 0.8 on v2 batches, >= 0.5 on v1 singles.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--quick] [--seconds S] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench_sandbox import LUA  # noqa: E402 - sibling script: the same request bodies
+from record import Record, add_json_option  # noqa: E402 - a sibling script
+
+from runs.processes import ManagedProcess, start_service  # noqa: E402
+from tests.support.kafka import Broker, running_broker  # noqa: E402
+
+SCENARIOS = {
+    "v1 identify": ("identify", 1),
+    "v1 track": ("track", 1),
+    "v2 batch of 100": ("v2_batch_100", 100),
+}
+GOALS = {"v1 identify": 0.5, "v1 track": 0.5, "v2 batch of 100": 0.8}
+CONNECTIONS = 64
+TOPIC = "bench-ingest"
+
+
+@dataclass
+class Run:
+    requests_per_s: float
+    completed: int
+    non_2xx: int
+    errors: int
+    server_cpu_s: float
+    broker_cpu_s: float
+    seconds: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children."""
+    parent = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [parent, *parent.children(recursive=True)])
+
+
+def wrk(url: str, lua: str, seconds: float, server: int, broker: int | None) -> Run:
+    """One wrk run; CPU of the server (and broker) measured over exactly that run."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(textwrap.dedent(lua))
+    try:
+        cpu0, broker0 = cpu_seconds(server), cpu_seconds(broker) if broker else 0.0
+        started = time.monotonic()
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "-s", f.name, url],
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
+        ).stdout  # fmt: skip
+        elapsed = time.monotonic() - started
+        cpu, broker_cpu = cpu_seconds(server) - cpu0, (cpu_seconds(broker) - broker0) if broker else 0.0
+    finally:
+        os.unlink(f.name)
+
+    def number(pattern: str) -> int:
+        match = re.search(pattern, out)
+        return int(match.group(1)) if match else 0
+
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return Run(
+        requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        completed=number(r"(\d+) requests in"),
+        non_2xx=number(r"Non-2xx or 3xx responses: (\d+)"),
+        errors=sum(int(g) for g in errors.groups()) if errors else 0,
+        server_cpu_s=cpu,
+        broker_cpu_s=broker_cpu,
+        seconds=elapsed,
+    )
+
+
+def topic_messages(broker: Broker) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "bench-ingest-count"})
+    try:
+        partitions = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1] for p in partitions
+        )
+    finally:
+        consumer.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 s per run instead of 8 s")
+    parser.add_argument("--seconds", type=float, help="seconds per wrk run")
+    parser.add_argument("--ingest-arg", action="append", default=[], help="extra option for ingest")
+    add_json_option(parser)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("bench_ingest: wrk is not installed; install it (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    seconds = args.seconds or (3.0 if args.quick else 8.0)
+    record = Record(
+        "bench_ingest",
+        quick=args.quick,
+        settings={"seconds": seconds, "connections": CONNECTIONS, "ingest_args": args.ingest_arg},
+    )
+    print(f"bench_ingest: {os.cpu_count()} cores, {seconds:g} s per run, load average "
+          f"{record.data['load_average_start']}", flush=True)  # fmt: skip
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, ExitStack() as stack:
+        logs = Path(tmp)
+        broker = stack.enter_context(running_broker(logs))
+        broker.create_topics(TOPIC, partitions=6)
+        sandbox: ManagedProcess = stack.enter_context(
+            start_service("sandbox", ["sandbox", "--port", "0", "--rate-mode", "off"], log_dir=logs)
+        )
+        ingest: ManagedProcess = stack.enter_context(
+            start_service(
+                "ingest",
+                [
+                    "pipeline",
+                    "ingest",
+                    "--port",
+                    "0",
+                    "--bootstrap-servers",
+                    broker.bootstrap,
+                    "--topic",
+                    TOPIC,
+                    *args.ingest_arg,
+                ],
+                log_dir=logs,
+            )  # fmt: skip
+        )
+        broker_pid = broker.popen.pid
+        for target in (ingest, sandbox):  # warm-up: connections, caches, the broker's partitions
+            wrk(target.url, LUA["identify"], 1, target.pid, None)
+        acknowledged = topic_before = topic_messages(broker)
+        for label, (script, events) in SCENARIOS.items():
+            runs: dict[str, list[Run]] = {"ingest": [], "sandbox": []}
+            for name in ("ingest", "sandbox", "sandbox", "ingest"):
+                target = ingest if name == "ingest" else sandbox
+                run = wrk(
+                    target.url, LUA[script], seconds / 2, target.pid, broker_pid if name == "ingest" else None
+                )
+                runs[name].append(run)
+                if name == "ingest":
+                    acknowledged += (run.completed - run.non_2xx) * events
+            best = {name: max(r, key=lambda run: run.requests_per_s) for name, r in runs.items()}
+            per_core = {
+                name: max(run.completed * events / max(run.server_cpu_s, 1e-9) for run in r)
+                for name, r in runs.items()
+            }
+            i, s = best["ingest"], best["sandbox"]
+            rows.append((label, i, s, per_core, events))
+            record.add(f"ingest {label} events/s", i.requests_per_s * events, "events/s")
+            record.add(f"sandbox {label} events/s", s.requests_per_s * events, "events/s")
+            record.add(f"ingest {label} events per ingest CPU-s", per_core["ingest"], "events/CPU-s")
+            record.add(f"sandbox {label} events per sandbox CPU-s", per_core["sandbox"], "events/CPU-s")
+            record.add(
+                f"ingest / sandbox {label}, events/s (wall clock)", i.requests_per_s / s.requests_per_s, "x"
+            )
+            record.add(
+                f"ingest / sandbox {label}, events per CPU-s (per core)",
+                per_core["ingest"] / per_core["sandbox"], "x", goal=(">=", GOALS[label]),
+            )  # fmt: skip
+            broker_us = i.broker_cpu_s / max(i.completed * events, 1) * 1e6
+            record.add(f"broker CPU per event ({label})", broker_us, "µs")
+            record.add(
+                f"ingest non-2xx and socket errors ({label})",
+                sum(r.non_2xx + r.errors for r in runs["ingest"]), goal=("==", 0),
+            )  # fmt: skip
+        stored = topic_messages(broker) - topic_before
+        record.add(
+            "events acknowledged by ingest (wrk's 2xx x events)", acknowledged - topic_before, "events"
+        )
+        record.add("events in the topic afterwards", stored, "events")
+        record.add(
+            "events in the topic / acknowledged (durability)",
+            stored / max(acknowledged - topic_before, 1), "x", goal=(">=", 1.0),
+        )  # fmt: skip
+    record.write(args.json)
+    print(
+        "\n| scenario | ingest events/s | sandbox events/s | ratio | ingest ev/CPU-s | sandbox ev/CPU-s | ratio per core |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, i, s, per_core, events in rows:
+        print(f"| {label} | {i.requests_per_s * events:,.0f} | {s.requests_per_s * events:,.0f} | "
+              f"{i.requests_per_s / s.requests_per_s:.2f} | {per_core['ingest']:,.0f} | {per_core['sandbox']:,.0f} | "
+              f"{per_core['ingest'] / per_core['sandbox']:.2f} |")  # fmt: skip
+    print()
+    print(record.goals_markdown())
+    print(f"\nload average at the end {[round(x, 2) for x in os.getloadavg()]}")
+    return 0 if record.passed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
