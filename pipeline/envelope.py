@@ -37,6 +37,20 @@ class Envelope:
              "a": self.params, "b": self.body, "id": self.event_id, "t": self.received_ms}
         )  # fmt: skip
 
+    @staticmethod
+    def encode_operations(workspace: str, operations: list[Any], event_ids: list[str | None],
+                          received_ms: int) -> list[bytes]:  # fmt: skip
+        """``Envelope(workspace, "v2_op", "POST", "/api/v2/batch", {}, op, id, t).encode()`` for each
+        operation, without building the objects: the same bytes, at a fraction of the cost per event
+        (ingest's hot path for v2 batches)."""
+        head = b'{"w":' + orjson.dumps(workspace) + b',"e":"v2_op","m":"POST","p":"/api/v2/batch","a":{},"b":'
+        tail = b',"t":' + str(received_ms).encode() + b"}"
+        dumps = orjson.dumps
+        return [
+            b"".join((head, dumps(op), b',"id":', dumps(event_id), tail))
+            for op, event_id in zip(operations, event_ids, strict=True)
+        ]
+
     @classmethod
     def decode(cls, raw: bytes) -> Envelope:
         """Raises ValueError (orjson.JSONDecodeError or KeyError-as-ValueError) on a foreign message."""

@@ -4,6 +4,9 @@ Same paths and Basic auth as Customer.io's Track API (v1 customers/events/device
 and batch), validated by ``cio_contract`` with the same 400/207 bodies. A call is answered 200 only
 after the broker acknowledged it; a full producer queue, an unreachable broker or a process over its
 memory bound answers 503 with ``Retry-After`` instead, so nothing is accepted that is not kept.
+
+It is served by ``httpserver`` (httptools on uvloop, like the sandbox): every answer, the server's
+own parse and limit errors included, carries the Track API's JSON error shape for the path asked.
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ import time
 from typing import Any
 
 import orjson
-from aiohttp import web
-from ulid import ULID
 
 from cio_contract import (
     UNAUTHORIZED_MESSAGE,
@@ -30,13 +31,15 @@ from cio_contract import (
     validate_v2_batch,
     validate_v2_operation,
 )
+from httpserver import EMPTY_OK, HttpServer, Request, json_response, raw_response
 from pipeline.config import IngestConfig
 from pipeline.envelope import Envelope, is_event, person_key
+from pipeline.ids import new_ulids
 from pipeline.kafka import AsyncProducer, KafkaUnavailable, producer_settings
 from pipeline.memory import MemoryGuard
 from pipeline.metrics import CONTENT_TYPE, IngestMetrics
 
-__all__ = ["IngestService", "build_app"]
+__all__ = ["IngestService", "serve"]
 
 log = logging.getLogger("pipeline.ingest")
 _ACCEPTED_ENDPOINTS = frozenset(
@@ -44,9 +47,14 @@ _ACCEPTED_ENDPOINTS = frozenset(
      "unsuppress", "merge_customers", "v2_entity", "v2_batch", "region", "add_to_segment",
      "remove_from_segment", "submit_form", "push_metrics", "metrics", "unsubscribe"}
 )  # fmt: skip
-
-
+_V2 = ("v2_entity", "v2_batch")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _STAMPED_ACTIONS = frozenset({"identify", "event", "page", "screen"})
+_EVENT_ACTIONS = frozenset({"event", "page", "screen"})  # v2 operations that carry an event id
+_METRICS_CONTENT_TYPE = CONTENT_TYPE.encode()
+# Track v1 has no documented request cap (UNCONFIRMED); the sandbox's default is the same.
+V1_BODY_BYTES = 1024 * 1024
+_NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
 
 
 class _Invalid(Exception):
@@ -55,6 +63,8 @@ class _Invalid(Exception):
 
 
 class IngestService:
+    """The ``httpserver.Application``: routes on the headers, validates, produces, answers."""
+
     def __init__(
         self, config: IngestConfig, producer: AsyncProducer, metrics: IngestMetrics, guard: MemoryGuard
     ):
@@ -63,68 +73,127 @@ class IngestService:
         self.metrics = metrics
         self.guard = guard
         self.router = Router()
+        self.scheme = "https" if config.tls_cert else "http"
         self._auth = {
-            "Basic " + base64.b64encode(f"{w.site_id}:{w.track_api_key}".encode()).decode(): w.site_id
+            b"Basic " + base64.b64encode(f"{w.site_id}:{w.track_api_key}".encode()): w.site_id
             for w in config.workspaces
         }
+        self._outcomes = {o: metrics.events.labels(o) for o in
+                          ("accepted", "invalid", "unauthorized", "unavailable", "not_found", "too_large")}  # fmt: skip
+        self._statuses: dict[int, Any] = {}
+        self._unavailable_logged = 0.0
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.path == "/metrics":
+    # -- httpserver.Application -------------------------------------------------------------------
+
+    def head(self, request: Request) -> bytes | None:
+        """Route on the headers; a body declared over the endpoint's cap is refused unread."""
+        path = request.target.split("?", 1)[0]
+        route = request.context = (path, *self.router.match(request.method, path))
+        name = route[1].name if route[1] is not None else "_unmatched"
+        limit = self._body_limit(name)
+        # For v2 one byte over is still read, so validation answers with the contract's own message.
+        request.body_cap = limit + 1 if name in _V2 else limit
+        if request.content_length > request.body_cap:
+            self._outcomes["too_large"].inc()
+            message = f"request body cannot be larger than {limit} bytes (declared {request.content_length})"
+            return self._answer(413, error_body(Api.TRACK, name, "too_large", [message]), close=True)
+        return None
+
+    def respond(self, request: Request) -> Any:
+        path, endpoint, params, known = request.context
+        if path == "/metrics":
             self.metrics.queue.set(self.producer.queued())
-            return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
-        if request.path == "/health":
-            return web.json_response({"status": "ok"})
-        response = await self._track_call(request)
-        self.metrics.requests.labels(str(response.status)).inc()
-        return response
-
-    async def _track_call(self, request: web.Request) -> web.Response:
-        endpoint, params, known = self.router.match(request.method, request.path)
+            return raw_response(200, self.metrics.render(), content_type=_METRICS_CONTENT_TYPE)
+        if path == "/health":
+            return json_response(200, {"status": "ok"})
         if endpoint is None or endpoint.name not in _ACCEPTED_ENDPOINTS:
-            self.metrics.events.labels("not_found").inc()
-            wrong_method = endpoint is None and known
-            status = 405 if wrong_method else 404
-            message = (
-                "method not allowed" if wrong_method else "the ingest service serves only Track API paths"
-            )
-            return web.json_response({"meta": {"error": message}}, status=status)
-        workspace = self._workspace(request)
+            return self._unmatched(request.method, path, endpoint is None and known)
+        name = endpoint.name
+        workspace = self._workspace(request.headers.get(b"authorization"))
         if workspace is None and not endpoint.auth:
             # Taken without credentials (metrics, unsubscribe): kept for the first workspace, whose
             # sender replays it, as Customer.io would take it from anyone.
             workspace = self.config.workspaces[0].site_id
         if workspace is None:
-            self.metrics.events.labels("unauthorized").inc()
-            return _json(401, error_body(Api.TRACK, endpoint.name, "unauthorized", [UNAUTHORIZED_MESSAGE]))
-        if endpoint.name == "region":
-            return _json(200, {"url": str(request.url.origin()), "region": "us", "environment_id": workspace})
-        raw = await request.read()
+            self._outcomes["unauthorized"].inc()
+            return self._answer(401, error_body(Api.TRACK, name, "unauthorized", [UNAUTHORIZED_MESSAGE]))
+        if name == "region":
+            host = request.headers.get(b"host", b"").decode("latin-1")
+            return self._answer(
+                200, {"url": f"{self.scheme}://{host}", "region": "us", "environment_id": workspace}
+            )
+        if request.discarded:
+            self._outcomes["too_large"].inc()
+            message = (
+                f"request body cannot be larger than {self._body_limit(name)} bytes (got {request.discarded})"
+            )
+            return self._answer(
+                400 if name in _V2 else 413, error_body(Api.TRACK, name, "too_large", [message])
+            )
         try:
-            envelopes = self._envelopes(workspace, endpoint.name, request, params, raw)
+            if request.body_error is not None:
+                raise _Invalid(error_body(Api.TRACK, name, "invalid_encoding", [request.body_error]))
+            parsed = self._messages(workspace, name, request.method, path, params, request.body)
         except _Invalid as exc:
-            self.metrics.events.labels("invalid").inc()
-            return _json(400, exc.body)
-        response = await self._keep(envelopes)
-        if response.status == 200 and endpoint.ok_status == 204:
-            return web.Response(status=204)
-        return response
+            self._outcomes["invalid"].inc()
+            return self._answer(400, exc.body)
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+            # A value of a type validation did not expect (a list where an object belongs): still the
+            # client's fault, so a 400 in the API's shape rather than a 500 (as the sandbox answers).
+            self._outcomes["invalid"].inc()
+            message = f"request body has a value of the wrong type ({type(exc).__name__})"
+            return self._answer(400, error_body(Api.TRACK, name, "invalid_type", [message]))
+        return self._keep(name, *parsed, no_content=endpoint.ok_status == 204)
 
-    def _workspace(self, request: web.Request) -> str | None:
-        header = request.headers.get("Authorization", "")
+    def error_body(self, status: int, message: str, target: str) -> bytes:
+        """The server's own errors (malformed request, limits) in the Track API's shape for ``target``."""
+        self._count(status)
+        name = "v2_batch" if target.startswith("/api/v2/") else "_unmatched"
+        return orjson.dumps(error_body(Api.TRACK, name, "invalid_request", [message]))
+
+    # -- the request path ---------------------------------------------------------------------------
+
+    def _body_limit(self, name: str) -> int:
+        limits = self.config.limits
+        if name == "v2_batch":
+            return limits.v2_batch_bytes
+        if name == "v2_entity":
+            return limits.v2_entity_bytes
+        return V1_BODY_BYTES
+
+    def _unmatched(self, method: str, path: str, wrong_method: bool) -> bytes:
+        self._outcomes["not_found"].inc()
+        name = "v2_batch" if path.startswith("/api/v2/") else "_unmatched"
+        if wrong_method:
+            allowed = [m for m in _METHODS if self._accepts(m, path)]
+            if allowed:
+                message = f"method {method} is not allowed on {path}"
+                body = error_body(Api.TRACK, name, "method_not_allowed", [message])
+                return self._answer(405, body, headers=b"Allow: " + ", ".join(allowed).encode() + b"\r\n")
+        message = f"no such endpoint: {method} {path} (the ingest service serves only Track API paths)"
+        return self._answer(404, error_body(Api.TRACK, name, "not_found", [message]))
+
+    def _accepts(self, method: str, path: str) -> bool:
+        endpoint = self.router.match(method, path)[0]
+        return endpoint is not None and endpoint.name in _ACCEPTED_ENDPOINTS
+
+    def _workspace(self, header: bytes | None) -> str | None:
+        if header is None:
+            return None
         site = self._auth.get(header)
-        if site is None and header.startswith("Basic "):
+        if site is None and header.startswith(b"Basic "):
             try:  # tolerate re-encoded but equal credentials
                 decoded = base64.b64decode(header[6:], validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
+            except (binascii.Error, ValueError):  # not base64, not UTF-8
                 return None
-            site = self._auth.get("Basic " + base64.b64encode(decoded.encode()).decode())
+            site = self._auth.get(b"Basic " + base64.b64encode(decoded.encode()))
         return site
 
-    def _envelopes(self, workspace: str, name: str, request: web.Request, params: dict[str, str],
-                   raw: bytes) -> tuple[list[Envelope], list[tuple[int, Violation]]]:  # fmt: skip
+    def _messages(self, workspace: str, name: str, method: str, path: str, params: dict[str, str],
+                   raw: bytes) -> tuple[list[tuple[bytes, bytes]], list[tuple[int, Violation]]]:  # fmt: skip
         body = _parse(raw, name)
         now = int(time.time() * 1000)
-        if name in ("v2_entity", "v2_batch"):
+        if name in _V2:
             return self._v2(workspace, name, body, raw, now)
         problems = validate_v1(name, params, body, self.config.limits)
         if problems:
@@ -133,16 +202,15 @@ class IngestService:
         # The queue delays delivery, and Customer.io stamps a call without a time on receipt; stamp it
         # on receipt here so event times and the order of rapid updates survive the queue.
         if is_event(name, body):
-            body.setdefault("id", str(ULID()))
+            event_id = body.setdefault("id", new_ulids(1, now)[0])
             body.setdefault("timestamp", now // 1000)
-            event_id = body["id"]
         elif name == "identify":
             body.setdefault("_timestamp", now // 1000)
-        env = Envelope(workspace, name, request.method, request.path, params, body, event_id, now)
-        return [env], []
+        env = Envelope(workspace, name, method, path, params, body, event_id, now)
+        return [(person_key(name, params, body).encode(), env.encode())], []
 
     def _v2(self, workspace: str, name: str, body: Any, raw: bytes,
-            now: int) -> tuple[list[Envelope], list[tuple[int, Violation]]]:  # fmt: skip
+            now: int) -> tuple[list[tuple[bytes, bytes]], list[tuple[int, Violation]]]:  # fmt: skip
         limits = self.config.limits
         if name == "v2_entity":
             if len(raw) > limits.v2_entity_bytes:
@@ -160,43 +228,68 @@ class IngestService:
                 raise _Invalid(v2_errors([*result.errors] or [(None, result.request_error)]))
             bad = {i for i, _ in result.errors}
             ops, errors = [op for i, op in enumerate(body["batch"]) if i not in bad], result.errors
-        envelopes = []
-        for op in ops:
-            event_id = None
-            if is_event("v2_op", op):
-                op.setdefault("id", str(ULID()))
-                event_id = op["id"]
-            if op.get("type") == "person" and op.get("action") in _STAMPED_ACTIONS:
-                op.setdefault("timestamp", now // 1000)
-            envelopes.append(Envelope(workspace, "v2_op", "POST", "/api/v2/batch", {}, op, event_id, now))
-        return envelopes, errors
+        ids = new_ulids(len(ops), now)
+        stamp = now // 1000
+        keys, event_ids = [], []
+        for op, fresh_id in zip(ops, ids, strict=True):
+            action = op.get("action")
+            event_id = op.setdefault("id", fresh_id) if action in _EVENT_ACTIONS else None
+            if action in _STAMPED_ACTIONS and op.get("type") == "person":
+                op.setdefault("timestamp", stamp)
+            event_ids.append(event_id)
+            keys.append(person_key("v2_op", {}, op).encode())
+        values = Envelope.encode_operations(workspace, ops, event_ids, now)
+        return list(zip(keys, values, strict=True)), errors
 
-    async def _keep(self, parsed: tuple[list[Envelope], list[tuple[int, Violation]]]) -> web.Response:
-        envelopes, errors = parsed
+    def _keep(self, name: str, messages: list[tuple[bytes, bytes]], errors: list[tuple[int, Violation]],
+              no_content: bool = False) -> Any:  # fmt: skip
+        """Produce the call's messages; the reply is a future that resolves once the broker has them."""
         if self.guard.over():
-            return self._unavailable(len(envelopes), "memory bound reached")
-        messages = [(person_key(e.endpoint, e.params, e.body).encode(), e.encode()) for e in envelopes]
+            return self._unavailable(name, len(messages), "memory bound reached")
         try:
-            await self.producer.produce_many(self.config.kafka.topic, messages, self.config.delivery_timeout)
-        except (TimeoutError, KafkaUnavailable) as exc:
-            return self._unavailable(len(envelopes), str(exc) or "broker did not acknowledge in time")
-        self.metrics.events.labels("accepted").inc(len(envelopes))
+            kept = self.producer.produce_many(self.config.kafka.topic, messages, self.config.delivery_timeout)
+        except KafkaUnavailable as exc:
+            return self._unavailable(name, len(messages), str(exc))
+        reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        kept.add_done_callback(
+            lambda done: reply.set_result(self._kept(done, name, len(messages), errors, no_content))
+        )
+        return reply
+
+    def _kept(self, done: asyncio.Future[None], name: str, count: int, errors: list[tuple[int, Violation]],
+              no_content: bool) -> bytes:  # fmt: skip
+        exc = done.exception()
+        if exc is not None:
+            return self._unavailable(name, count, str(exc) or "broker did not acknowledge in time")
+        self._outcomes["accepted"].inc(count)
         if errors:
-            self.metrics.events.labels("invalid").inc(len({i for i, _ in errors}))
-            return _json(207, v2_errors(errors))
-        return web.Response(body=b"{}", content_type="application/json")
+            self._outcomes["invalid"].inc(len({i for i, _ in errors}))
+            return self._answer(207, v2_errors(errors))
+        if no_content:  # the endpoint answers 204 at Customer.io (metrics, unsubscribe)
+            self._count(204)
+            return _NO_CONTENT
+        self._count(200)
+        return EMPTY_OK
 
-    def _unavailable(self, count: int, why: str) -> web.Response:
-        self.metrics.events.labels("unavailable").inc(max(count, 1))
-        log.warning("answering 503: %s", why)
-        body = {"meta": {"error": f"ingest cannot keep this call now ({why}); retry later"}}
-        return _json(503, body, {"Retry-After": str(self.config.retry_after)})
+    def _unavailable(self, name: str, count: int, why: str) -> bytes:
+        self._outcomes["unavailable"].inc(max(count, 1))
+        now = time.monotonic()
+        if now - self._unavailable_logged > 1.0:  # one line a second, not one per request
+            self._unavailable_logged = now
+            log.warning("answering 503: %s", why)
+        message = f"ingest cannot keep this call now ({why}); retry later"
+        retry = f"Retry-After: {self.config.retry_after}\r\n".encode()
+        return self._answer(503, error_body(Api.TRACK, name, "unavailable", [message]), headers=retry)
 
+    def _answer(self, status: int, body: Any, headers: bytes = b"", close: bool = False) -> bytes:
+        self._count(status)
+        return json_response(status, body, headers=headers, close=close)
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
-    )
+    def _count(self, status: int) -> None:
+        counter = self._statuses.get(status)
+        if counter is None:
+            counter = self._statuses[status] = self.metrics.requests.labels(str(status))
+        counter.inc()
 
 
 def _parse(raw: bytes, name: str) -> Any:
@@ -206,20 +299,14 @@ def _parse(raw: bytes, name: str) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         message = "request body must be valid UTF-8 JSON"
-        if name in ("v2_entity", "v2_batch"):
+        if name in _V2:
             raise _Invalid(v2_errors([(None, Violation(message, "", "invalid_json"))])) from None
         raise _Invalid(error_body(Api.TRACK, name, "invalid_json", [message])) from None
 
 
-def build_app(service: IngestService) -> web.Application:
-    app = web.Application(client_max_size=service.config.limits.v2_batch_bytes + 64 * 1024)
-    app.router.add_route("*", "/{tail:.*}", service.handle)
-    return app
-
-
 async def serve(config: IngestConfig) -> None:
     """Run until SIGTERM/SIGINT; write the ready file once listening."""
-    from pipeline.runtime import listen, wait_for_stop
+    from pipeline.runtime import announce, wait_for_stop
 
     loop = asyncio.get_running_loop()
     metrics = IngestMetrics()
@@ -229,12 +316,13 @@ async def serve(config: IngestConfig) -> None:
     guard = MemoryGuard(config.max_rss_mb, metrics.rss)
     guard.start()
     service = IngestService(config, producer, metrics, guard)
-    runner = await listen(
-        build_app(service), config.host, config.port, config.ready_file, config.ssl_context()
-    )
+    server = HttpServer(service, loop)
+    ssl_context = config.ssl_context()
+    listening = await server.listen(host=config.host, port=config.port, ssl_context=ssl_context)
+    announce(config.host, listening.sockets[0].getsockname()[1], config.ready_file, ssl_context is not None)
     try:
         await wait_for_stop()
     finally:
-        await runner.cleanup()
+        server.close()
         guard.stop()
-        await loop.run_in_executor(None, producer.close)
+        producer.close()

@@ -1,91 +1,123 @@
 """confluent-kafka glue for asyncio: a producer whose deliveries are awaitable, and consumer settings.
 
-librdkafka calls delivery callbacks from ``poll()``; a small thread polls and hands each report to the
-event loop, so a request handler can ``await`` the broker's acknowledgement without blocking the loop.
+librdkafka hands delivery reports out from ``poll()``. The producer polls from the event loop itself
+(every millisecond while messages are in flight, every 50 ms otherwise), so reports resolve their
+futures directly: no thread, no cross-thread wake-up per message, and many requests' messages
+share one poll. Each call's messages share one waiter, so a v2 batch of 100 costs one future.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from plumbing.errors import PipelineError
-
 __all__ = ["AsyncProducer", "KafkaUnavailable", "QueueFull", "consumer_settings", "producer_settings"]
 
+BUSY_POLL_SECONDS = 0.001
+IDLE_POLL_SECONDS = 0.05
 
-class KafkaUnavailable(PipelineError, RuntimeError):
+
+class KafkaUnavailable(RuntimeError):
     """The broker did not acknowledge in time; the caller must not report the data as kept."""
-
-    exit_code = 1
 
 
 class QueueFull(KafkaUnavailable):
     """The bounded local producer queue is full."""
 
 
+class _Waiter:
+    """One call's messages: the future resolves when all are acknowledged, fails at the first error."""
+
+    __slots__ = ("deadline", "future", "left")
+
+    def __init__(self, future: asyncio.Future[None], count: int, deadline: float):
+        self.future = future
+        self.left = count
+        self.deadline = deadline
+
+    def report(self, err: KafkaError | None, _msg: Any) -> None:
+        self.left -= 1
+        if self.future.done():
+            return
+        if err is not None:
+            self.future.set_exception(KafkaUnavailable(str(KafkaException(err))))
+        elif self.left == 0:
+            self.future.set_result(None)
+
+
 class AsyncProducer:
     def __init__(self, settings: dict[str, Any], loop: asyncio.AbstractEventLoop, max_queued: int):
         self._producer = Producer(settings)
+        # produce_batch (confluent-kafka >= 2.11 or so) runs the partitioner per message like produce.
+        self._batch = getattr(self._producer, "produce_batch", None)
         self._loop = loop
         self._max_queued = max_queued
-        self._running = True
-        self._thread = threading.Thread(target=self._poll_forever, name="kafka-poll", daemon=True)
-        self._thread.start()
-
-    def _poll_forever(self) -> None:
-        while self._running:
-            self._producer.poll(0.05)
+        self._waiters: deque[_Waiter] = deque()
+        """In creation order (deadlines too, as every call has the same timeout)."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._busy = False
+        self._closed = False
+        self._schedule(IDLE_POLL_SECONDS)
 
     def queued(self) -> int:
         return len(self._producer)
 
     def produce_many(
-        self, topic: str, messages: Iterable[tuple[bytes, bytes]], timeout: float
-    ) -> asyncio.Future[list[None]]:
+        self, topic: str, messages: Sequence[tuple[bytes, bytes]], timeout: float
+    ) -> asyncio.Future[None]:
         """Produce ``(key, value)`` pairs; the future resolves when all are acknowledged.
 
         Raises QueueFull at once when the queue cannot take them all, so nothing is half-accepted.
+        The future fails with KafkaUnavailable on a delivery error and TimeoutError after ``timeout``
+        (librdkafka's own message timeout is the same, so a message is not kept later either).
         """
-        items = list(messages)
-        if len(self._producer) + len(items) > self._max_queued:
+        if len(self._producer) + len(messages) > self._max_queued:
             raise QueueFull(f"producer queue holds {len(self._producer)} messages")
-        futures = []
-        for key, value in items:
-            future = self._loop.create_future()
-            try:
-                self._producer.produce(topic, value, key, on_delivery=self._reporter(future))
-            except BufferError as exc:
-                future.cancel()
-                raise QueueFull(str(exc)) from None
-            futures.append(future)
-        return asyncio.ensure_future(asyncio.wait_for(asyncio.gather(*futures), timeout))
+        future: asyncio.Future[None] = self._loop.create_future()
+        waiter = _Waiter(future, len(messages), self._loop.time() + timeout)
+        try:
+            if len(messages) > 1 and self._batch is not None:  # one call into librdkafka for all
+                batch = [{"key": key, "value": value} for key, value in messages]
+                queued = self._batch(topic, batch, on_delivery=waiter.report)
+                if queued < len(messages):
+                    raise BufferError(f"the producer queue took {queued} of {len(messages)} messages")
+            else:
+                produce, report = self._producer.produce, waiter.report
+                for key, value in messages:
+                    produce(topic, value, key, on_delivery=report)
+        except BufferError as exc:
+            future.set_exception(QueueFull(str(exc)))
+        self._waiters.append(waiter)
+        if not self._busy:
+            self._busy = True
+            self._schedule(BUSY_POLL_SECONDS)
+        return future
 
-    def _reporter(self, future: asyncio.Future[None]) -> Any:
-        loop = self._loop
+    def _schedule(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None if self._closed else self._loop.call_later(delay, self._tick)
 
-        def report(err: KafkaError | None, _msg: Any) -> None:
-            loop.call_soon_threadsafe(_settle, future, err)
-
-        return report
+    def _tick(self) -> None:
+        self._timer = None
+        self._producer.poll(0)
+        waiters, now = self._waiters, self._loop.time()
+        while waiters and (waiters[0].future.done() or waiters[0].deadline <= now):
+            waiter = waiters.popleft()
+            if not waiter.future.done():
+                waiter.future.set_exception(TimeoutError("broker did not acknowledge in time"))
+        self._busy = bool(waiters) or len(self._producer) > 0
+        self._schedule(BUSY_POLL_SECONDS if self._busy else IDLE_POLL_SECONDS)
 
     def close(self, timeout: float = 5.0) -> None:
-        self._running = False
-        self._thread.join(timeout)
+        """Deliver what is queued (up to ``timeout``); call it on the loop's thread."""
+        self._closed = True
+        self._schedule(0)
         self._producer.flush(timeout)
-
-
-def _settle(future: asyncio.Future[None], err: KafkaError | None) -> None:
-    if future.done():
-        return
-    if err is None:
-        future.set_result(None)
-    else:
-        future.set_exception(KafkaUnavailable(str(KafkaException(err))))
 
 
 def producer_settings(

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from plumbing.ready import write_ready_file
 
-__all__ = ["listen", "run", "wait_for_stop"]
+__all__ = ["announce", "listen", "run", "wait_for_stop"]
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:
@@ -37,12 +37,16 @@ async def listen(app: web.Application, host: str, port: int, ready_file: str | N
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True, ssl_context=ssl_context)
     await site.start()
     server: Any = site._server  # aiohttp exposes the bound port only here (port 0 support)
-    bound_port = server.sockets[0].getsockname()[1]
-    url = f"{'https' if ssl_context else 'http'}://{host}:{bound_port}"
+    announce(host, server.sockets[0].getsockname()[1], ready_file, ssl_context is not None)
+    return runner
+
+
+def announce(host: str, port: int, ready_file: str | None, tls: bool = False) -> None:
+    """Log the URL and write the ready file (what ``runs`` and the tests wait for)."""
+    url = f"{'https' if tls else 'http'}://{host}:{port}"
     logging.getLogger("pipeline").info("listening on %s", url)
     if ready_file:
         write_ready_file(ready_file, {"url": url, "pid": os.getpid()})
-    return runner
 
 
 async def wait_for_stop() -> None:

@@ -372,7 +372,7 @@ async def serve(config: SenderConfig) -> None:
         consumer.close()  # leaves the group now (rebalance callbacks run in this thread)
         await http.close()
         await redis_client.aclose()
-        await loop.run_in_executor(None, dead_letters.close)
+        dead_letters.close()  # on the loop: its delivery reports settle futures of this loop
         guard.stop()
         await runner.cleanup()
 
