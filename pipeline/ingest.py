@@ -230,14 +230,18 @@ class IngestService:
             ops, errors = [op for i, op in enumerate(body["batch"]) if i not in bad], result.errors
         ids = new_ulids(len(ops), now)
         stamp = now // 1000
-        keys, event_ids = [], []
+        event_ids: list[str | None] = []
+        keys = []
         for op, fresh_id in zip(ops, ids, strict=True):
             action = op.get("action")
-            event_id = op.setdefault("id", fresh_id) if action in _EVENT_ACTIONS else None
+            event_ids.append(op.setdefault("id", fresh_id) if action in _EVENT_ACTIONS else None)
             if action in _STAMPED_ACTIONS and op.get("type") == "person":
                 op.setdefault("timestamp", stamp)
-            event_ids.append(event_id)
-            keys.append(person_key("v2_op", {}, op).encode())
+            identifiers = op.get("identifiers")
+            if type(identifiers) is dict and identifiers and "object_id" not in identifiers:
+                keys.append(str(next(iter(identifiers.values()))).encode())  # person_key, inlined
+            else:
+                keys.append(person_key("v2_op", {}, op).encode())
         values = Envelope.encode_operations(workspace, ops, event_ids, now)
         return list(zip(keys, values, strict=True)), errors
 

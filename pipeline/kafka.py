@@ -58,6 +58,9 @@ class AsyncProducer:
         self._max_queued = max_queued
         self._waiters: deque[_Waiter] = deque()
         """In creation order (deadlines too, as every call has the same timeout)."""
+        self._staged: list[tuple[str, Sequence[tuple[bytes, bytes]], _Waiter]] = []
+        self._staged_count = 0
+        self._flush_soon = False
         self._timer: asyncio.TimerHandle | None = None
         self._busy = False
         self._closed = False
@@ -74,28 +77,57 @@ class AsyncProducer:
         Raises QueueFull at once when the queue cannot take them all, so nothing is half-accepted.
         The future fails with KafkaUnavailable on a delivery error and TimeoutError after ``timeout``
         (librdkafka's own message timeout is the same, so a message is not kept later either).
+
+        Messages are staged and handed to librdkafka in one ``produce_batch`` at the end of this
+        loop iteration, together with those of every other request parsed in it: one call (and one
+        wake-up of librdkafka's broker thread) instead of one per request.
         """
-        if len(self._producer) + len(messages) > self._max_queued:
-            raise QueueFull(f"producer queue holds {len(self._producer)} messages")
+        if len(self._producer) + self._staged_count + len(messages) > self._max_queued:
+            raise QueueFull(f"producer queue holds {len(self._producer) + self._staged_count} messages")
         future: asyncio.Future[None] = self._loop.create_future()
         waiter = _Waiter(future, len(messages), self._loop.time() + timeout)
-        try:
-            if len(messages) > 1 and self._batch is not None:  # one call into librdkafka for all
-                batch = [{"key": key, "value": value} for key, value in messages]
-                queued = self._batch(topic, batch, on_delivery=waiter.report)
-                if queued < len(messages):
-                    raise BufferError(f"the producer queue took {queued} of {len(messages)} messages")
-            else:
-                produce, report = self._producer.produce, waiter.report
-                for key, value in messages:
-                    produce(topic, value, key, on_delivery=report)
-        except BufferError as exc:
-            future.set_exception(QueueFull(str(exc)))
+        self._staged.append((topic, messages, waiter))
+        self._staged_count += len(messages)
         self._waiters.append(waiter)
+        if not self._flush_soon:
+            self._flush_soon = True
+            self._loop.call_soon(self._produce_staged)
+        return future
+
+    def _produce_staged(self) -> None:
+        staged, self._staged, self._staged_count, self._flush_soon = self._staged, [], 0, False
+        by_topic: dict[str, list[dict[str, Any]]] = {}
+        for topic, messages, waiter in staged:
+            report = waiter.report
+            by_topic.setdefault(topic, []).extend(
+                {"key": key, "value": value, "callback": report} for key, value in messages
+            )
+        for topic, batch in by_topic.items():
+            try:
+                queued = self._produce_batch(topic, batch)
+            except BufferError:
+                queued = 0
+            if queued < len(batch):
+                for message in batch:
+                    if queued == 0 or "_error" in message:
+                        message["callback"](KafkaError(KafkaError._QUEUE_FULL, "producer queue full"), None)
         if not self._busy:
             self._busy = True
             self._schedule(BUSY_POLL_SECONDS)
-        return future
+
+    def _produce_batch(self, topic: str, batch: list[dict[str, Any]]) -> int:
+        if self._batch is not None:
+            return int(self._batch(topic, batch))
+        for i, message in enumerate(batch):  # an older confluent-kafka without produce_batch
+            try:
+                self._producer.produce(
+                    topic, message["value"], message["key"], on_delivery=message["callback"]
+                )
+            except BufferError:
+                for rest in batch[i:]:
+                    rest["_error"] = "queue full"
+                return i
+        return len(batch)
 
     def _schedule(self, delay: float) -> None:
         if self._timer is not None:
@@ -115,6 +147,7 @@ class AsyncProducer:
 
     def close(self, timeout: float = 5.0) -> None:
         """Deliver what is queued (up to ``timeout``); call it on the loop's thread."""
+        self._produce_staged()
         self._closed = True
         self._schedule(0)
         self._producer.flush(timeout)
