@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from httpserver import limits as server_limits
 from pipeline.config import ConfigError, IngestConfig, KafkaSettings, SenderConfig, parse_workspaces
 from pipeline.options import COMMON, INGEST, SENDER
 from plumbing.errors import SuiteError
@@ -51,13 +52,14 @@ def _kafka(values: dict[str, Any]) -> KafkaSettings:
 
 
 _INGEST_FIELDS = ("host", "port", "queue_messages", "queue_kbytes", "delivery_timeout", "max_rss_mb",
-                  "tls_cert", "tls_key", "ready_file")  # fmt: skip
+                  "tls_cert", "tls_key", "ready_file", "startup_timeout")  # fmt: skip
 
 
 def build_ingest(values: dict[str, Any]) -> IngestConfig:
     return IngestConfig(
         kafka=_kafka(values),
         workspaces=parse_workspaces(values["workspace"]),
+        server_limits=server_limits.from_values(values),
         **{name: values[name] for name in _INGEST_FIELDS},
     )
 
@@ -76,7 +78,7 @@ def build_sender(values: dict[str, Any]) -> SenderConfig:
         max_inflight_bytes=int(values["max_inflight_mb"] * 2**20), max_rss_mb=values["max_rss_mb"],
         session_timeout_ms=values["session_timeout_ms"], shutdown_timeout=values["shutdown_timeout"],
         metrics_host=values["metrics_host"], metrics_port=values["metrics_port"],
-        ready_file=values["ready_file"],
+        ready_file=values["ready_file"], startup_timeout=values["startup_timeout"],
     )  # fmt: skip
 
 
@@ -114,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         run(coro)
+    except SuiteError as exc:  # a service it needs did not answer at start (pipeline.startup)
+        return report(prog, exc)
     except OSError as exc:  # the listen address: in use, not local, not permitted
         print(f"{prog}: cannot listen ({exc.strerror or exc}); choose another --host/--port", file=sys.stderr)
         return 2

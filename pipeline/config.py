@@ -10,6 +10,7 @@ import ssl
 from dataclasses import dataclass
 
 from cio_contract import DEFAULT_LIMITS, Limits
+from httpserver.limits import ServerLimits
 from plumbing.budget import request_budget
 from plumbing.errors import PipelineError
 
@@ -80,8 +81,12 @@ class IngestConfig:
     """PEM certificate: serve https, so the official SDKs (https only) can switch by host alone."""
     tls_key: str | None
     ready_file: str | None
+    startup_timeout: float
+    """Seconds the broker has to answer at start before ingest gives up (exit 2)."""
     retry_after: int = 1
     limits: Limits = DEFAULT_LIMITS
+    server_limits: ServerLimits = ServerLimits()
+    """What one client can make ingest hold (``httpserver.limits``)."""
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.tls_cert and not self.tls_key:
@@ -125,6 +130,8 @@ class SenderConfig:
     metrics_host: str
     metrics_port: int
     ready_file: str | None
+    startup_timeout: float
+    """Seconds the broker and Redis have to answer at start before the sender gives up (exit 2)."""
     backoff_base: float = 0.2
     commit_interval: float = 1.0
     limits: Limits = DEFAULT_LIMITS

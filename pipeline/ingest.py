@@ -311,7 +311,9 @@ def _parse(raw: bytes, name: str) -> Any:
 async def serve(config: IngestConfig) -> None:
     """Run until SIGTERM/SIGINT; write the ready file once listening."""
     from pipeline.runtime import announce, wait_for_stop
+    from pipeline.startup import require_broker
 
+    await require_broker(config.kafka.bootstrap_servers, config.startup_timeout)
     loop = asyncio.get_running_loop()
     metrics = IngestMetrics()
     settings = producer_settings(config.kafka.bootstrap_servers, config.queue_messages, config.queue_kbytes,
@@ -320,7 +322,7 @@ async def serve(config: IngestConfig) -> None:
     guard = MemoryGuard(config.max_rss_mb, metrics.rss)
     guard.start()
     service = IngestService(config, producer, metrics, guard)
-    server = HttpServer(service, loop)
+    server = HttpServer(service, loop, config.server_limits)
     ssl_context = config.ssl_context()
     listening = await server.listen(host=config.host, port=config.port, ssl_context=ssl_context)
     announce(config.host, listening.sockets[0].getsockname()[1], config.ready_file, ssl_context is not None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from cio_contract import CLIENT_BATCH_BYTES, CLIENT_BATCH_OPERATIONS, DEFAULT_LIMITS, DEFAULT_RATE_LIMITS
+from httpserver import limits as server_limits
 from plumbing.budget import HEADROOM
 from plumbing.options import Option, Options, check_host_ports, declarer
 
@@ -60,6 +61,15 @@ COMMON = Options(
             high=1_048_576,
         ),  # fmt: skip
         Option("--ready-file", None, "write {url, pid} here once listening", processes=_BOTH, metavar="FILE"),
+        _o(
+            "--startup-timeout",
+            10.0,
+            "seconds the broker (and Redis, for a sender) have to answer at start; past it, exit 2",
+            _BOTH,
+            type=float,
+            low=0.1,
+            high=600,
+        ),  # fmt: skip
     ),
 )
 # PIPELINE_WORKSPACES (plural) is the variable operators already set.
@@ -100,6 +110,7 @@ INGEST = Options(
             low=0.1,
             high=300,
         ),  # fmt: skip
+        *server_limits.options("PIPELINE", "ingest"),
     ),
 )
 

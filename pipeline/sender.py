@@ -336,7 +336,10 @@ async def serve(config: SenderConfig) -> None:
     from aiohttp import web
 
     from pipeline.runtime import listen, wait_for_stop
+    from pipeline.startup import require_broker, require_redis
 
+    await asyncio.gather(require_broker(config.kafka.bootstrap_servers, config.startup_timeout),
+                         require_redis(config.redis_url, config.startup_timeout))  # fmt: skip
     loop = asyncio.get_running_loop()
     metrics = SenderMetrics()
     kafka = config.kafka
