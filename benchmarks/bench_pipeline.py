@@ -1,15 +1,20 @@
-"""Pipeline throughput against the theoretical ceiling, end-to-end delay, and ingest's own rate.
+"""Pipeline throughput against its ceiling at real batch sizes, CPU per delivered event, end-to-end delay.
 
-Everything real on this machine: Tansu broker, redis-server, the sandbox at 100 Track requests/s
-(reject mode), one ingest and two senders. Three measurements, printed as a markdown table:
+Everything real on this machine: Tansu broker, redis-server, the sandbox enforcing 100 Track
+requests/s (reject mode: an early request is a 429), and two senders sharing the limit through Redis
+with the default headroom (10 % of the limit kept free, so 90 requests/s).
 
-1. ingest accepted events/s (v1 single calls and v2 batches of 100) next to the sandbox's own rate for
-   the same client (64 connections) and payloads (sandbox with rate limiting off); ingest answers only
-   after the broker's acknowledgement, so single calls are bound by that round trip;
-2. delivered events/s with a backlog, against the ceiling ``limit x (1 - headroom) x events per batch``;
-3. end-to-end delay (ingest -> sandbox, p50/p99 from the sender's histogram) at half the ceiling.
+1. For 50, 100 and 500 events per batch: a backlog of ``ceiling x --seconds`` events is pre-loaded
+   into a fresh topic (produced directly, as ingest encodes them: ingest alone could not feed 45,000
+   events/s beside everything else on 2 cores; ``bench_ingest.py`` measures ingest), then two
+   fresh senders drain it. Delivered events/s are measured between 10 % and 90 % of the backlog
+   arriving, against the ceiling ``limit x (1 - headroom) x events per batch``, with the sandbox's
+   429 count; and each component's CPU per delivered event over the same window (the capacity
+   plan's per-sender figure). Goal: >= 95 % of the ceiling and 0 x 429 at every batch size.
+2. End-to-end delay (ingest -> sandbox, the senders' histogram) at half the ceiling of 50 per batch,
+   fed through ingest.
 
-``python benchmarks/bench_pipeline.py [--quick] [--batch-operations 50] [--seconds 10]``
+``python benchmarks/bench_pipeline.py [--quick] [--batch-sizes 50,100,500] [--seconds S] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -29,15 +36,20 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 import orjson  # noqa: E402
+import psutil  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+from record import Record, add_json_option  # noqa: E402 - a sibling script
 
+from pipeline.envelope import Envelope  # noqa: E402
+from pipeline.ids import new_ulids  # noqa: E402
 from plumbing.budget import HEADROOM, request_budget  # noqa: E402
 from runs.processes import ManagedProcess, start_service  # noqa: E402
-from tests.support.kafka import running_broker  # noqa: E402
+from tests.support.kafka import Broker, running_broker  # noqa: E402
 from tests.support.redis import running_redis  # noqa: E402
 from tests.support.sandbox import admin_call, running_sandbox  # noqa: E402
 
 LIMIT = 100
+USED = request_budget(LIMIT, HEADROOM.default) / LIMIT  # the senders' default headroom: 10 % kept free
 AUTH = "Basic " + base64.b64encode(b"demo-site:demo-track-key").decode()
 HEADERS = {"Authorization": AUTH, "Content-Type": "application/json"}
 
@@ -47,51 +59,77 @@ def _op(n: int) -> dict:
             "id": f"b-{n}", "attributes": {"n": n, "sent": time.time()}}  # fmt: skip
 
 
-async def _flood(url: str, seconds: float, per_request: int, concurrency: int = 64) -> tuple[float, float]:
-    """(accepted requests/s, accepted events/s) sending as fast as answered."""
-    counter = iter(range(10**9))
-    ok = [0]
-    deadline = time.monotonic() + seconds
-    async with aiohttp.ClientSession() as http:
+def preload(broker: Broker, topic: str, events: int, start: int) -> float:
+    """Produce ``events`` envelopes as ingest writes them; returns the seconds it took."""
+    from confluent_kafka import Producer
 
-        async def worker() -> None:
-            while time.monotonic() < deadline:
-                n = next(counter)
-                if per_request == 1:
-                    path, body = f"/api/v1/customers/p{n % 1000}/events", {"name": "bench", "data": {"n": n}}
-                else:
-                    path, body = (
-                        "/api/v2/batch",
-                        {"batch": [_op(n * per_request + i) for i in range(per_request)]},
-                    )
-                async with http.post(url + path, data=orjson.dumps(body), headers=HEADERS) as r:
-                    await r.read()
-                    ok[0] += r.status == 200
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20, "acks": "all",
+                         "queue.buffering.max.messages": 200_000})  # fmt: skip
+    began = time.monotonic()
+    now = int(time.time() * 1000)
+    for first in range(start, start + events, 1000):
+        ops = [_op(n) for n in range(first, min(first + 1000, start + events))]
+        ids = new_ulids(len(ops), now)
+        for op, event_id in zip(ops, ids, strict=True):
+            op["id"] = event_id
+        values = Envelope.encode_operations("demo-site", ops, ids, now)
+        while True:
+            try:
+                producer.produce_batch(topic, [{"key": op["identifiers"]["id"].encode(), "value": v}
+                                               for op, v in zip(ops, values, strict=True)])  # fmt: skip
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(60):
+        raise RuntimeError("the broker did not take the whole backlog within 60 s")
+    return time.monotonic() - began
 
-        started = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.monotonic() - started
-    return ok[0] / elapsed, ok[0] * per_request / elapsed
+
+def _track(sandbox_url: str) -> dict[str, int]:
+    return admin_call(sandbox_url, "stats")["workspaces"]["demo-site"]["apis"]["track"]  # type: ignore[no-any-return]
 
 
-async def _paced(url: str, events_per_s: float, seconds: float, per_request: int = 10) -> int:
-    interval = per_request / events_per_s
-    sent = 0
-    tasks = []
-    async with aiohttp.ClientSession() as http:
+def cpu_seconds(pid: int) -> float:
+    process = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
 
-        async def one(start: int) -> None:
-            body = {"batch": [_op(start + i) for i in range(per_request)]}
-            async with http.post(url + "/api/v2/batch", data=orjson.dumps(body), headers=HEADERS) as r:
-                await r.read()
 
-        began = time.monotonic()
-        while time.monotonic() - began < seconds:
-            tasks.append(asyncio.ensure_future(one(10**7 + sent)))
-            sent += per_request
-            await asyncio.sleep(max(0.0, began + (sent / per_request) * interval - time.monotonic()))
-        await asyncio.gather(*tasks)
-    return sent
+def redis_pid(url: str) -> int | None:
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    for process in psutil.process_iter(["name", "cmdline"]):
+        if process.info["name"] == "redis-server" and port in " ".join(process.info["cmdline"] or []):
+            return int(process.pid)
+    return None
+
+
+def drain(sandbox_url: str, before: dict[str, int], total: int, timeout: float,
+          pids: dict[str, int]) -> dict[str, float]:  # fmt: skip
+    """Rates between 10 % and 90 % of ``total`` events arriving, and CPU per event over that window."""
+    samples = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        track = _track(sandbox_url)
+        ops = track.get("operations_accepted", 0) - before.get("operations_accepted", 0)
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        samples.append((time.monotonic(), ops, track.get("requests", 0), cpu))
+        if ops >= total:
+            break
+        time.sleep(0.1)
+    t10 = next((s for s in samples if s[1] >= total * 0.1), samples[-1])
+    t90 = next((s for s in samples if s[1] >= total * 0.9), samples[-1])
+    span = max(t90[0] - t10[0], 1e-9)
+    events = max(t90[1] - t10[1], 1)
+    after = _track(sandbox_url)
+    out = {
+        "delivered_per_s": (t90[1] - t10[1]) / span,
+        "requests_per_s": (t90[2] - t10[2]) / span,
+        "rate_limited": after.get("rate_limited", 0) - before.get("rate_limited", 0),
+        "delivered": samples[-1][1],
+    }
+    for name in pids:
+        out[f"cpu_us_per_event_{name}"] = (t90[3][name] - t10[3][name]) / events * 1e6
+    return out
 
 
 def _metrics(url: str) -> dict[str, float]:
@@ -129,149 +167,138 @@ def _quantile(buckets: dict[float, float], q: float) -> float:
     return float("nan")
 
 
-def _track_counter(sandbox_url: str, counter: str) -> int:
-    stats = admin_call(sandbox_url, "stats")
-    return int(stats["workspaces"]["demo-site"]["apis"]["track"].get(counter, 0))
+async def _paced(url: str, events_per_s: float, seconds: float, start: int, per_request: int = 10) -> int:
+    interval = per_request / events_per_s
+    sent = 0
+    tasks = []
+    async with aiohttp.ClientSession() as http:
+
+        async def one(first: int) -> None:
+            body = {"batch": [_op(first + i) for i in range(per_request)]}
+            async with http.post(url + "/api/v2/batch", data=orjson.dumps(body), headers=HEADERS) as r:
+                await r.read()
+
+        began = time.monotonic()
+        while time.monotonic() - began < seconds:
+            tasks.append(asyncio.ensure_future(one(start + sent)))
+            sent += per_request
+            await asyncio.sleep(max(0.0, began + (sent / per_request) * interval - time.monotonic()))
+        await asyncio.gather(*tasks)
+    return sent
 
 
-def _drain_rate(sandbox_url: str, total_events: int, timeout: float) -> tuple[float, float, int]:
-    """Delivered events/s and requests/s between 10% and 90% of ``total_events`` arriving."""
-    samples = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ops = _track_counter(sandbox_url, "operations_accepted")
-        samples.append((time.monotonic(), ops, _track_counter(sandbox_url, "requests")))
-        if ops >= total_events:
-            break
-        time.sleep(0.1)
-    t10 = next(s for s in samples if s[1] >= total_events * 0.1)
-    t90 = next((s for s in samples if s[1] >= total_events * 0.9), samples[-1])
-    span = t90[0] - t10[0]
-    return (t90[1] - t10[1]) / span, (t90[2] - t10[2]) / span, _track_counter(sandbox_url, "rate_limited")
+def _sender_argv(
+    broker: Broker, topic: str, group: str, sandbox_url: str, redis_url: str, batch: int
+) -> list[str]:
+    return ["pipeline", "sender", "--metrics-port", "0", "--bootstrap-servers", broker.bootstrap, "--topic", topic,
+            "--dead-letter-topic", "dlq", "--group-id", group, "--target", sandbox_url, "--redis-url", redis_url,
+            "--rate-limit", str(LIMIT), "--session-timeout-ms", "6000", "--max-batch-operations", str(batch),
+            "--linger-ms", "100"]  # fmt: skip
 
 
-def run(args: argparse.Namespace) -> list[tuple[str, str]]:
+def run(args: argparse.Namespace, record: Record) -> None:
     logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    rows: list[tuple[str, str]] = []
-    flood_s = 3.0 if args.quick else 5.0
     with ExitStack() as stack:
         broker = stack.enter_context(running_broker(logs))
         redis_url = stack.enter_context(running_redis())
-        broker.create_topics("flood", "events", partitions=6)
         broker.create_topics("dlq", partitions=1)
-        kafka = ["--bootstrap-servers", broker.bootstrap]
-
-        # 1. ingest vs sandbox, same client, same payloads
-        raw = stack.enter_context(running_sandbox("--rate-mode", "off", log_dir=logs))
-        flood_ingest = stack.enter_context(
-            start_service("ingest-flood", ["pipeline", "ingest", "--port", "0", *kafka, "--topic", "flood"],
-                          log_dir=logs))  # fmt: skip
-        for label, per in (("v1 single event", 1), ("v2 batch of 100", 100)):
-            i_req, i_ev = asyncio.run(_flood(flood_ingest.url, flood_s, per))
-            s_req, s_ev = asyncio.run(_flood(raw.url, flood_s, per))
-            rows.append((f"ingest accepted events/s ({label})", f"{i_ev:,.0f}"))
-            rows.append((f"sandbox accepted events/s ({label}, no rate limit)", f"{s_ev:,.0f}"))
-            rows.append((f"ingest / sandbox ({label})", f"{i_ev / s_ev:.2f}"))
-        flood_ingest.stop()
-        raw.stop()
-
-        # 2. delivered vs ceiling with a backlog
         sandbox = stack.enter_context(running_sandbox("--rate-limit", f"track={LIMIT}", log_dir=logs))
-        ingest = stack.enter_context(
-            start_service(
-                "ingest", ["pipeline", "ingest", "--port", "0", *kafka, "--topic", "events"], log_dir=logs
-            )
-        )
-        sender_argv = ["pipeline", "sender", "--metrics-port", "0", *kafka, "--topic", "events",
-                       "--dead-letter-topic", "dlq", "--target", sandbox.url, "--redis-url", redis_url,
-                       "--rate-limit", str(LIMIT), "--headroom", str(args.headroom), "--session-timeout-ms", "6000",
-                       "--max-batch-operations", str(args.batch_operations), "--linger-ms", "100"]  # fmt: skip
-        senders = [
-            stack.enter_context(start_service(f"sender{i}", sender_argv, log_dir=logs)) for i in range(2)
-        ]
-        time.sleep(5)  # consumer group join (about half the session timeout, twice)
-        ceiling = request_budget(LIMIT, args.headroom) * args.batch_operations
-        backlog = int(ceiling * args.seconds)
-        started = time.monotonic()
-        per = 100
-        calls = [{"batch": [_op(n) for n in range(i, min(i + per, backlog))]} for i in range(0, backlog, per)]
-        asyncio.run(_post_all(ingest.url, calls))
-        load_s = time.monotonic() - started
-        delivered, req_rate, limited = _drain_rate(sandbox.url, backlog, timeout=args.seconds * 4 + 30)
-        rows.append((f"backlog of {backlog:,} events loaded through ingest in", f"{load_s:.1f} s"))
-        rows.append(
-            (
-                f"ceiling ({LIMIT} req/s x (1 - {args.headroom}) x {args.batch_operations} events)",
-                f"{ceiling:,.0f} events/s",
-            )
-        )
-        rows.append(("delivered events/s (2 senders, backlog)", f"{delivered:,.0f}"))
-        rows.append(("delivered / ceiling", f"{delivered / ceiling:.1%}"))
-        rows.append(("sandbox Track requests/s during the drain (budget 100)", f"{req_rate:.1f}"))
-        rows.append(("sandbox 429 answers", str(limited)))
-
-        # 3. delay below saturation
-        before = _delay_buckets(senders)
-        rate = ceiling * 0.5
-        sent = asyncio.run(_paced(ingest.url, rate, args.seconds / 2))
-        _wait_ops(sandbox.url, backlog + sent, timeout=30)
-        time.sleep(1.5)
-        after = _delay_buckets(senders)
-        delta = {le: after[le] - before.get(le, 0) for le in after}
-        rows.append(
-            (
-                f"end-to-end delay p50 at {rate:,.0f} events/s (50% of ceiling)",
-                f"{_quantile(delta, 0.5) * 1000:.0f} ms",
-            )
-        )
-        rows.append(
-            (f"end-to-end delay p99 at {rate:,.0f} events/s", f"{_quantile(delta, 0.99) * 1000:.0f} ms")
-        )
-        for name, n in ((100, 100), (500, 500), (1000, 1000)):
-            rows.append(
-                (
-                    f"ceiling on paper, {name} events per batch",
-                    f"{request_budget(LIMIT, args.headroom) * n:,.0f} events/s",
-                )
-            )
-    return rows
-
-
-async def _post_all(url: str, bodies: list[dict], concurrency: int = 8) -> None:
-    queue = list(reversed(bodies))
-    async with aiohttp.ClientSession() as http:
-
-        async def worker() -> None:
-            while queue:
-                body = queue.pop()
-                async with http.post(url + "/api/v2/batch", data=orjson.dumps(body), headers=HEADERS) as r:
-                    await r.read()
-                    if r.status == 503:
-                        queue.append(body)
-                        await asyncio.sleep(0.2)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-
-def _wait_ops(sandbox_url: str, total: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while _track_counter(sandbox_url, "operations_accepted") < total and time.monotonic() < deadline:
-        time.sleep(0.2)
+        pids = {"sandbox": sandbox.pid, "broker": broker.popen.pid}
+        if (pid := redis_pid(redis_url)) is not None:
+            pids["redis"] = pid
+        start = 0
+        for batch in args.batch_sizes:
+            ceiling = LIMIT * USED * batch
+            backlog = int(ceiling * args.seconds)
+            tag = uuid.uuid4().hex[:6]
+            topic = f"events-{batch}-{tag}"
+            broker.create_topics(topic, partitions=6)
+            load_s = preload(broker, topic, backlog, start)
+            start += backlog
+            before = _track(sandbox.url)
+            argv = _sender_argv(broker, topic, f"senders-{tag}", sandbox.url, redis_url, batch)
+            with ExitStack() as senders:
+                procs = [
+                    senders.enter_context(start_service(f"sender{i}-{batch}", argv, log_dir=logs))
+                    for i in range(2)
+                ]
+                result = drain(sandbox.url, before, backlog, args.seconds * 4 + 40,
+                               {**pids, **{f"sender{i}": p.pid for i, p in enumerate(procs)}})  # fmt: skip
+            ratio = result["delivered_per_s"] / ceiling
+            label = f"{batch} events per batch"
+            record.add(f"backlog pre-loaded ({label})", backlog, "events", note=f"produced in {load_s:.1f} s")
+            record.add(f"ceiling ({LIMIT} req/s x {USED:g} x {batch})", ceiling, "events/s")
+            record.add(f"delivered events/s ({label})", result["delivered_per_s"], "events/s")
+            record.add(f"Track requests/s during the drain ({label})", result["requests_per_s"], "req/s")
+            record.add(f"delivered / ceiling ({label})", ratio, "x", goal=(">=", 0.95))
+            record.add(f"sandbox 429 answers ({label})", result["rate_limited"], goal=("==", 0))
+            record.add(f"events delivered of the backlog ({label})", result["delivered"], "events",
+                       goal=(">=", backlog))  # fmt: skip
+            for name in ("sandbox", "broker", "redis", "sender0", "sender1"):
+                key = f"cpu_us_per_event_{name}"
+                if key in result:
+                    record.add(f"CPU per delivered event, {name} ({label})", result[key], "µs")
+            senders_us = result.get("cpu_us_per_event_sender0", 0) + result.get("cpu_us_per_event_sender1", 0)
+            record.add(f"CPU per delivered event, all senders ({label})", senders_us, "µs",
+                       note=f"one sender core carries {1e6 / max(senders_us, 1e-9):,.0f} events/s")  # fmt: skip
+            print(f"  {label}: {result['delivered_per_s']:,.0f} events/s of {ceiling:,.0f} ({ratio:.1%}), "
+                  f"{result['rate_limited']} x 429; load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+        if args.delay:
+            # 2. delay below saturation, fed through ingest at half the ceiling of 50 per batch
+            topic = f"events-delay-{uuid.uuid4().hex[:6]}"
+            broker.create_topics(topic, partitions=6)
+            ingest = stack.enter_context(start_service("ingest", ["pipeline", "ingest", "--port", "0",
+                "--bootstrap-servers", broker.bootstrap, "--topic", topic], log_dir=logs))  # fmt: skip
+            argv = _sender_argv(broker, topic, f"senders-delay-{topic[-6:]}", sandbox.url, redis_url, 50)
+            senders = [
+                stack.enter_context(start_service(f"sender-delay{i}", argv, log_dir=logs)) for i in range(2)
+            ]
+            time.sleep(6)  # consumer group join
+            before = _track(sandbox.url)
+            rate = LIMIT * USED * 50 * 0.5
+            sent = asyncio.run(_paced(ingest.url, rate, args.seconds / 2, start))
+            deadline = time.monotonic() + 30
+            while (_track(sandbox.url).get("operations_accepted", 0) - before.get("operations_accepted", 0) < sent
+                   and time.monotonic() < deadline):  # fmt: skip
+                time.sleep(0.2)
+            time.sleep(1.5)
+            buckets = _delay_buckets(senders)
+            record.add(f"end-to-end delay p50 at {rate:,.0f} events/s (50% of the 50-per-batch ceiling)",
+                       _quantile(buckets, 0.5) * 1000, "ms")  # fmt: skip
+            record.add(f"end-to-end delay p99 at {rate:,.0f} events/s", _quantile(buckets, 0.99) * 1000, "ms")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="shorter phases (about 40 s in all)")
-    p.add_argument("--batch-operations", type=int, default=50, help="events per batch request (default 50)")
-    p.add_argument("--headroom", type=float, default=HEADROOM.default, help=HEADROOM.help_text)
+    p.add_argument("--quick", action="store_true", help="6 s of backlog per batch size (default 15 s)")
+    p.add_argument(
+        "--batch-sizes", default="50,100,500", help="events per batch request (default 50,100,500)"
+    )
     p.add_argument("--seconds", type=float, default=None, help="backlog length in seconds at the ceiling")
+    p.add_argument("--no-delay", dest="delay", action="store_false", help="skip the end-to-end delay phase")
+    add_json_option(p)
     args = p.parse_args(argv)
+    try:
+        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    except ValueError:
+        p.error(f"--batch-sizes {args.batch_sizes!r}: give comma-separated integers, e.g. 50,100,500")
     args.seconds = args.seconds or (6.0 if args.quick else 15.0)
-    rows = run(args)
-    print("| measure | value |\n|---|---|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
-    return 0
+    record = Record("bench_pipeline", quick=args.quick,
+                    settings={"batch_sizes": args.batch_sizes, "seconds": args.seconds, "limit": LIMIT,
+                              "used": USED, "senders": 2, "feed": "pre-loaded backlog"})  # fmt: skip
+    print(
+        f"bench_pipeline: {os.cpu_count()} cores, load average {record.data['load_average_start']}",
+        flush=True,
+    )
+    run(args, record)
+    record.write(args.json)
+    print("\n| figure | value |\n|---|---:|")
+    for f in record.figures:
+        print(f"| {f['name']} | {f['value']:,.3g} {f['unit']} |")
+    print()
+    print(record.goals_markdown())
+    print(f"\nload average at the end {[round(x, 2) for x in os.getloadavg()]}")
+    return 0 if record.passed else 1
 
 
 if __name__ == "__main__":
