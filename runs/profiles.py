@@ -31,8 +31,17 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile(
             "demo",
-            "default ramp: 0 -> 10 -> 20 users (about 40 req/s) and down, one minute, every user class",
-            ("--shape", "stages", "--stages", "10s:10,40s:20,10s:0"),
+            "default ramp: 0 -> 10 -> 20 users (about 40 req/s) and down, one minute, every user class and endpoint kind",
+            # The mix adds the integration's rarer calls (segments, forms, delivery metrics, App
+            # messages), so the first run touches every kind of endpoint the suite emulates.
+            (
+                "--shape",
+                "stages",
+                "--stages",
+                "10s:10,40s:20,10s:0",
+                "--mix",
+                "identify=3,track=6,batch=1,segment=1,form=1,metric=1,message=1",
+            ),  # fmt: skip
             60,
             # The first command a user runs: its knee and SLOs judge the suite (errors, 429s, flow),
             # not how busy the machine is, so latency counts only past 2 s (demo.slo.yaml agrees).

@@ -207,27 +207,3 @@ def test_tags_select_tasks_and_drop_users_left_without_any(tmp_path):
     names = {r["Name"] for r in rows(tmp_path / "locust_stats.csv")} - {"Aggregated"}
     assert names == {"/api/v1/customers/[id]", "/api/v1/customers/[id]/events"}
     assert "No tasks defined" not in done.stderr and "Traceback" not in done.stderr
-
-
-NEW_SURFACE = ("segment=1,form=1,metric=1,message=1",)
-
-
-@pytest.mark.slow
-def test_integration_user_reaches_segments_forms_metrics_and_messages(tmp_path):
-    """--mix segment,form,metric,message: every new endpoint answered as documented (no failure)."""
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    with running_sandbox("--workspace", WORKSPACE, log_dir=tmp_path / "sb") as sb:
-        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", sb.url, "--headless",
-                   "-u", "4", "-r", "4", "-t", "4s", "--seed", "5", "--mix", *NEW_SURFACE,
-                   *output_args(run_dir), "IntegrationUser"]  # fmt: skip
-        done = subprocess.run(
-            command, cwd=run_dir, env=secret_env(), capture_output=True, text=True, timeout=90
-        )
-        stats = sandbox_stats(sb.url)
-    assert done.returncode == 0, done.stderr[-2000:]
-    endpoints = {name for ws in stats["workspaces"].values() for name in ws["endpoints"]}
-    assert {"add_to_segment", "submit_form", "metrics"} <= endpoints, endpoints
-    assert stats["totals"]["invalid"] == 0 and stats["totals"]["unauthorized"] == 0
-    names = {r["Name"] for r in rows(run_dir / "locust_stats.csv")} - {"Aggregated"}
-    assert names <= STATS_NAMES and "/api/v1/forms/[form_id]/submit" in names

@@ -50,7 +50,7 @@ def test_three_limiters_share_one_rate(redis_url: str) -> None:
 
 BOUNDARY_LIMIT = 100  # the sandbox's default Track limit: at most 100 in any one-second window
 BOUNDARY_SHARE = 0.9  # the senders' default headroom of 0.1
-BOUNDARY_SECONDS = 8.0
+BOUNDARY_SECONDS = 5.0
 BOUNDARY_WORKERS = 4
 
 
