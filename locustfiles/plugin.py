@@ -65,8 +65,23 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if settings.rate_cap is not None:
         log.warning("Real Customer.io host: total request rate capped at %g req/s", settings.rate_cap)
     _drop_users_without_tasks(environment)
-    if not isinstance(environment.runner, MasterRunner):
+    if isinstance(environment.runner, MasterRunner):
+        _tolerate_stalled_workers()
+    else:
         _prebuild(environment)
+
+
+# Seconds of missed 1-s heartbeats before the master counts a worker as missing (Locust: 3). On a
+# busy 2-core machine a worker's test_start (payload pool, first users) stalls it for 4-5 s; with
+# every worker "missing" at once Locust ends the run with no requests, though all self-heal 0.3 s on.
+HEARTBEAT_LIVENESS = 15
+
+
+def _tolerate_stalled_workers() -> None:
+    import locust.runners
+
+    # A module constant, read each time a heartbeat arrives (locust/runners.py, MasterRunner).
+    locust.runners.HEARTBEAT_LIVENESS = max(locust.runners.HEARTBEAT_LIVENESS, HEARTBEAT_LIVENESS)
 
 
 def _drop_users_without_tasks(environment: Environment) -> None:
