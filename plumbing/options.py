@@ -163,9 +163,13 @@ class Option:
             return " / ".join(self.choices)
         if self.schemes:
             return " or ".join(f"{s}://" for s in self.schemes) + " URL"
-        low = None if self.low is None else f"{'>' if self.low_open else '≥'} {self.low:g}"
-        high = None if self.high is None else f"{'<' if self.high_open else '≤'} {self.high:g}"
+        low = None if self.low is None else f"{'>' if self.low_open else '≥'} {_number(self.low)}"
+        high = None if self.high is None else f"{'<' if self.high_open else '≤'} {_number(self.high)}"
         return ", ".join(p for p in (low, high) if p)
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def _url_problem(value: str, schemes: tuple[str, ...]) -> str | None:
