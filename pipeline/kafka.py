@@ -15,14 +15,18 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from plumbing.errors import PipelineError
+
 __all__ = ["AsyncProducer", "KafkaUnavailable", "QueueFull", "consumer_settings", "producer_settings"]
 
 BUSY_POLL_SECONDS = 0.001
 IDLE_POLL_SECONDS = 0.05
 
 
-class KafkaUnavailable(RuntimeError):
+class KafkaUnavailable(PipelineError, RuntimeError):
     """The broker did not acknowledge in time; the caller must not report the data as kept."""
+
+    exit_code = 1
 
 
 class QueueFull(KafkaUnavailable):
