@@ -23,6 +23,7 @@ __all__ = [
     "UNAUTHORIZED_MESSAGE",
     "meta_error",
     "meta_errors",
+    "meta_errors_endpoints",
     "v2_errors",
     "cdp_error",
     "error_body",
@@ -36,6 +37,11 @@ _META_ERRORS_ENDPOINTS = frozenset(
     {"track", "track_anonymous", "add_device", "delete_device", "add_to_segment", "remove_from_segment",
      "submit_form"}
 )  # fmt: skip
+
+
+def meta_errors_endpoints() -> frozenset[str]:
+    """Track v1 endpoints whose 400 is a list under ``meta.errors`` (the rest use ``meta.error``)."""
+    return _META_ERRORS_ENDPOINTS
 
 
 def meta_error(message: str) -> dict[str, Any]:

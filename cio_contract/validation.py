@@ -102,8 +102,16 @@ def _value_bytes(value: Any) -> int:
     return json_size(value)
 
 
+def _whole_number(value: Any) -> bool:
+    """A 64-bit integer as JSON Schema means it: ``5`` or ``5.0``, never ``true``. Bounded, because a
+    JSON parser turns larger integers into floats that no longer hold the value."""
+    if isinstance(value, float):  # -2.0**63 is what -2**63 - 1 rounds to: refused with it
+        return value.is_integer() and -(2**63) < value < 2**63
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+
+
 def _unix_seconds(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return _whole_number(value)
 
 
 def validate_timestamp(body: dict[str, Any], key: str, field_name: str | None = None) -> Violation | None:
@@ -117,9 +125,9 @@ def validate_timestamp(body: dict[str, Any], key: str, field_name: str | None = 
 def validate_identifier(value: Any, limits: Limits = DEFAULT_LIMITS, name: str = "id") -> Violation | None:
     if value is None:
         return Violation(f"{name} attribute must be present", name, "required")
-    if not isinstance(value, str | int) or isinstance(value, bool):
+    if not (isinstance(value, str) or _whole_number(value)):
         return Violation(f"{name} attribute must be a string value", name, "invalid_type")
-    text = str(value)
+    text = value if isinstance(value, str) else str(int(value))
     if not text.strip():
         return Violation(f"{name} attribute cannot be an empty string", name, "required")
     if _utf8_len(text) > limits.identifier_bytes:

@@ -72,7 +72,9 @@ class Admin:
             ("GET", "/__sandbox/config"): lambda q, b: json_response(200, self.public_config()),
             ("GET", "/__sandbox/limits"): lambda q, b: json_response(200, self.limits()),
             ("PUT", "/__sandbox/limits"): self._put_limits,
-            ("GET", "/__sandbox/openapi.json"): lambda q, b: json_response(200, openapi_document()),
+            ("GET", "/__sandbox/openapi.json"): lambda q, b: json_response(
+                200, openapi_document(self.app.config.limits)
+            ),
             ("GET", "/__sandbox/events"): lambda q, b: self._gathered("events", q),
             ("GET", "/__sandbox/people"): lambda q, b: self._gathered("people", q),
             ("GET", "/__sandbox/duplicates"): lambda q, b: self._gathered("duplicates", q),

@@ -100,13 +100,23 @@ class Sandbox:
         strict = headers.get(b"x-strict-mode")
         return self.handle(
             request.method, request.target, request.context, headers.get(b"authorization"),
-            strict is not None and strict.strip() == b"1",
+            False if strict is None else (True if strict.strip() == b"1" else None),
             request.body if request.body_error is None else _NOT_GZIP,
             request.discarded, request.loopback,
         )  # fmt: skip
 
     def error_body(self, status: int, message: str, target: str) -> bytes:
-        return orjson.dumps({"error": message})
+        """The server's own errors (limits, deadlines, malformed requests) in the shape of the API the
+        target belongs to; admin paths and unknown targets get the admin API's ``{"error": ...}``."""
+        path = target.split("?", 1)[0]
+        methods = (
+            self.router.methods(path) if path and not path.startswith(("/__sandbox", "/metrics")) else []
+        )
+        if not methods:
+            return orjson.dumps({"error": message})
+        endpoint = self.router.match(methods[0], path)[0]
+        assert endpoint is not None
+        return orjson.dumps(error_body(endpoint.api, endpoint.name, "bad_request", [message]))
 
     # -- routing (called when the headers are complete) --------------------------------------------
 
@@ -143,8 +153,9 @@ class Sandbox:
     # -- the request path ---------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, route: tuple[Endpoint | None, dict[str, str], Any],
-               auth: bytes | None, strict: bool, body: bytes, too_large: int, loopback: bool) -> Any:  # fmt: skip
-        """What to answer; ``too_large`` is the body size when it was discarded for being over the cap."""
+               auth: bytes | None, strict: bool | None, body: bytes, too_large: int, loopback: bool) -> Any:  # fmt: skip
+        """What to answer; ``too_large`` is the body size when it was discarded for being over the cap;
+        ``strict`` is None when ``X-Strict-Mode`` has a value other than 1."""
         if self._control[CTL_RESET] != self._reset_generation:
             self._apply_reset()
         endpoint, params, known = route
@@ -159,6 +170,12 @@ class Sandbox:
             self.accounting.record(self.accounting.cell(self.auth.claimed_workspace(auth), e), UNAUTHORIZED)
             return self._cached(("401", endpoint.name), lambda: self._unauthorized(endpoint))
         base = self.accounting.cell(w, e)
+        if strict is None:
+            if endpoint.api is Api.CDP:
+                self.accounting.record(base, INVALID, 0, 1)
+                message = "X-Strict-Mode must be 1, or left out for the lenient mode"
+                return json_response(400, cdp_error("invalid_header", message))
+            strict = False  # the header means nothing to the other APIs
         if too_large:
             return self._too_large(endpoint, base, too_large, strict)
         latency = 0.0

@@ -27,6 +27,7 @@ from cio_contract import (
     validate_v2_batch,
     validate_v2_operation,
 )
+from cio_contract.schemas import send_at_limit
 from httpserver.responses import EMPTY_OK, json_response
 from sandbox.accounting import ACCEPTED, INVALID, TOO_LARGE
 from sandbox.request import Recorder, Request
@@ -68,8 +69,8 @@ def _v1_problems(req: Request, body: Any = None) -> list[str]:
 
 
 def _valid_v1_body(req: Request) -> tuple[Any, Result | None]:
-    """The parsed body (empty = ``{}``), or the 400 reply when it is not JSON or breaks the contract."""
-    body = parse_body(req.body)
+    """The parsed body, or the 400 reply when it is missing, not JSON or breaks the contract."""
+    body = parse_body(req.body, empty_ok=False)
     if body is _NOT_JSON:
         return None, _not_json(req)
     problems = _v1_problems(req, body)
@@ -275,7 +276,7 @@ def _send_at(body: dict[str, Any], max_days: int) -> list[Violation]:
         return []
     if isinstance(send_at, bool) or not isinstance(send_at, int | float):
         return [Violation("send_at must be a unix timestamp", "send_at", "invalid_type")]
-    if send_at > time.time() + max_days * 86_400:
+    if send_at > send_at_limit(max_days):
         return [
             Violation(f"send_at cannot be more than {max_days} days in the future", "send_at", "too_late")
         ]

@@ -90,7 +90,7 @@ def test_an_incomplete_body_is_answered_408_at_the_body_deadline(bounded):
     data = _send(bounded, b"PUT /api/v1/customers/u1 HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n{")
     assert time.monotonic() - started < 12
     status, body = _answer(data)
-    assert status == 408 and "body not received" in body["error"]
+    assert status == 408 and "body not received" in body["meta"]["error"]
 
 
 @pytest.mark.parametrize(
