@@ -188,12 +188,12 @@ async def _paced(url: str, events_per_s: float, seconds: float, start: int, per_
 
 
 def _sender_argv(
-    broker: Broker, topic: str, group: str, sandbox_url: str, redis_url: str, batch: int
+    broker: Broker, topic: str, group: str, sandbox_url: str, redis_url: str, batch: int, extra: list[str]
 ) -> list[str]:
     return ["pipeline", "sender", "--metrics-port", "0", "--bootstrap-servers", broker.bootstrap, "--topic", topic,
             "--dead-letter-topic", "dlq", "--group-id", group, "--target", sandbox_url, "--redis-url", redis_url,
             "--rate-limit", str(LIMIT), "--session-timeout-ms", "6000", "--max-batch-operations", str(batch),
-            "--linger-ms", "100"]  # fmt: skip
+            "--linger-ms", "100", *extra]  # fmt: skip
 
 
 def run(args: argparse.Namespace, record: Record) -> None:
@@ -216,7 +216,9 @@ def run(args: argparse.Namespace, record: Record) -> None:
             load_s = preload(broker, topic, backlog, start)
             start += backlog
             before = _track(sandbox.url)
-            argv = _sender_argv(broker, topic, f"senders-{tag}", sandbox.url, redis_url, batch)
+            argv = _sender_argv(
+                broker, topic, f"senders-{tag}", sandbox.url, redis_url, batch, args.sender_arg
+            )
             with ExitStack() as senders:
                 procs = [
                     senders.enter_context(start_service(f"sender{i}-{batch}", argv, log_dir=logs))
@@ -249,7 +251,9 @@ def run(args: argparse.Namespace, record: Record) -> None:
             broker.create_topics(topic, partitions=6)
             ingest = stack.enter_context(start_service("ingest", ["pipeline", "ingest", "--port", "0",
                 "--bootstrap-servers", broker.bootstrap, "--topic", topic], log_dir=logs))  # fmt: skip
-            argv = _sender_argv(broker, topic, f"senders-delay-{topic[-6:]}", sandbox.url, redis_url, 50)
+            argv = _sender_argv(
+                broker, topic, f"senders-delay-{topic[-6:]}", sandbox.url, redis_url, 50, args.sender_arg
+            )
             senders = [
                 stack.enter_context(start_service(f"sender-delay{i}", argv, log_dir=logs)) for i in range(2)
             ]
@@ -275,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         "--batch-sizes", default="50,100,500", help="events per batch request (default 50,100,500)"
     )
     p.add_argument("--seconds", type=float, default=None, help="backlog length in seconds at the ceiling")
+    p.add_argument(
+        "--sender-arg", action="append", default=[], help="extra option for both senders (repeatable)"
+    )
     p.add_argument("--no-delay", dest="delay", action="store_false", help="skip the end-to-end delay phase")
     add_json_option(p)
     args = p.parse_args(argv)
@@ -285,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     args.seconds = args.seconds or (6.0 if args.quick else 15.0)
     record = Record("bench_pipeline", quick=args.quick,
                     settings={"batch_sizes": args.batch_sizes, "seconds": args.seconds, "limit": LIMIT,
-                              "used": USED, "senders": 2, "feed": "pre-loaded backlog"})  # fmt: skip
+                              "used": USED, "senders": 2, "feed": "pre-loaded backlog",
+                              "sender_args": args.sender_arg})  # fmt: skip
     print(
         f"bench_pipeline: {os.cpu_count()} cores, load average {record.data['load_average_start']}",
         flush=True,

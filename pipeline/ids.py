@@ -1,10 +1,10 @@
-"""Event ids: ULIDs (Customer.io deduplicates events by them), made a whole v2 batch at a time.
+"""Event ids: ULIDs (Customer.io deduplicates events by them), made many at a time.
 
 python-ulid builds and encodes an object per id; on ingest's hot path, where a v2 batch of 100 events
-needs 100 ids, that was a sixth of its CPU. The ULID spec's monotonic form does better: the ids of
-one call share the millisecond and one random 80-bit value, incremented by one per id. With that
-value's low 10 bits zeroed, the first 24 characters are the same for up to 1,024 ids and only the
-last two (10 bits) differ, so an id costs a string concatenation (70 random bits still separate calls).
+needs 100 ids, that was a sixth of its CPU. The ULID spec's monotonic form does better: ids made in
+the same millisecond share one random 80-bit value, incremented by one per id. With that value's low
+10 bits zeroed, the first 24 characters are the same for up to 1,024 ids and only the last two
+(10 bits) differ, so an id costs a string concatenation; 70 random bits still separate processes.
 """
 
 from __future__ import annotations
@@ -14,20 +14,41 @@ import time
 
 from ulid import ULID
 
-__all__ = ["new_ulids"]
+__all__ = ["UlidSource", "new_ulids"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TAILS = [_CROCKFORD[i >> 5] + _CROCKFORD[i & 31] for i in range(1024)]  # the last 10 bits
 
 
+def _head(now_ms: int) -> str:
+    """The first 24 characters: the millisecond and 70 fresh random bits (the low 10 are the count)."""
+    noise = bytearray(os.urandom(10))
+    noise[9] = 0
+    noise[8] &= 0xFC
+    return str(ULID.from_bytes(now_ms.to_bytes(6, "big") + bytes(noise)))[:24]
+
+
+class UlidSource:
+    """Unique ULIDs for one process: one random head per millisecond (and per 1,024 ids), counted up."""
+
+    def __init__(self) -> None:
+        self._ms = -1
+        self._head = ""
+        self._used = 1024
+
+    def take(self, count: int, now_ms: int | None = None) -> list[str]:
+        now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+        out: list[str] = []
+        while len(out) < count:
+            if now_ms != self._ms or self._used >= 1024:
+                self._ms, self._head, self._used = now_ms, _head(now_ms), 0
+            n = min(1024 - self._used, count - len(out))
+            head = self._head
+            out += [head + tail for tail in _TAILS[self._used : self._used + n]]
+            self._used += n
+        return out
+
+
 def new_ulids(count: int, now_ms: int | None = None) -> list[str]:
-    """``count`` fresh, strictly increasing ULID strings stamped with ``now_ms`` (default: now)."""
-    stamp = (time.time_ns() // 1_000_000 if now_ms is None else now_ms).to_bytes(6, "big")
-    out: list[str] = []
-    while len(out) < count:
-        noise = bytearray(os.urandom(10))
-        noise[9] = 0
-        noise[8] &= 0xFC  # the low 10 bits count the ids of this run
-        head = str(ULID.from_bytes(stamp + bytes(noise)))[:24]
-        out += [head + tail for tail in _TAILS[: min(1024, count - len(out))]]
-    return out
+    """``count`` fresh, unique ULID strings stamped with ``now_ms`` (default: now)."""
+    return UlidSource().take(count, now_ms)

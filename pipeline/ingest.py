@@ -34,7 +34,7 @@ from cio_contract import (
 from httpserver import EMPTY_OK, HttpServer, Request, json_response, raw_response
 from pipeline.config import IngestConfig
 from pipeline.envelope import Envelope, is_event, person_key
-from pipeline.ids import new_ulids
+from pipeline.ids import UlidSource
 from pipeline.kafka import AsyncProducer, KafkaUnavailable, producer_settings
 from pipeline.memory import MemoryGuard
 from pipeline.metrics import CONTENT_TYPE, IngestMetrics
@@ -81,6 +81,7 @@ class IngestService:
         self._outcomes = {o: metrics.events.labels(o) for o in
                           ("accepted", "invalid", "unauthorized", "unavailable", "not_found", "too_large")}  # fmt: skip
         self._statuses: dict[int, Any] = {}
+        self._ids = UlidSource()
         self._unavailable_logged = 0.0
 
     # -- httpserver.Application -------------------------------------------------------------------
@@ -202,7 +203,7 @@ class IngestService:
         # The queue delays delivery, and Customer.io stamps a call without a time on receipt; stamp it
         # on receipt here so event times and the order of rapid updates survive the queue.
         if is_event(name, body):
-            event_id = body.setdefault("id", new_ulids(1, now)[0])
+            event_id = body.setdefault("id", self._ids.take(1, now)[0])
             body.setdefault("timestamp", now // 1000)
         elif name == "identify":
             body.setdefault("_timestamp", now // 1000)
@@ -228,7 +229,7 @@ class IngestService:
                 raise _Invalid(v2_errors([*result.errors] or [(None, result.request_error)]))
             bad = {i for i, _ in result.errors}
             ops, errors = [op for i, op in enumerate(body["batch"]) if i not in bad], result.errors
-        ids = new_ulids(len(ops), now)
+        ids = self._ids.take(len(ops), now)
         stamp = now // 1000
         event_ids: list[str | None] = []
         keys = []
