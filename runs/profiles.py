@@ -31,18 +31,18 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile(
             "demo",
-            "default ramp: 0 -> 10 -> 20 users (about 40 req/s) and down, one minute, every user class and endpoint kind",
+            "ramp 0 -> 10 -> 20 users (about 40 req/s) and down in 40 s, every user class and endpoint kind",
             # The mix adds the integration's rarer calls (segments, forms, delivery metrics, App
             # messages), so the first run touches every kind of endpoint the suite emulates.
             (
                 "--shape",
                 "stages",
                 "--stages",
-                "10s:10,40s:20,10s:0",
+                "5s:10,30s:20,5s:0",
                 "--mix",
                 "identify=3,track=6,batch=1,segment=1,form=1,metric=1,message=1",
             ),  # fmt: skip
-            60,
+            40,
             # The first command a user runs: its knee and SLOs judge the suite (errors, 429s, flow),
             # not how busy the machine is, so latency counts only past 2 s (demo.slo.yaml agrees).
             report_args=("--knee-p95-ms", "2000"),
