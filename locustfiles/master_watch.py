@@ -21,8 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from plumbing.options import Options, declarer
+
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "OPTIONS",
     "LOST_MASTER_EXIT_CODE",
     "lost_master_message",
     "touch_on_heartbeat",
@@ -69,21 +72,32 @@ def touch_on_heartbeat(environment: Environment, path: Path) -> None:
     environment.events.heartbeat_received.add_listener(_touch)
 
 
+_o = declarer("LOCUST_", ("locust worker",))
+
+OPTIONS = Options(
+    "Locust worker",
+    (
+        _o(
+            "--master-heartbeat-timeout",
+            DEFAULT_TIMEOUT,
+            "worker only: exit (code 1) after this many seconds without a heartbeat from the master",
+            type=float,
+            low=0,
+            low_open=True,
+        ),  # fmt: skip
+        _o(
+            "--heartbeat-file",
+            "",
+            "worker only: touch this file on every master heartbeat (for container health probes)",
+            metavar="PATH",
+        ),  # fmt: skip
+    ),
+)
+
+
 @events.init_command_line_parser.add_listener
 def _add_argument(parser: Any, **_kwargs: Any) -> None:
-    parser.add_argument(
-        "--master-heartbeat-timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        env_var="LOCUST_MASTER_HEARTBEAT_TIMEOUT",
-        help="Worker only: exit (code 1) after this many seconds without a heartbeat from the master.",
-    )
-    parser.add_argument(
-        "--heartbeat-file",
-        default="",
-        env_var="LOCUST_HEARTBEAT_FILE",
-        help="Worker only: touch this file on every master heartbeat (for container health probes).",
-    )
+    OPTIONS.add_to(parser)
 
 
 @events.init.add_listener

@@ -3,51 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cio_contract import is_customerio_host
 from locustfiles.monitoring.scrape import metrics_url_for
+from plumbing.options import Options, declarer
 
-__all__ = ["HISTORY_FILE", "Settings", "add_arguments", "settings_from"]
+__all__ = ["HISTORY_FILE", "OPTIONS", "Settings", "add_arguments", "settings_from"]
 
 HISTORY_FILE = "system_history.csv"
 
 
 def add_arguments(parser: Any) -> None:
     """Add the options to Locust's parser (``events.init_command_line_parser``)."""
-    group = parser.add_argument_group("Customer.io monitoring", "target-side metrics sampled each second")
-    group.add_argument(
-        "--metrics-url",
-        action="append",
-        default=[],
-        type=_metrics_url,
-        metavar="URL",
-        env_var="LOCUST_METRICS_URL",
-        help="Also sample this Prometheus /metrics URL each second (pipeline ingest, senders, a "
-        "sandbox behind the pipeline). Repeat for several.",
-    )
-    group.add_argument(
-        "--system-history",
-        metavar="PATH",
-        env_var="LOCUST_SYSTEM_HISTORY",
-        help=f"Write the per-second target metrics here (default: {HISTORY_FILE} beside the --csv files).",
-    )
-    group.add_argument(
-        "--no-target-metrics",
-        action="store_true",
-        env_var="LOCUST_NO_TARGET_METRICS",
-        help="Do not sample <host>/metrics (only the --metrics-url endpoints).",
-    )
-    group.add_argument(
-        "--metrics-interval",
-        type=_positive_seconds,
-        default=1.0,
-        metavar="SECONDS",
-        env_var="LOCUST_METRICS_INTERVAL",
-        help="Seconds between samples (default 1). Each scrape gives up after 80%% of this, at most 0.8 s.",
-    )
+    OPTIONS.add_to(parser)
 
 
 def _metrics_url(value: str) -> str:
@@ -62,6 +35,20 @@ def _metrics_url(value: str) -> str:
     return value
 
 
+def _from_environment() -> list[str]:
+    # A repeatable option's variable holds comma-separated entries (plumbing.options); the parser
+    # never sees them, so a bad one ends the process here, as the parser would: one line, exit 2.
+    name = OPTIONS["metrics_url"].env or ""
+    urls = []
+    for entry in (e.strip() for e in os.environ.get(name, "").split(",") if e.strip()):
+        try:
+            urls.append(_metrics_url(entry))
+        except argparse.ArgumentTypeError as exc:
+            sys.stderr.write(f"locust: ${name}: {exc}\n")
+            sys.exit(2)
+    return urls
+
+
 def _positive_seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -72,6 +59,46 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+_o = declarer("LOCUST_", ("locust master",))
+
+OPTIONS = Options(
+    "Customer.io monitoring",
+    (
+        _o(
+            "--metrics-url",
+            [],
+            "also sample this Prometheus /metrics URL each second (pipeline ingest, "
+            "senders, a sandbox behind the pipeline); repeatable",
+            type=_metrics_url,
+            kind="list",
+            metavar="URL",
+        ),  # fmt: skip
+        _o(
+            "--system-history",
+            None,
+            f"write the per-second target metrics here (default: {HISTORY_FILE} beside the --csv files)",
+            metavar="PATH",
+        ),  # fmt: skip
+        _o(
+            "--no-target-metrics",
+            False,
+            "do not sample <host>/metrics (only the --metrics-url endpoints)",
+            kind="flag",
+        ),  # fmt: skip
+        _o(
+            "--metrics-interval",
+            1.0,
+            "seconds between samples; each scrape gives up after 80% of this, at most 0.8 s",
+            type=_positive_seconds,
+            low=0.05,
+            high=60,
+            metavar="SECONDS",
+        ),  # fmt: skip
+    ),
+    description="target-side metrics sampled each second",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The parsed options, with defaults when Locust runs as a library without parsed options."""
@@ -79,7 +106,7 @@ class Settings:
     metrics_urls: tuple[str, ...] = ()
     history_path: Path | None = None
     target_metrics: bool = True
-    interval: float = 1.0
+    interval: float = OPTIONS.default("metrics_interval")
     csv_prefix: Path | None = None
     """Locust's --csv prefix: the analysis report reads the run's files from there."""
 
@@ -100,9 +127,9 @@ def settings_from(options: Any) -> Settings:
     # Beside the CSVs, which is where the analysis looks for it.
     history_path = Path(explicit) if explicit else (csv_prefix.parent / HISTORY_FILE if csv_prefix else None)
     return Settings(
-        metrics_urls=tuple(getattr(options, "metrics_url", None) or ()),
+        metrics_urls=tuple(_from_environment() + list(getattr(options, "metrics_url", None) or ())),
         history_path=history_path,
         target_metrics=not getattr(options, "no_target_metrics", False),
-        interval=getattr(options, "metrics_interval", 1.0) or 1.0,
+        interval=getattr(options, "metrics_interval", None) or OPTIONS.default("metrics_interval"),
         csv_prefix=csv_prefix,
     )

@@ -85,11 +85,11 @@ def _locust_env_vars() -> frozenset[str]:
 
     parser = argument_parser.get_parser()
     names = {a.env_var for a in parser._actions if getattr(a, "env_var", None)}
-    from locustfiles.options import OPTIONS
+    from locustfiles import master_watch, options
+    from locustfiles.monitoring import options as monitoring
 
-    plugin = (ROOT / "locustfiles" / "master_watch.py").read_text()
-    declared = {o.env for o in OPTIONS if o.env}
-    return frozenset(names | declared | set(re.findall(r'env_var="(\w+)"', plugin)))
+    declared = {o.env for table in (options, master_watch, monitoring) for o in table.OPTIONS if o.env}
+    return frozenset(names | declared)
 
 
 def test_service_options_exist() -> None:
