@@ -35,18 +35,20 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     """``python -m runs demo`` with stdout a pipe (not a TTY) while two busy loops run."""
     out = tmp_path_factory.mktemp("demo")
     busy = [subprocess.Popen([sys.executable, "-c", _BUSY_LOOP]) for _ in range(2)]
+    demo = subprocess.Popen([sys.executable, "-m", "runs", "demo", "--out", str(out)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "runs", "demo", "--out", str(out)],
-            cwd=REPO, capture_output=True, text=True, timeout=BUSY_SECONDS, check=False,
-        )  # fmt: skip
+        stdout, stderr = demo.communicate(timeout=BUSY_SECONDS)
+    except subprocess.TimeoutExpired:
+        demo.terminate()  # SIGTERM: python -m runs stops everything it started
+        stdout, stderr = demo.communicate(timeout=60)
     finally:
         for loop in busy:
             loop.kill()
             loop.wait(10)
     run_dirs = sorted(out.glob("*-demo"))
-    assert run_dirs, done.stdout[-2000:] + done.stderr[-2000:]
-    yield DemoRun(done.returncode, done.stdout, done.stderr, run_dirs[-1])
+    assert run_dirs, stdout[-2000:] + stderr[-2000:]
+    yield DemoRun(demo.returncode, stdout, stderr, run_dirs[-1])
 
 
 @pytest.mark.slow
