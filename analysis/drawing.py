@@ -17,7 +17,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["ChartJob", "chart_workers", "draw_all", "draw_png"]
+__all__ = ["ChartJob", "chart_workers", "draw_all", "draw_png", "worth_workers"]
 
 ChartJob = tuple[str, tuple[Any, ...]]
 """A chart as ``(name of an analysis.charts function, its arguments)``: picklable and small."""
@@ -38,6 +38,19 @@ def draw_png(job: ChartJob) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
+
+
+# Below this much history the charts take well under a second: not worth starting processes for.
+WORTH_IT_BYTES = 20 * 1024 * 1024
+
+
+def worth_workers(history_bytes: int) -> int:
+    """How many chart workers to start: none for a short run, or when no core is idle (the
+    one-minute load average already fills them), else up to ``MAX_WORKERS``."""
+    cores = os.cpu_count() or 1
+    if history_bytes < WORTH_IT_BYTES or os.getloadavg()[0] > cores - 0.5:
+        return 0
+    return min(MAX_WORKERS, cores)
 
 
 @contextmanager

@@ -10,14 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.drawing import chart_workers
+from analysis.drawing import chart_workers, worth_workers
 from analysis.errors import InputError
 from analysis.junit import write_junit
 from analysis.knee import KneeThresholds
 from analysis.options import OPTIONS
 from analysis.render import write_report
 from analysis.results import Results, analyse
-from analysis.run import load_run
+from analysis.run import load_run, resolve_run
 from analysis.slo import load_slo_file
 from plumbing.errors import SuiteError
 from plumbing.options import Parser
@@ -37,8 +37,9 @@ def _parser() -> Parser:
 def run_report(args: argparse.Namespace) -> Results:
     """Load, analyse and write; raises InputError for unusable input."""
     thresholds = load_slo_file(args.slo) if args.slo else None
-    # Chart workers start first: their matplotlib import overlaps the reading below.
-    with chart_workers() as pool:
+    # Chart workers start first: their matplotlib import overlaps the reading below (long runs only).
+    history = resolve_run(args.run).history
+    with chart_workers(worth_workers(history.stat().st_size if history else 0)) as pool:
         run = load_run(args.run)
         baseline = load_run(args.baseline) if args.baseline else None
         knee = KneeThresholds(p95_ms=args.knee_p95_ms, error_rate=args.knee_error_rate)

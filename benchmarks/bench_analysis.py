@@ -282,8 +282,11 @@ def main() -> int:
     record.add("bare pandas.read_csv peak RSS", bare[1] / 1024**2, "MiB")
     record.add("analysis.report wall time", report[0], "s", note=f"best of {args.repeat}")
     record.add("analysis.report peak RSS (process tree)", report[1] / 1024**2, "MiB")
-    record.add("report / bare read, wall time", ratio, "x", goal=("<=", GOAL_RATIO))
-    record.add("report / bare read, peak RSS", rss_ratio, "x", goal=("<=", GOAL_RSS_RATIO))
+    # The goals are the 24-hour soak's: a 1-hour one (--quick) is mostly the report's fixed cost.
+    goals = (None, None) if args.quick else (("<=", GOAL_RATIO), ("<=", GOAL_RSS_RATIO))
+    note = "the goal applies to the 24 h soak" if args.quick else ""
+    record.add("report / bare read, wall time", ratio, "x", goal=goals[0], note=note)
+    record.add("report / bare read, peak RSS", rss_ratio, "x", goal=goals[1], note=note)
     record.write(args.json)
     print("| step | wall time (s) | peak RSS (MiB) |")
     print("|---|---:|---:|")

@@ -12,7 +12,6 @@ CPU time is read with psutil while it runs; the figure is CPU seconds per wall s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -25,6 +24,8 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from record import Record, add_json_option  # noqa: E402 - a sibling script
 
 from runs.cluster import start_local_cluster  # noqa: E402
 from runs.processes import start_service  # noqa: E402
@@ -109,7 +110,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="rounds of (off, on, on, off)")
     parser.add_argument("--users", type=int, default=20, help="users in all (default 20)")
     parser.add_argument("--user-rate", type=float, default=5.0, help="requests/s per user (default 5)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON here")
+    add_json_option(parser)
     args = parser.parse_args()
     seconds = args.seconds or (8 if args.quick else 20)
     order = [False, True, True, False] * (args.rounds or (1 if args.quick else 2))
@@ -128,20 +129,17 @@ def main() -> int:
             ]
     off = statistics.median(r["cpu_per_s"] for r in runs if not r["rules"])
     on = statistics.median(r["cpu_per_s"] for r in runs if r["rules"])
-    record = {
-        "benchmark": "live SLO gate: master CPU per second",
-        "workers": WORKERS,
-        "users": args.users,
-        "target_rate": args.users * args.user_rate,
-        "seconds_per_run": seconds,
-        "runs_per_side": len(order) // 2,
-        "cpu_cores": os.cpu_count(),
-        "load_average": [load_before, os.getloadavg()[0]],
-        "master_cpu_per_s_without_rules": off,
-        "master_cpu_per_s_with_10_rules": on,
-        "ratio": on / off if off else None,
-        "runs": runs,
-    }
+    record = Record("bench_gate", quick=args.quick,
+                    settings={"workers": WORKERS, "users": args.users, "target_rate": args.users * args.user_rate,
+                              "seconds_per_run": seconds, "runs_per_side": len(order) // 2})  # fmt: skip
+    record.add("master CPU per second without rules", off * 1000, "ms/s", note="median of the runs")
+    record.add("master CPU per second with 10 live rules", on * 1000, "ms/s")
+    record.add("master CPU with rules / without", on / off if off else None, "x")
+    record.add("failed runs", sum(r["exit"] != 0 for r in runs), goal=("==", 0))
+    record.add(
+        "gated runs without slo_live.json", sum(not r["record"] for r in runs if r["rules"]), goal=("==", 0)
+    )
+    record.write(args.json)
     print(f"\nLive SLO gate: master CPU, {WORKERS} workers, {args.users} users x {args.user_rate:g} req/s, "
           f"{seconds} s per run, median of {len(order) // 2} runs per row, {os.cpu_count()} cores "
           f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)\n")  # fmt: skip
@@ -149,9 +147,7 @@ def main() -> int:
     print("|---:|---:|---:|")
     print(f"| 0 | {off * 1000:.1f} | 1.00x |")
     print(f"| 10 | {on * 1000:.1f} | {on / off:.2f}x |")
-    if args.json:
-        args.json.write_text(json.dumps(record, indent=2) + "\n")
-    return 0 if all(r["exit"] == 0 for r in runs) and all(r["record"] for r in runs if r["rules"]) else 1
+    return 0 if record.passed else 1
 
 
 if __name__ == "__main__":
