@@ -16,8 +16,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from record import Record, add_json_option  # noqa: E402 - a sibling script
 
 from runs.cluster import start_local_cluster  # noqa: E402

@@ -22,10 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from record import Record, add_json_option  # noqa: E402 - a sibling script
+from record import Record, add_json_option  # a sibling script
 
 from runs.cluster import start_local_cluster  # noqa: E402
 from runs.processes import start_service  # noqa: E402

@@ -19,13 +19,11 @@ import argparse
 import re
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 # The sandbox benchmark's identify script (PUT /api/v1/customers/{id}, demo credentials).
 from bench_sandbox import LUA  # noqa: E402 - a sibling script; python puts benchmarks/ on sys.path

@@ -22,7 +22,6 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from record import Record, add_json_option  # noqa: E402 - a sibling script
 

@@ -6,20 +6,10 @@ Pick users by name, ``--tags``/``--class-picker``; pick the shape with ``--shape
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Locust imports this file by path; the repository root must be importable for the packages below
-# (a path entry, not I/O, and only when run from a checkout that is not installed).
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import locustfiles.gate  # noqa: E402, F401 - --slo: live SLO rules judged on the master
-import locustfiles.master_watch  # noqa: E402, F401 - workers exit when their master is gone
-import locustfiles.monitoring  # noqa: E402, F401 - the sampler and the web UI's Customer.io tab
-import locustfiles.plugin  # noqa: E402, F401 - options, validation, pools, probe report
-from locustfiles import shapes, users  # noqa: E402
+import locustfiles.master_watch  # noqa: F401 - workers exit when their master is gone
+import locustfiles.monitoring  # noqa: F401 - the sampler and the web UI's Customer.io tab
+import locustfiles.plugin  # noqa: F401 - options, validation, pools, probe report
+from locustfiles import shapes, users
 
 # Headless runs use the first shape class found here, so OptionShape (--shape) comes first; the
 # others are for --class-picker. Plain assignments keep that order whatever the import sorter does.

@@ -48,4 +48,5 @@ def test_no_module_is_found_by_path():
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text()
             assert "spec_from_file_location" not in text, path
+            assert "sys.path" not in text, f"{path} puts a path on sys.path to find modules"
             assert "master_watch.py" not in text or path.name == "master_watch.py", path
