@@ -16,7 +16,7 @@ from typing import Any
 from cio_contract.limits import DEFAULT_LIMITS, Limits
 from cio_contract.validation import METRICS, OBJECT_ACTIONS, PERSON_ACTIONS, PUSH_METRICS
 
-__all__ = ["body_schema", "param_schemas", "send_at_limit"]
+__all__ = ["BODILESS", "body_schema", "param_schemas", "send_at_limit"]
 
 Schema = dict[str, Any]
 
@@ -24,6 +24,8 @@ _INT64: Schema = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _UNIX: Schema = {"type": ["integer", "null"], "minimum": -(2**63), "maximum": 2**63 - 1,
                  "description": "Unix seconds (an integer)"}  # fmt: skip
 _TRUTHY: Schema = {"not": {"enum": [None, False, 0, "", [], {}]}, "description": "any value but an empty one"}
+BODILESS = frozenset({"delete", "suppress", "unsuppress", "region", "delete_device"})
+"""Endpoints that take no request body (a body sent anyway is ignored); every other one needs one."""
 _DOT_SEGMENTS = {"not": {"enum": [".", ".."]}}  # a URL path cannot carry these as a segment
 
 
@@ -206,7 +208,7 @@ def body_schema(name: str, limits: Limits = DEFAULT_LIMITS) -> Schema | None:
     delivery = {"delivery_id": {"type": "string", "pattern": r"\S"}, "timestamp": _UNIX}
     bodies: dict[str, Schema | None] = {
         "identify": _identify(limits),
-        "delete": None, "suppress": None, "unsuppress": None, "region": None, "delete_device": None,
+        **dict.fromkeys(BODILESS),
         "track": _event(limits, anonymous=False),
         "track_anonymous": _event(limits, anonymous=True),
         "add_device": _object({"device": _object({"id": {"type": "string", "minLength": 1},

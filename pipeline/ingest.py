@@ -21,8 +21,10 @@ from typing import Any
 import orjson
 
 from cio_contract import (
+    ENDPOINTS,
     UNAUTHORIZED_MESSAGE,
     Api,
+    Limits,
     Router,
     Violation,
     error_body,
@@ -31,6 +33,8 @@ from cio_contract import (
     validate_v2_batch,
     validate_v2_operation,
 )
+from cio_contract.openapi import openapi_document as contract_document
+from cio_contract.schemas import BODILESS
 from httpserver import EMPTY_OK, HttpServer, Request, json_response, raw_response
 from pipeline.config import IngestConfig
 from pipeline.envelope import Envelope, is_event, person_key
@@ -39,7 +43,7 @@ from pipeline.kafka import AsyncProducer, KafkaUnavailable, producer_settings
 from pipeline.memory import MemoryGuard
 from pipeline.metrics import CONTENT_TYPE, IngestMetrics
 
-__all__ = ["IngestService", "serve"]
+__all__ = ["IngestService", "openapi_document", "serve"]
 
 log = logging.getLogger("pipeline.ingest")
 _ACCEPTED_ENDPOINTS = frozenset(
@@ -297,8 +301,17 @@ class IngestService:
         counter.inc()
 
 
+def openapi_document(limits: Limits) -> dict[str, Any]:
+    """The OpenAPI document of what ingest serves: its Track subset of the contract, plus its 503."""
+    endpoints = [e for e in ENDPOINTS if e.name in _ACCEPTED_ENDPOINTS]
+    description = ("The pipeline's ingest service: Customer.io's Track API (v1 and v2) answered 200 only "
+                   "once the call is kept in Kafka; 503 with Retry-After when it cannot keep it now.")  # fmt: skip
+    return contract_document(endpoints, "Customer.io load-scale ingest", description, limits,
+                             {"503": "Cannot keep the call now (broker, queue or memory bound); retry later"})  # fmt: skip
+
+
 def _parse(raw: bytes, name: str) -> Any:
-    if not raw and name not in ("v2_entity", "v2_batch", "merge_customers"):
+    if not raw and name in BODILESS:
         return {}
     try:
         return orjson.loads(raw)
