@@ -8,6 +8,7 @@ private loopback ports (``/__sandbox/_local/...``) and merges the answers.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import os
 import time
 from collections.abc import Awaitable
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["Admin"]
 
 _LOCAL = "/__sandbox/_local/"
+_HEALTH = "/__sandbox/health"  # liveness probes come from the node, never with a token; it tells nothing
 
 
 class Admin:
@@ -39,11 +41,12 @@ class Admin:
         app.admin = self
         self._endpoint_names = {e.name for e in ENDPOINTS}
 
-    def handle(self, method: str, target: str, body: bytes, loopback: bool) -> bytes | Awaitable[bytes]:
-        if not (loopback or self.app.config.admin_open):
-            message = "the admin API answers loopback clients only; start the sandbox with --admin-open"
-            return json_response(403, {"error": message})
+    def handle(
+        self, method: str, target: str, body: bytes, loopback: bool, auth: bytes | None = None
+    ) -> bytes | Awaitable[bytes]:
         url = urlsplit(target)
+        if not loopback and not (method == "GET" and url.path == _HEALTH) and not self._authorized(auth):
+            return self._refused(auth)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         path = url.path.rstrip("/")
         route = (method, path)
@@ -57,6 +60,22 @@ class Admin:
                 return json_response(405, {"error": f"method not allowed: {method} {path}"}, headers=allow)
             return json_response(404, {"error": f"no such admin endpoint: {method} {path}"})
         return handler(query, body)
+
+    def _authorized(self, auth: bytes | None) -> bool:
+        token = self.app.config.admin_token
+        if not token or not auth:
+            return False
+        # Constant time: the comparison must not tell a remote client how much of its guess was right.
+        return hmac.compare_digest(auth, b"Bearer " + token.encode())
+
+    def _refused(self, auth: bytes | None) -> bytes:
+        if not self.app.config.admin_token:
+            message = "the admin API answers loopback clients only; start the sandbox with SANDBOX_ADMIN_TOKEN (or --admin-token) and send 'Authorization: Bearer <token>'"
+            return json_response(403, {"error": message})
+        message = "the admin API needs 'Authorization: Bearer <token>' from non-loopback clients" + (
+            "; the token sent is wrong" if auth else ""
+        )
+        return json_response(401, {"error": message}, headers=b"WWW-Authenticate: Bearer\r\n")
 
     def _routes(self) -> dict[tuple[str, str], Any]:
         return {
@@ -103,7 +122,7 @@ class Admin:
             "processes": config.processes,
             "store_mode": config.store_mode,
             "workspaces": [
-                {"site_id": ws.site_id, "rate_limits": {api: _policy_doc(p) for api, p in ws.rate.items()}}
+                {"workspace": ws.label, "rate_limits": {api: _policy_doc(p) for api, p in ws.rate.items()}}
                 for ws in config.workspaces
             ],
             "limits": {k: getattr(config.limits, k) for k in config.limits.__dataclass_fields__},
@@ -113,7 +132,7 @@ class Admin:
         """The rate policies in force, per workspace and API."""
         app = self.app
         return {
-            ws.site_id: {api: _policy_doc(app.limiter.policy(index, i)) for i, api in enumerate(APIS)}
+            ws.label: {api: _policy_doc(app.limiter.policy(index, i)) for i, api in enumerate(APIS)}
             for index, ws in enumerate(app.config.workspaces, start=1)
         }
 

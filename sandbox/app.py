@@ -161,7 +161,7 @@ class Sandbox:
         endpoint, params, known = route
         if endpoint is None:
             if known is ADMIN:
-                return self.admin.handle(method, path, body, loopback)
+                return self.admin.handle(method, path, body, loopback, auth)
             return self._unmatched(method, path, known)
         e = self._endpoint_index[endpoint.name]
         api = self._api_index[endpoint.name]

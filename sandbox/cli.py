@@ -26,6 +26,7 @@ from sandbox.config import (
     RatePolicy,
     SandboxConfig,
     WorkspaceConfig,
+    check_workspace_name,
     load_yaml,
     parse_rate_limit,
     parse_workspace,
@@ -131,10 +132,12 @@ def _workspace_from_mapping(i: int, entry: Any, policies: dict[str, RatePolicy])
         if mode not in RATE_MODES:
             raise ConfigError(f"{where}.rate_mode: {mode!r} is not one of {', '.join(RATE_MODES)}")
         rate = {api: replace(p, mode=mode) for api, p in rate.items()}
+    site = str(entry["site_id"])
+    name = check_workspace_name(entry["name"], site, where) if "name" in entry else None
     return WorkspaceConfig(
-        str(entry["site_id"]), track,
+        site, track,
         _secret(entry, "app_api_key", where) or track,
-        _secret(entry, "cdp_write_key", where) or track, rate,
+        _secret(entry, "cdp_write_key", where) or track, rate, name,
     )  # fmt: skip
 
 
@@ -170,9 +173,14 @@ def _workspaces(
     if not result:
         result.append(WorkspaceConfig(*DEMO_WORKSPACE, rate=dict(policies)))
     sites = [w.site_id for w in result]
-    duplicates = {s for s in sites if sites.count(s) > 1}
-    if duplicates:
-        raise ConfigError(f"workspace site ids must be unique; repeated: {', '.join(sorted(duplicates))}")
+    if len(set(sites)) < len(sites):
+        # Naming the repeated id would print a secret.
+        raise ConfigError("workspace site ids must be unique; one is configured twice (check --config, "
+                          "--workspace and SANDBOX_WORKSPACES)")  # fmt: skip
+    labels = [w.label for w in result]
+    repeated = {label for label in labels if labels.count(label) > 1}
+    if repeated:
+        raise ConfigError(f"workspace names must be unique; repeated: {', '.join(sorted(repeated))}")
     return tuple(result)
 
 
@@ -196,7 +204,7 @@ def build_config(values: dict[str, Any], data: dict[str, Any]) -> SandboxConfig:
         dedup_window=values["dedup_window"], max_body_bytes=values["max_body_bytes"],
         track_v1_body_bytes=values["track_v1_body_bytes"],
         faults=_faults_arg(values["faults"]) if values["faults"] else (data.get("faults") or {}),
-        tls_cert=values["tls_cert"], tls_key=values["tls_key"], admin_open=values["admin_open"],
+        tls_cert=values["tls_cert"], tls_key=values["tls_key"], admin_token=values["admin_token"],
         server=server_limits.from_values(values),
     )  # fmt: skip
     _check(config)
@@ -222,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["gen-cert"]:
             return _gen_cert(argv[1:])
+        _refuse_admin_open(argv, os.environ)
         values, data = parse(argv)
         config = build_config(values, data)
         from sandbox.faults import compile_document
@@ -246,6 +255,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+
+
+def _refuse_admin_open(argv: Sequence[str], environ: Mapping[str, str]) -> None:
+    # The bare switch opened the admin API (faults, reset, stored people) to any client that could
+    # reach the port; say what replaced it rather than "unrecognized arguments".
+    if "--admin-open" in argv or environ.get("SANDBOX_ADMIN_OPEN"):
+        raise ConfigError(
+            "--admin-open (SANDBOX_ADMIN_OPEN) was replaced by a token: set SANDBOX_ADMIN_TOKEN (or "
+            "--admin-token); non-loopback clients then send 'Authorization: Bearer <token>'"
+        )
 
 
 def _endpoint_names() -> set[str]:

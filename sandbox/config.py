@@ -6,6 +6,8 @@ line saying what is wrong and how to fix it (the CLI prints it and exits 2).
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -55,18 +57,32 @@ class RatePolicy:
 
 @dataclass(frozen=True)
 class WorkspaceConfig:
-    site_id: str
-    track_api_key: str
-    app_api_key: str
-    cdp_write_key: str
+    site_id: str = field(repr=False)
+    track_api_key: str = field(repr=False)
+    app_api_key: str = field(repr=False)
+    cdp_write_key: str = field(repr=False)
     rate: dict[str, RatePolicy] = field(default_factory=dict)
     """Rate policy per API name (``track``, ``app``, ``cdp``)."""
+    name: str | None = None
+    """The configured ``name``; see :attr:`label`."""
+
+    @property
+    def label(self) -> str:
+        """How stats, stored records and metric labels name this workspace: never the site id (a
+        secret). The configured ``name``, ``demo`` for the demo workspace, else ``ws-`` and the first
+        8 hex digits of the site id's SHA-256 (stable, so runs compare; not reversible in practice)."""
+        if self.name:
+            return self.name
+        if self.site_id == DEMO_WORKSPACE[0]:
+            return DEMO_LABEL
+        return "ws-" + hashlib.sha256(self.site_id.encode()).hexdigest()[:8]
 
     def policy(self, api: Api | str) -> RatePolicy:
         return self.rate[str(api)]
 
 
 DEMO_WORKSPACE = ("demo-site", "demo-track-key", "demo-app-key", "demo-cdp-key")
+DEMO_LABEL = "demo"
 
 
 @dataclass(frozen=True)
@@ -90,10 +106,25 @@ class SandboxConfig:
     faults: dict[str, Any]
     tls_cert: str | None
     tls_key: str | None
-    admin_open: bool
-    """Serve ``/__sandbox`` and ``/metrics`` to non-loopback clients too (compose/k8s networks)."""
     server: ServerLimits
     """What one client can make a sandbox process hold (headers, deadlines, connections)."""
+    admin_token: str | None = field(default=None, repr=False)
+    """Non-loopback clients reach ``/__sandbox`` and ``/metrics`` only with ``Bearer <token>``;
+    without a token only loopback clients do (the health check excepted)."""
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+
+
+def check_workspace_name(name: object, site_id: str, where: str) -> str:
+    """A workspace ``name`` from the config: shown in stats and metrics instead of the site id."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{where}.name: {name!r} must be 1-40 letters, digits, '-', '_' or '.'")
+    if name == site_id:
+        raise ConfigError(
+            f"{where}.name: must not be the site id (a secret shown nowhere); pick another name"
+        )
+    return name
 
 
 def parse_rate_limit(text: str) -> tuple[str, RateLimit]:

@@ -63,7 +63,7 @@ class SandboxCollector:
         for index, ws in enumerate(self._app.config.workspaces, start=1):
             for api_index, api in enumerate(APIS):
                 policy = self._app.limiter.policy(index, api_index)
-                gauge.add_metric([ws.site_id, api], policy.limit.per_second if policy.mode != "off" else 0.0)
+                gauge.add_metric([ws.label, api], policy.limit.per_second if policy.mode != "off" else 0.0)
         return gauge
 
 

@@ -18,6 +18,16 @@ STORE_MODES = ("full", "count")
 _P = ("sandbox",)
 
 
+def _token_problem(value: object) -> str | None:
+    text = str(value)
+    if len(text) < 16 or any(c.isspace() for c in text):
+        return (
+            "must be at least 16 characters without spaces; make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+        )
+    return None
+
+
 def _documented_limits() -> str:
     return ", ".join(
         f"{api}={limit.requests}" + (f"/{limit.per_seconds:g}" if limit.per_seconds != 1 else "")
@@ -205,12 +215,15 @@ OPTIONS = Options(
             metavar="JSON|@FILE",
         ),  # fmt: skip
         Option(
-            "--admin-open",
-            False,
-            "serve /__sandbox and /metrics to non-loopback clients (container networks)",
-            env="SANDBOX_ADMIN_OPEN",
+            "--admin-token",
+            None,
+            "token non-loopback clients must send (Authorization: Bearer TOKEN) to reach /__sandbox and "
+            "/metrics; without one only loopback clients are served (prefer the environment variable)",
+            env="SANDBOX_ADMIN_TOKEN",
             processes=_P,
-            kind="flag",
+            metavar="TOKEN",
+            secret=True,
+            check=_token_problem,
         ),  # fmt: skip
         *server_limits.options("SANDBOX", "sandbox"),
     ),

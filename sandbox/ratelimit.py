@@ -69,13 +69,13 @@ class RateLimiter:
             self._policies = [[_policy(p) for p in ws] for ws in document]
 
     def update(self, workspaces: list[str], changes: Any) -> None:
-        """Apply ``{site_id or "*": {api: {requests, per_seconds, burst, mode, ...}}}`` in every process.
+        """Apply ``{workspace name or "*": {api: {requests, per_seconds, burst, mode, ...}}}`` in every process.
 
         Raises ConfigError naming the key at fault; nothing changes then.
         """
         self.refresh()
         if not isinstance(changes, dict):
-            raise ConfigError("limits: expected {site_id or '*': {api: {requests, per_seconds, ...}}}")
+            raise ConfigError("limits: expected {workspace name or '*': {api: {requests, per_seconds, ...}}}")
         policies = [list(ws) for ws in self._policies]
         for site, apis in changes.items():
             if site != "*" and site not in workspaces[1:]:

@@ -32,7 +32,7 @@ __all__ = ["build_shared", "serve"]
 
 
 def build_shared(config: SandboxConfig) -> tuple[SharedMemory, Accounting, RateLimiter]:
-    accounting = Accounting([ws.site_id for ws in config.workspaces])
+    accounting = Accounting([ws.label for ws in config.workspaces])
     # Index 0 is the "_unknown" workspace: its policy is never consulted, any will do.
     policies = [config.workspaces[0].rate, *(ws.rate for ws in config.workspaces)]
     limiter = RateLimiter(policies)

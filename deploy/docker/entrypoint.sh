@@ -19,8 +19,9 @@ case "$role" in
     exec locust -f "$LOCUSTFILE" --worker \
       --master-host "${LOCUST_MASTER_NODE_HOST:-master}" --master-port "${LOCUST_MASTER_NODE_PORT:-5557}" "$@" ;;
   sandbox)
-    # --admin-open: Prometheus and the monitoring sampler scrape it from other containers.
-    exec python -m sandbox --host 0.0.0.0 --port "${SANDBOX_PORT:-8080}" --admin-open "$@" ;;
+    # Prometheus and the monitoring sampler scrape /metrics from other containers: set
+    # SANDBOX_ADMIN_TOKEN (they send it as a Bearer token); without it only the health check answers them.
+    exec python -m sandbox --host 0.0.0.0 --port "${SANDBOX_PORT:-8080}" "$@" ;;
   ingest | sender)
     exec python -m pipeline "$role" "$@" ;;
   report)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ HISTORY_FILE = "system_history.csv"
 
 def add_arguments(parser: Any) -> None:
     """Add the options to Locust's parser (``events.init_command_line_parser``)."""
-    OPTIONS.add_to(parser)
+    for option, action in zip(OPTIONS, OPTIONS.add_to(parser), strict=True):
+        # Locust reads this attribute off each action for its web UI; the token never goes there.
+        action.include_in_web_ui = option.web
 
 
 def _metrics_url(value: str) -> str:
@@ -94,6 +96,16 @@ OPTIONS = Options(
             high=60,
             metavar="SECONDS",
         ),  # fmt: skip
+        _o(
+            "--metrics-token",
+            None,
+            "sent as 'Authorization: Bearer TOKEN' with each scrape: the sandbox's admin token, which "
+            "it asks of clients that are not on loopback",
+            env="SANDBOX_ADMIN_TOKEN",
+            metavar="TOKEN",
+            secret=True,
+            web=False,
+        ),  # fmt: skip
     ),
     description="target-side metrics sampled each second",
 )
@@ -107,6 +119,8 @@ class Settings:
     history_path: Path | None = None
     target_metrics: bool = True
     interval: float = OPTIONS.default("metrics_interval")
+    token: str | None = field(default=None, repr=False)
+    """Bearer token for the scrapes (the sandbox's admin token); never shown."""
     csv_prefix: Path | None = None
     """Locust's --csv prefix: the analysis report reads the run's files from there."""
 
@@ -131,5 +145,6 @@ def settings_from(options: Any) -> Settings:
         history_path=history_path,
         target_metrics=not getattr(options, "no_target_metrics", False),
         interval=getattr(options, "metrics_interval", None) or OPTIONS.default("metrics_interval"),
+        token=getattr(options, "metrics_token", None) or None,
         csv_prefix=csv_prefix,
     )

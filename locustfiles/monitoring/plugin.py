@@ -30,7 +30,9 @@ class Monitor:
         if self.sampler is not None:
             self.sampler.stop()
         urls = self.settings.urls_for(_target_host(self.environment))
-        self.sampler = SystemSampler(urls, self.settings.history_path, interval=self.settings.interval)
+        self.sampler = SystemSampler(
+            urls, self.settings.history_path, interval=self.settings.interval, token=self.settings.token
+        )
         self.sampler.start()
         shown = ", ".join(s.shown_url for s in self.sampler.sources) or "none (no metrics endpoint)"
         log.info("Sampling target metrics every %g s from %s", self.settings.interval, shown)

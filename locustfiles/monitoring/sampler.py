@@ -54,8 +54,10 @@ class SystemSampler:
         *,
         interval: float = 1.0,
         timeout: float = 0.8,
+        token: str | None = None,
     ):
         self.sources = [SourceState(url) for url in dict.fromkeys(urls)]
+        self._token = token
         self.csv_path = csv_path
         self.interval = interval
         self.timeout = min(timeout, interval * 0.8)
@@ -124,7 +126,7 @@ class SystemSampler:
         return row
 
     def _scrape_all(self) -> None:
-        jobs = [gevent.spawn(scrape, source.url, self.timeout) for source in self.sources]
+        jobs = [gevent.spawn(scrape, source.url, self.timeout, self._token) for source in self.sources]
         gevent.joinall(jobs, timeout=self.timeout + 0.2)
         for source, job in zip(self.sources, jobs, strict=True):
             result: Scrape | None = job.value if job.successful() else None

@@ -41,8 +41,11 @@ class Scrape:
         return self.samples is not None
 
 
-def scrape(url: str, timeout: float) -> Scrape:
-    """GET ``url`` and parse it, giving up after ``timeout`` seconds in total (connect + read)."""
+def scrape(url: str, timeout: float, token: str | None = None) -> Scrape:
+    """GET ``url`` and parse it, giving up after ``timeout`` seconds in total (connect + read).
+
+    ``token`` goes out as ``Authorization: Bearer``: the sandbox asks it of non-loopback clients.
+    """
     started = time.time()
     # gevent.Timeout bounds the whole exchange; requests' own timeout is per socket read only, so a
     # server trickling bytes would otherwise hold the sampler for ever. It is a BaseException, so
@@ -50,7 +53,7 @@ def scrape(url: str, timeout: float) -> Scrape:
     deadline = gevent.Timeout(timeout)
     deadline.start()
     try:
-        return Scrape(url, started, parse(_get_text(url, timeout)))
+        return Scrape(url, started, parse(_get_text(url, timeout, token)))
     except gevent.Timeout as exc:
         if exc is not deadline:
             raise
@@ -71,13 +74,16 @@ class _Unusable(Exception):
     """The endpoint answered, but not with a Prometheus metrics page."""
 
 
-def _get_text(url: str, timeout: float) -> str:
+def _get_text(url: str, timeout: float, token: str | None = None) -> str:
     # A fresh connection per scrape: one TCP handshake a second is nothing, and a scrape cut short
     # by the deadline cannot leave a half-read response in a shared pool.
     verify = urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1")
-    with requests.get(
-        url, timeout=timeout, stream=True, verify=verify, headers={"Connection": "close"}
-    ) as response:
+    headers = {"Connection": "close"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    with requests.get(url, timeout=timeout, stream=True, verify=verify, headers=headers) as response:
+        if response.status_code in (401, 403):
+            raise _Unusable(f"HTTP {response.status_code}: set SANDBOX_ADMIN_TOKEN (or --metrics-token)")
         if response.status_code != 200:
             raise _Unusable(f"HTTP {response.status_code} (no metrics endpoint)")
         body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)

@@ -148,7 +148,7 @@ def wait_for_group(senders: list[ManagedProcess], partitions: int, timeout: floa
 class StatsSampler:
     """Samples the sandbox's Track counters ten times a second in a thread (per-second windows)."""
 
-    def __init__(self, sandbox_url: str, workspace: str = "demo-site"):
+    def __init__(self, sandbox_url: str, workspace: str = "demo"):
         import threading
 
         self.url = sandbox_url

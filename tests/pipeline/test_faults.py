@@ -43,7 +43,7 @@ RSS_BOUND_MB = 200
 
 
 def _track(sandbox_url: str) -> dict[str, int]:
-    return sandbox_stats(sandbox_url)["workspaces"]["demo-site"]["apis"]["track"]
+    return sandbox_stats(sandbox_url)["workspaces"]["demo"]["apis"]["track"]
 
 
 def test_target_outage_503_loses_nothing(

@@ -44,7 +44,7 @@ def test_official_sdk_through_the_pipeline(broker: Broker, topics: Topics, redis
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            stats = admin_call(sandbox.url, "stats")["workspaces"]["demo-site"]["apis"]["track"]
+            stats = admin_call(sandbox.url, "stats")["workspaces"]["demo"]["apis"]["track"]
             if stats["operations_accepted"] >= 10:
                 break
             time.sleep(0.3)

@@ -193,7 +193,7 @@ def test_stats_count_every_request(fresh_sandbox):
         requests.put(f"{url}/api/v1/customers/x", json={}, auth=("other-site", "bad"))
         s.get(f"{url}/nowhere")
     stats = sandbox_stats(url)
-    demo = stats["workspaces"]["demo-site"]
+    demo = stats["workspaces"]["demo"]
     assert demo["endpoints"]["identify"]["accepted"] == 5
     assert demo["endpoints"]["identify"]["unauthorized"] == 1
     assert demo["endpoints"]["identify"]["stats_name"] == "/api/v1/customers/[id]"
@@ -223,10 +223,10 @@ def test_duplicate_event_ids_are_counted_once_stored(fresh_sandbox):
             )
     assert admin_call(url, "events?person=d")["count"] == 1
     assert admin_call(url, "duplicates") == {
-        "duplicates": [{"workspace": "demo-site", "id": "01DUP", "count": 3}],
+        "duplicates": [{"workspace": "demo", "id": "01DUP", "count": 3}],
         "total": 2,
     }
-    assert sandbox_stats(url)["workspaces"]["demo-site"]["totals"]["duplicates"] == 2
+    assert sandbox_stats(url)["workspaces"]["demo"]["totals"]["duplicates"] == 2
 
 
 def test_reset_clears_counters_and_store(fresh_sandbox):
@@ -247,10 +247,10 @@ def test_health_openapi_and_metrics(sandbox, track):
     track.put(f"{sandbox.url}/api/v1/customers/m1", json={})
     text = requests.get(f"{sandbox.url}/metrics").text
     assert (
-        'sandbox_requests_total{api="track",endpoint="/api/v1/customers/[id]",outcome="accepted",workspace="demo-site"}'
+        'sandbox_requests_total{api="track",endpoint="/api/v1/customers/[id]",outcome="accepted",workspace="demo"}'
         in text
     )
-    assert 'sandbox_rate_limit_per_second{api="track",workspace="demo-site"} 1e+06' in text
+    assert 'sandbox_rate_limit_per_second{api="track",workspace="demo"} 1e+06' in text
     assert "sandbox_operations_accepted_total" in text and "sandbox_duplicate_events_total" in text
 
 

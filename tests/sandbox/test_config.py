@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import textwrap
@@ -60,15 +61,15 @@ def test_yaml_workspaces_have_their_own_keys_and_limits(tmp_path, monkeypatch):
         rate_mode: reject
         rate_limits: {app: {requests: 20}}
         workspaces:
-          - {site_id: shop-a, track_api_key: a-track, app_api_key: a-app, cdp_write_key: a-cdp,
+          - {site_id: shop-a, name: store-a, track_api_key: a-track, app_api_key: a-app, cdp_write_key: a-cdp,
              rate_limits: {track: {requests: 5, per_seconds: 1, burst: 0}}}
-          - {site_id: shop-b, track_api_key_env: SHOP_B_TRACK_KEY, app_api_key: b-app, rate_mode: drop}
+          - {site_id: shop-b, name: store-b, track_api_key_env: SHOP_B_TRACK_KEY, app_api_key: b-app, rate_mode: drop}
         """)
     )
     with running_sandbox("--config", str(config), log_dir=tmp_path) as sb:
         assert sb.info["workspaces"] == 2
         assert "shop-a" not in sb.log_text() and "shop-a" not in (tmp_path / "sandbox.ready.json").read_text()
-        assert set(sandbox_stats(sb.url)["workspaces"]) >= {"shop-a", "shop-b"}
+        assert set(sandbox_stats(sb.url)["workspaces"]) >= {"store-a", "store-b"}  # names, not site ids
         assert (
             requests.put(f"{sb.url}/api/v1/customers/u", json={}, auth=("shop-a", "b-secret")).status_code
             == 401
@@ -87,13 +88,13 @@ def test_yaml_workspaces_have_their_own_keys_and_limits(tmp_path, monkeypatch):
     assert 429 in a and a.count(200) <= 2
     assert b == [200] * 10
     assert app.status_code == 200
-    assert stats["shop-a"]["rate_limits"]["track"] == {
+    assert stats["store-a"]["rate_limits"]["track"] == {
         "requests": 5, "per_seconds": 1.0, "burst": 0, "per_second": 5.0, "mode": "reject",
         "retry_after": 0.0, "block_seconds": 10.0,
     }  # fmt: skip
-    assert stats["shop-b"]["rate_limits"]["track"]["mode"] == "drop"
-    assert stats["shop-a"]["rate_limits"]["app"]["requests"] == 20
-    assert stats["shop-a"]["totals"]["unauthorized"] == 1
+    assert stats["store-b"]["rate_limits"]["track"]["mode"] == "drop"
+    assert stats["store-a"]["rate_limits"]["app"]["requests"] == 20
+    assert stats["store-a"]["totals"]["unauthorized"] == 1
 
 
 def test_workspace_option_and_env(tmp_path, monkeypatch):
@@ -102,7 +103,9 @@ def test_workspace_option_and_env(tmp_path, monkeypatch):
     with running_sandbox("--workspace", "cli-site:cli-key:cli-app:cli-cdp", log_dir=tmp_path) as sb:
         assert sb.info["workspaces"] == 2
         assert "env-site" not in sb.log_text()
-        assert set(sandbox_stats(sb.url)["workspaces"]) - {"_unknown"} == {"env-site", "cli-site"}
+        # Unnamed workspaces appear under a short hash of their site id, never the site id itself.
+        labels = {"ws-" + hashlib.sha256(site.encode()).hexdigest()[:8] for site in ("env-site", "cli-site")}
+        assert set(sandbox_stats(sb.url)["workspaces"]) - {"_unknown"} == labels
         assert (
             requests.put(f"{sb.url}/api/v1/customers/u", json={}, auth=("env-site", "env-key")).status_code
             == 200

@@ -36,7 +36,7 @@ def test_error_ratio_by_status_per_endpoint(fresh_sandbox):
     assert r.json()["meta"]["error"].startswith("injected fault")
     failed = statuses.count(503)
     assert 140 < failed < 260 and set(statuses) == {200, 503}
-    identify = sandbox_stats(url)["workspaces"]["demo-site"]["endpoints"]["identify"]
+    identify = sandbox_stats(url)["workspaces"]["demo"]["endpoints"]["identify"]
     assert identify["fault"] == failed + 1  # the loop that fetched one 503 body stopped at it
 
 
@@ -64,7 +64,7 @@ def test_connection_reset(fresh_sandbox):
     _put_faults(url, {"track": {"reset_ratio": 1.0}})
     with pytest.raises(requests.ConnectionError):
         requests.post(f"{url}/api/v1/customers/r/events", json={"name": "e"}, auth=AUTH, timeout=5)
-    assert sandbox_stats(url)["workspaces"]["demo-site"]["endpoints"]["track"]["fault"] == 1
+    assert sandbox_stats(url)["workspaces"]["demo"]["endpoints"]["track"]["fault"] == 1
 
 
 def test_hang_until_client_timeout(fresh_sandbox):
@@ -111,5 +111,5 @@ def test_client_leaving_during_latency_is_still_counted(fresh_sandbox):
     with pytest.raises(requests.Timeout):
         requests.put(f"{url}/api/v1/customers/gone", json={}, auth=AUTH, timeout=0.1)
     time.sleep(0.1)
-    identify = sandbox_stats(url)["workspaces"]["demo-site"]["endpoints"]["identify"]
+    identify = sandbox_stats(url)["workspaces"]["demo"]["endpoints"]["identify"]
     assert identify["requests"] == identify["accepted"] == 1

@@ -168,7 +168,7 @@ class TestPipelines:
         assert requests.post(url, data=over, auth=CDP_AUTH).status_code == 200
         r = requests.post(url, data=over, auth=CDP_AUTH, headers={"X-Strict-Mode": "1"})
         assert r.status_code == 400 and r.json()["code"] == "too_large"
-        counters = sandbox_stats(fresh_sandbox.url)["workspaces"]["demo-site"]["endpoints"]["cdp_track"]
+        counters = sandbox_stats(fresh_sandbox.url)["workspaces"]["demo"]["endpoints"]["cdp_track"]
         assert (counters["accepted"], counters["too_large"]) == (1, 2)
 
     def test_batch_bytes(self, fresh_sandbox):
@@ -187,7 +187,7 @@ class TestPipelines:
             r = requests.post(url, data=body, auth=CDP_AUTH, headers={"X-Strict-Mode": "1"})
             assert r.status_code == strict_status
         assert r.json() == {"code": "too_large", "message": "batch cannot be larger than 512000 bytes"}
-        counters = sandbox_stats(fresh_sandbox.url)["workspaces"]["demo-site"]["endpoints"]["cdp_batch"]
+        counters = sandbox_stats(fresh_sandbox.url)["workspaces"]["demo"]["endpoints"]["cdp_batch"]
         assert (counters["accepted"], counters["too_large"], counters["operations_accepted"]) == (2, 2, 34)
 
 
@@ -244,7 +244,7 @@ def test_declared_oversize_is_refused_from_the_headers(fresh_sandbox):
     data = _raw(fresh_sandbox.url, head)
     assert data.startswith(b"HTTP/1.1 413 ")
     assert b'"request body cannot be larger than 4194304 bytes (declared 1000000000)"' in data
-    assert sandbox_stats(fresh_sandbox.url)["workspaces"]["demo-site"]["totals"]["too_large"] == 1
+    assert sandbox_stats(fresh_sandbox.url)["workspaces"]["demo"]["totals"]["too_large"] == 1
 
 
 def test_streamed_oversize_is_discarded_not_buffered(fresh_sandbox):
@@ -255,9 +255,7 @@ def test_streamed_oversize_is_discarded_not_buffered(fresh_sandbox):
     data = _raw(fresh_sandbox.url, head, chunks)
     assert data.startswith(b"HTTP/1.1 400 ")
     assert b"request body cannot be larger than 512000 bytes" in data
-    assert (
-        sandbox_stats(fresh_sandbox.url)["workspaces"]["demo-site"]["endpoints"]["v2_batch"]["too_large"] == 1
-    )
+    assert sandbox_stats(fresh_sandbox.url)["workspaces"]["demo"]["endpoints"]["v2_batch"]["too_large"] == 1
 
 
 @pytest.mark.parametrize("path", ["/api/v1/customers/u"])

@@ -64,7 +64,7 @@ def test_rate_limit_is_exact_across_processes(tmp_path):
         start = time.monotonic()
         sent = _hammer(sb.url, 100_000, 4, 2.0)
         elapsed = time.monotonic() - start
-        stats = sandbox_stats(sb.url)["workspaces"]["demo-site"]["apis"]["track"]
+        stats = sandbox_stats(sb.url)["workspaces"]["demo"]["apis"]["track"]
         assert stats["requests"] == sent
         assert sent > 2 * 200 * elapsed  # well over the limit
         assert stats["accepted"] <= 200 * elapsed + 1
@@ -91,7 +91,7 @@ def test_duplicates_are_exact_across_processes(tmp_path):
             assert r.status_code == 200
         assert admin_call(sb.url, "events?person=d")["count"] == 1
         assert admin_call(sb.url, "duplicates") == {
-            "duplicates": [{"workspace": "demo-site", "id": "01SAME", "count": 20}], "total": 19
+            "duplicates": [{"workspace": "demo", "id": "01SAME", "count": 20}], "total": 19
         }  # fmt: skip
         assert sandbox_stats(sb.url)["totals"]["duplicates"] == 19
 
@@ -100,22 +100,20 @@ def test_limits_change_at_run_time_in_every_process(tmp_path):
     """PUT /__sandbox/limits switches a workspace to drop at 5/s in both processes; bad input is 400."""
     with running_sandbox("--processes", "2", log_dir=tmp_path) as sb:
         changed = admin_call(
-            sb.url, "limits", "PUT", {"demo-site": {"track": {"requests": 5, "burst": 0, "mode": "drop"}}}
+            sb.url, "limits", "PUT", {"demo": {"track": {"requests": 5, "burst": 0, "mode": "drop"}}}
         )
-        assert (
-            changed["demo-site"]["track"]["mode"] == "drop" and changed["demo-site"]["app"]["requests"] == 10
-        )
+        assert changed["demo"]["track"]["mode"] == "drop" and changed["demo"]["app"]["requests"] == 10
         statuses = []
         for _ in range(30):
             r = requests.put(f"{sb.url}/api/v1/customers/x", json={}, auth=("demo-site", "demo-track-key"),
                              headers={"Connection": "close"})  # fmt: skip
             statuses.append(r.status_code)
-        track = sandbox_stats(sb.url)["workspaces"]["demo-site"]["apis"]["track"]
+        track = sandbox_stats(sb.url)["workspaces"]["demo"]["apis"]["track"]
         assert (
             statuses == [200] * 30 and track["dropped"] >= 20 and track["accepted"] + track["dropped"] == 30
         )
         assert (
-            'sandbox_rate_limit_per_second{api="track",workspace="demo-site"} 5.0'
+            'sandbox_rate_limit_per_second{api="track",workspace="demo"} 5.0'
             in requests.get(f"{sb.url}/metrics").text
         )
         r = requests.put(f"{sb.url}/__sandbox/limits", json={"nope": {"track": {"requests": 1}}})

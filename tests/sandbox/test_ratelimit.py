@@ -125,14 +125,14 @@ def runs(tmp_path_factory) -> Iterator[dict[str, tuple[Run, dict]]]:
 
 
 def _recorded_within_5_percent(run: Run, stats: dict) -> None:
-    track = stats["workspaces"]["demo-site"]["apis"]["track"]
+    track = stats["workspaces"]["demo"]["apis"]["track"]
     elapsed = max(t for t, *_ in run.responses)
     expected = LIMIT * elapsed
     assert abs(track["accepted"] - expected) <= 0.05 * expected, (track["accepted"], expected)
 
 
 def _counters_add_up(run: Run, stats: dict) -> None:
-    track = stats["workspaces"]["demo-site"]["apis"]["track"]
+    track = stats["workspaces"]["demo"]["apis"]["track"]
     assert track["requests"] == len(run.responses) == stats["totals"]["requests"]
     outcomes = ("accepted", "rate_limited", "dropped", "blocked")
     assert sum(track[k] for k in outcomes) == len(run.responses)
@@ -144,7 +144,7 @@ def test_reject_records_the_limit(runs):
     run, stats = runs["reject"]
     _recorded_within_5_percent(run, stats)
     _counters_add_up(run, stats)
-    track = stats["workspaces"]["demo-site"]["apis"]["track"]
+    track = stats["workspaces"]["demo"]["apis"]["track"]
     assert run.count(429) == track["rate_limited"] > 0 and run.count(200) == track["accepted"]
     rejected = next(r for r in run.responses if r[1] == 429)
     assert rejected[2] == b'{"meta":{"error":"Your request is over the 50-per-second limit"}}'
@@ -167,9 +167,9 @@ def test_drop_answers_200_but_records_the_limit(runs):
     run, stats = runs["drop"]
     _recorded_within_5_percent(run, stats)
     _counters_add_up(run, stats)
-    track = stats["workspaces"]["demo-site"]["apis"]["track"]
+    track = stats["workspaces"]["demo"]["apis"]["track"]
     assert run.count(200) == len(run.responses) and track["dropped"] > 0.4 * len(run.responses)
-    people = stats["workspaces"]["demo-site"]["endpoints"]["identify"]["accepted"]
+    people = stats["workspaces"]["demo"]["endpoints"]["identify"]["accepted"]
     assert people == track["accepted"]
 
 
@@ -187,7 +187,7 @@ def test_block_blocks_for_its_configured_time(runs):
     assert any(s == 200 for t, s, *_ in responses if t > first_blocked + BLOCK_SECONDS), (
         "the block never ended"
     )
-    assert stats["workspaces"]["demo-site"]["apis"]["track"]["blocked"] > 0.5 * LIMIT * BLOCK_SECONDS
+    assert stats["workspaces"]["demo"]["apis"]["track"]["blocked"] > 0.5 * LIMIT * BLOCK_SECONDS
 
 
 @pytest.mark.slow
@@ -196,7 +196,7 @@ def test_default_refuses_nothing_at_95_percent(runs):
     name, limit, share, seconds = UNDER
     run, stats = runs[name]
     _counters_add_up(run, stats)
-    track = stats["workspaces"]["demo-site"]["apis"]["track"]
+    track = stats["workspaces"]["demo"]["apis"]["track"]
     offered = len(run.responses) / seconds
     print(f"offered {offered:.1f} req/s of {share * limit:g} for {seconds:g} s, {run.count(429)} x 429")
     assert run.count(429) == track["rate_limited"] == 0

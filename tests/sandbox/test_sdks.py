@@ -52,7 +52,7 @@ def test_track_sdk_over_tls(cio, tls_sandbox, tls_cert):
                {"type": "person", "action": "event", "identifiers": {"id": "sdk-3"}, "name": "batched"}])  # fmt: skip
     cio.delete("sdk-3")
     stats = _stats_over_tls(tls_sandbox, tls_cert)
-    demo = stats["workspaces"]["demo-site"]["endpoints"]
+    demo = stats["workspaces"]["demo"]["endpoints"]
     assert demo["identify"]["accepted"] >= 2 and demo["v2_batch"]["operations_accepted"] >= 2
     assert demo["merge_customers"]["accepted"] >= 1 and demo["delete_device"]["accepted"] >= 1
 
@@ -106,7 +106,7 @@ def test_cdp_sdk(fresh_sandbox):
     client.screen("cdp-1", "App", "Home")
     client.group("cdp-1", "g-1", {"name": "team"})
     client.alias("cdp-1", "cdp-old")
-    batch = sandbox_stats(fresh_sandbox.url)["workspaces"]["demo-site"]["endpoints"]["cdp_batch"]
+    batch = sandbox_stats(fresh_sandbox.url)["workspaces"]["demo"]["endpoints"]["cdp_batch"]
     assert (batch["accepted"], batch["operations_accepted"]) == (6, 6)
     names = [e["name"] for e in admin_call(fresh_sandbox.url, "events?person=cdp-1")["events"]]
     assert names == ["Order Completed", "Intro", "Home"]
@@ -124,7 +124,7 @@ def test_cdp_sdk_gzip(fresh_sandbox):
     """The CDP SDK with gzip=True sends Content-Encoding: gzip; the sandbox inflates and accepts it."""
     client = CdpClient(DEMO["cdp_write_key"], host=fresh_sandbox.url, sync_mode=True, gzip=True)
     client.track("gz-1", "Gzipped", {"n": 1})
-    batch = sandbox_stats(fresh_sandbox.url)["workspaces"]["demo-site"]["endpoints"]["cdp_batch"]
+    batch = sandbox_stats(fresh_sandbox.url)["workspaces"]["demo"]["endpoints"]["cdp_batch"]
     assert (batch["accepted"], batch["operations_accepted"]) == (1, 1)
 
 
