@@ -87,7 +87,7 @@ def preload(broker: Broker, topic: str, events: int, start: int) -> float:
 
 
 def _track(sandbox_url: str) -> dict[str, int]:
-    return admin_call(sandbox_url, "stats")["workspaces"]["demo-site"]["apis"]["track"]  # type: ignore[no-any-return]
+    return admin_call(sandbox_url, "stats")["workspaces"]["demo"]["apis"]["track"]  # type: ignore[no-any-return]
 
 
 def cpu_seconds(pid: int) -> float:
