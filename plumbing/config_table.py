@@ -21,6 +21,7 @@ __all__ = ["SUITE", "main", "render", "replace_section"]
 SUITE: tuple[tuple[str, str], ...] = (
     ("Traffic model (`locust -f locustfiles/locustfile.py`)", "locustfiles.options:OPTIONS"),
     ("Live monitoring (Locust master)", "locustfiles.monitoring.options:OPTIONS"),
+    ("Live SLO gate (Locust master)", "locustfiles.gate.plugin:OPTIONS"),
     ("Distributed runs (Locust worker)", "locustfiles.master_watch:OPTIONS"),
     ("Sandbox (`python -m sandbox`)", "sandbox.options:OPTIONS"),
     ("Pipeline, both services (`python -m pipeline ingest|sender`)", "pipeline.options:COMMON"),

@@ -27,28 +27,37 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from locustfiles.gate.windows import EntryWindow
+from plumbing.options import Options, declarer
 
 if TYPE_CHECKING:
     from analysis.rule_state import RuleState, SeriesWindow
     from analysis.slo import Threshold
 
-__all__ = ["LIVE_RECORD", "LiveGate", "add_arguments", "register"]
+__all__ = ["LIVE_RECORD", "OPTIONS", "LiveGate", "add_arguments", "register"]
 
 log = logging.getLogger(__name__)
 LIVE_RECORD = "slo_live.json"  # analysis.run.LIVE_RECORD reads it; analysis must not import Locust
 _TICK_S = 1.0
 
 
+OPTIONS = Options(
+    "Customer.io SLO gate",
+    (
+        declarer("LOCUST_", ("locust master",))(
+            "--slo",
+            None,
+            "YAML/JSON SLO rules, e.g. 'p95 < 500ms over 30s for 20s abort' (docs/slo.md); live rules are "
+            "judged on the master every second, and 'abort' stops the run with exit code 1",
+            metavar="FILE",
+        ),
+    ),
+    description="rules judged live and after the run",
+)
+
+
 def add_arguments(parser: Any) -> None:
     """``--slo FILE`` on Locust's parser (``events.init_command_line_parser``)."""
-    group = parser.add_argument_group("Customer.io SLO gate", "rules judged live and after the run")
-    group.add_argument(
-        "--slo",
-        metavar="FILE",
-        env_var="LOCUST_SLO",
-        help="YAML/JSON SLO rules, e.g. 'p95 < 500ms over 30s for 20s abort'. Live rules are judged on "
-        "the master every second; 'abort' stops the run with exit code 1.",
-    )
+    OPTIONS.add_to(parser)
 
 
 @dataclass
