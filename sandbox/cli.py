@@ -82,7 +82,9 @@ def _gen_cert(argv: Sequence[str]) -> int:
 
     p = argparse.ArgumentParser(prog="python -m sandbox gen-cert")
     p.add_argument("directory")
-    p.add_argument("--days", type=int, default=30)
+    p.add_argument(
+        "--days", type=int, default=30, help="validity of the certificate in days (default: %(default)s)"
+    )
     args = p.parse_args(argv)
     cert, key = generate_self_signed(args.directory, args.days)
     print(f"wrote {cert} and {key}; clients trust it with REQUESTS_CA_BUNDLE={cert}")

@@ -1,0 +1,62 @@
+"""Each CLI's --help shows every declared default, and the variable that sets it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from plumbing.options import Options
+
+
+def _suite() -> list[tuple[str, Callable[[], Any], list[Options]]]:
+    from analysis import options as analysis_options
+    from analysis.report import _parser as report_parser
+    from deploy import capacity
+    from pipeline import options as pipeline_options
+    from pipeline.cli import parser as pipeline_parser
+    from runs import options as runs_options
+    from runs.cli import _parser as runs_parser
+    from sandbox import options as sandbox_options
+    from sandbox.cli import parser as sandbox_parser
+
+    return [
+        ("sandbox", sandbox_parser, [sandbox_options.OPTIONS]),
+        ("ingest", lambda: pipeline_parser("ingest"), [pipeline_options.COMMON, pipeline_options.INGEST]),
+        ("sender", lambda: pipeline_parser("sender"), [pipeline_options.COMMON, pipeline_options.SENDER]),
+        ("runs", runs_parser, [runs_options.OPTIONS]),
+        ("report", report_parser, [analysis_options.OPTIONS]),
+        ("capacity", capacity._parser, [capacity.OPTIONS]),
+        ("locust", _locust_parser, _locust_tables()),
+    ]
+
+
+def _locust_tables() -> list[Options]:
+    from locustfiles import master_watch, options
+    from locustfiles.monitoring import options as monitoring
+
+    return [options.OPTIONS, monitoring.OPTIONS, master_watch.OPTIONS]
+
+
+def _locust_parser() -> Any:
+    from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
+
+    parser = get_empty_argument_parser(default_config_files=[])
+    setup_parser_arguments(parser)
+    for table in _locust_tables():
+        table.add_to(parser)
+    return parser
+
+
+@pytest.mark.parametrize("name", ["sandbox", "ingest", "sender", "runs", "report", "capacity", "locust"])
+def test_help_shows_every_declared_default(name):
+    _, build, tables = next(entry for entry in _suite() if entry[0] == name)
+    text = " ".join(build().format_help().split())
+    for option in (o for table in tables for o in table):
+        assert option.flag in text, option.flag
+        if option.env:
+            assert f"env {option.env}" in text, f"{option.flag}: no {option.env} in --help"
+        if option.secret or option.kind == "flag" or option.default in (None, "", []):
+            continue
+        assert f"default: {option.default}" in text, f"{option.flag}: default {option.default} not in --help"
