@@ -77,6 +77,12 @@ def _valid_v1_body(req: Request) -> tuple[Any, Result | None]:
     return body, (_v1_invalid(req, problems) if problems else None)
 
 
+def _invalid_v1_path(req: Request) -> Result | None:
+    """The 400 reply when the path's identifiers break the contract (calls without a body)."""
+    problems = _v1_problems(req)
+    return _v1_invalid(req, problems) if problems else None
+
+
 def identify(app: Recorder, req: Request) -> Result:
     body, refused = _valid_v1_body(req)
     if refused:
@@ -86,20 +92,17 @@ def identify(app: Recorder, req: Request) -> Result:
 
 
 def delete(app: Recorder, req: Request) -> Result:
-    problems = _v1_problems(req)
-    if problems:
-        return _v1_invalid(req, problems)
+    refused = _invalid_v1_path(req)
+    if refused:
+        return refused
     app.store.delete_person(req.workspace_name, req.params["id"])
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
 def _track(app: Recorder, req: Request, anonymous: bool) -> Result:
-    body = parse_body(req.body, empty_ok=False)
-    if body is _NOT_JSON:
-        return _not_json(req)
-    problems = _v1_problems(req, body)
-    if problems:
-        return _v1_invalid(req, problems)
+    body, refused = _valid_v1_body(req)
+    if refused:
+        return refused
     person = body.get("anonymous_id") if anonymous else req.params["id"]
     app.event(req, person, body["name"].strip(), body.get("type", "event"), body.get("id"), body.get("data"))
     return ACCEPTED, 1, 0, EMPTY_OK
@@ -114,28 +117,25 @@ def track_anonymous(app: Recorder, req: Request) -> Result:
 
 
 def add_device(app: Recorder, req: Request) -> Result:
-    body = parse_body(req.body, empty_ok=False)
-    if body is _NOT_JSON:
-        return _not_json(req)
-    problems = _v1_problems(req, body)
-    if problems:
-        return _v1_invalid(req, problems)
+    body, refused = _valid_v1_body(req)
+    if refused:
+        return refused
     app.store.device(req.workspace_name, req.params["id"], body["device"])
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
 def delete_device(app: Recorder, req: Request) -> Result:
-    problems = _v1_problems(req)
-    if problems:
-        return _v1_invalid(req, problems)
+    refused = _invalid_v1_path(req)
+    if refused:
+        return refused
     app.store.device(req.workspace_name, req.params["id"], {"id": req.params["device_id"]}, delete=True)
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
 def _suppression(app: Recorder, req: Request, suppressed: bool) -> Result:
-    problems = _v1_problems(req)
-    if problems:
-        return _v1_invalid(req, problems)
+    refused = _invalid_v1_path(req)
+    if refused:
+        return refused
     app.store.suppress(req.workspace_name, req.params["id"], suppressed)
     return ACCEPTED, 1, 0, EMPTY_OK
 
@@ -149,12 +149,9 @@ def unsuppress(app: Recorder, req: Request) -> Result:
 
 
 def merge_customers(app: Recorder, req: Request) -> Result:
-    body = parse_body(req.body, empty_ok=False)
-    if body is _NOT_JSON:
-        return _not_json(req)
-    problems = _v1_problems(req, body)
-    if problems:
-        return _v1_invalid(req, problems)
+    body, refused = _valid_v1_body(req)
+    if refused:
+        return refused
     primary, secondary = (next(iter(body[f].values())) for f in ("primary", "secondary"))
     app.store.merge(req.workspace_name, str(primary), str(secondary))
     return ACCEPTED, 1, 0, EMPTY_OK
