@@ -126,7 +126,12 @@ class LiveGate:
             self.windows.setdefault(label, EntryWindow(self.horizon_s)).push(entry, now)
         self._feed_series(now)
         for index, rule in enumerate(self.rules):
-            for label, value in self._values(rule, entries, now):
+            values = self._values(rule, entries, now)
+            if values[0][0] != rule.endpoint:
+                # Real endpoints matched ('*', a bare name): the placeholder that stood for them while
+                # no request had finished yet would otherwise stay "no data" and fail the rule at the end.
+                self.tracked.pop((index, rule.endpoint), None)
+            for label, value in values:
                 tracked = self.tracked.get((index, label))
                 if tracked is None:
                     tracked = self.tracked[(index, label)] = _Tracked(RuleState(rule, label), index)

@@ -92,3 +92,18 @@ def test_without_the_fault_the_same_rules_let_the_run_end(tmp_path: Path) -> Non
     assert record["aborted"] is None
     [state] = [r for r in record["rules"] if r["rule"] == RULE]
     assert state["status"] == "ok" and state["judged_s"] >= 15 and state["worst"] < 50
+
+
+def test_the_suite_locustfile_takes_slo_and_refuses_a_bad_file(tmp_path: Path) -> None:
+    """--slo is registered by the suite's locustfile; a bad rule stops Locust at once: one line, exit 2."""
+    bad = tmp_path / "slo.yaml"
+    bad.write_text('global: ["p95 < 500ms over 0.5s abort"]\n')
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", "locustfiles/locustfile.py", "--headless", "-t", "1s",
+         "--slo", str(bad)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1].startswith("locust: --slo: ")
+    assert "a window ('over') must be at least 1s" in done.stderr and "Traceback" not in done.stderr

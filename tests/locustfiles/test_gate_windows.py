@@ -64,3 +64,18 @@ def test_gate_trips_an_abort_rule_once_and_records_it() -> None:
     [row] = gate.tab_rows()
     assert row["run"] == "tripped at 5 s" and row["now"] == "300ms"
     runner.greenlet.kill()
+
+
+def test_a_rule_on_every_endpoint_keeps_no_placeholder_once_requests_finish() -> None:
+    """Before the first request a '*' rule has nothing to judge; once endpoints report, only they count."""
+    environment = Environment()
+    runner = environment.create_local_runner()
+    gate = LiveGate(environment, [parse_threshold("p95 < 1s over 5s", "*")], None)
+    gate.started = 1000.0
+    gate.tick(1001.0)
+    assert [t.state.endpoint for t in gate.tracked.values()] == ["*"]
+    _log(runner.stats, 10, 5)
+    gate.tick(1002.0)
+    assert [t.state.endpoint for t in gate.tracked.values()] == ["GET /a"]
+    assert gate.record()["rules"][0]["worst"] == 10
+    runner.greenlet.kill()
