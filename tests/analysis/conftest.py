@@ -87,12 +87,12 @@ def target_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory: pytest.TempPathFactory, target_url: str) -> Path:
-    """Run directory written by a real `locust --headless` (6 s, 10 users) with full history and JSON."""
+    """Run directory written by a real `locust --headless` (10 s, 10 users) with full history and JSON."""
     run_dir = tmp_path_factory.mktemp("real-run")
     (run_dir / "probe_locustfile.py").write_text(LOCUSTFILE)
     cmd = [
         sys.executable, "-m", "locust", "-f", "probe_locustfile.py", "--headless", "-u", "10", "-r", "10",
-        "-t", "6s", "-H", target_url, "--csv", "locust", "--csv-full-history", "--json-file", "locust",
+        "-t", "10s", "-H", target_url, "--csv", "locust", "--csv-full-history", "--json-file", "locust",
         "--only-summary", "--loglevel", "WARNING",
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=run_dir, capture_output=True, text=True, timeout=90)
