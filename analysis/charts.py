@@ -25,6 +25,7 @@ from analysis.transforms import ERROR_KINDS, PERCENTILE_LEVELS, elapsed_seconds,
 
 __all__ = [
     "TICK_STEPS",
+    "delivery_chart",
     "distribution_chart",
     "elapsed_label",
     "format_elapsed",
@@ -285,4 +286,38 @@ def system_chart(seconds: pd.DataFrame, system: pd.DataFrame, start: float | Non
     height = fig.get_figheight()
     # Margins in inches, so the time label fits however many panels there are.
     fig.subplots_adjust(left=0.08, right=0.97, top=1 - 0.45 / height, bottom=0.55 / height, hspace=0.15)
+    return fig
+
+
+def delivery_chart(
+    per_second: pd.DataFrame, system: pd.DataFrame | None = None, start: float | None = None
+) -> Figure:
+    """Per second of send time: acknowledged vs delivered (and lost); e2e delay next to the queue lag.
+
+    ``per_second`` has ``timestamp`` (the send second), acknowledged, delivered, lost, e2e_p50..max.
+    """
+    fig = Figure(figsize=(10, 6.4))
+    counts, delay = fig.subplots(2, 1, sharex=True)
+    start, span = _start_and_span(start, per_second, system)
+    t = elapsed_seconds(per_second["timestamp"], start)
+    counts.plot(t, per_second["acknowledged"], color="#1f77b4", label="acknowledged/s")
+    counts.plot(t, per_second["delivered"], color="#2ca02c", linestyle="--", label="delivered/s")
+    counts.plot(t, per_second["lost"], color="#d62728", label="lost/s")
+    counts.set_ylabel("events per second sent")
+    for column, (label, color) in PERCENTILE_STYLES.items():
+        delay.plot(t, per_second["e2e_" + column.removesuffix("_ms")], color=color, label=f"e2e {label}")
+    delay.set_ylabel("end-to-end delay (ms)")
+    if system is not None and system["pipeline_consumer_lag"].notna().any():
+        lag = delay.twinx()
+        lag.plot(elapsed_seconds(system["timestamp"], start), system["pipeline_consumer_lag"], color="#7f7f7f",
+                 linestyle=":", label="queue lag (messages)")  # fmt: skip
+        lag.set_ylabel("queue lag (messages)")
+        lag.set_ylim(bottom=0)
+        lag.legend(loc="upper right", fontsize="small")
+    for ax in (counts, delay):
+        ax.legend(loc="upper left", fontsize="small")
+        ax.set_ylim(bottom=0)
+        _time_axis(ax, start, span, caption=ax is delay)
+    fig.suptitle("Delivery by send time: acknowledged, reached the sandbox, how long it took")
+    fig.subplots_adjust(left=0.08, right=0.92, top=0.93, bottom=0.09, hspace=0.12)
     return fig

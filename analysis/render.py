@@ -59,6 +59,18 @@ def chart_jobs(results: Results, max_points: int = MAX_POINTS) -> dict[str, Char
         system = results.run.system
         if system is not None and len(system):
             jobs["system"] = ("system_chart", (seconds, _downsample_system(system, max_points), start))
+    delivery = results.delivery_seconds
+    if delivery is not None and len(delivery):
+        system = results.run.system
+        by_send_time = delivery.rename(columns={"second": "timestamp"})
+        jobs["delivery"] = (
+            "delivery_chart",
+            (
+                transforms.downsample(by_send_time, max_points, peaks=("e2e_p99", "e2e_max", "lost")),
+                _downsample_system(system, max_points) if system is not None else None,
+                transforms.run_start(results.seconds) if results.seconds is not None else None,
+            ),
+        )
     if has_traffic:
         jobs["latency_distribution"] = (
             "distribution_chart",
@@ -211,6 +223,14 @@ def _tables(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
     totals = [["all", *_row(data["totals"])]]
     endpoints = [[str(e["endpoint"]), *_row(e)] for e in data["endpoints"]]
     out = [("Totals", _TABLE_HEAD, totals), ("Per endpoint", _TABLE_HEAD, endpoints)]
+    delivery = data.get("delivery")
+    if delivery:
+        e2e = delivery["e2e_ms"]
+        head = ["acknowledged", "delivered", "lost", "duplicates", "delivered, not acknowledged",
+                "e2e p50", "e2e p95", "e2e p99", "e2e max"]  # fmt: skip
+        counts = [f"{delivery[k]:,}" for k in ("acknowledged", "delivered", "lost", "duplicates",
+                                               "unacknowledged_delivered")]  # fmt: skip
+        out.append(("Delivery", head, [[*counts, *(_ms(e2e[k]) for k in ("p50", "p95", "p99", "max"))]]))
     kinds = [[k, f"{v:,}"] for k, v in data["errors_by_kind"].items() if v]
     if kinds:
         out.append(("Failures by kind", ["kind", "occurrences"], kinds))
@@ -371,6 +391,8 @@ def write_report(
     for name, png in images.items():
         (chart_dir / f"{name}.png").write_bytes(png)
     data = summary(results, list(images))
+    if results.delivery_seconds is not None:
+        results.delivery_seconds.to_csv(out / "delivery_per_second.csv", index=False)
     (out / "summary.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     (out / "summary.md").write_text(render_markdown(data))
     (out / "report.html").write_text(render_html(data, images))

@@ -16,7 +16,7 @@ from analysis.junit import write_junit
 from analysis.knee import KneeThresholds
 from analysis.options import OPTIONS
 from analysis.render import write_report
-from analysis.results import Results, analyse
+from analysis.results import Results, analyse, run_delivery
 from analysis.run import load_run, resolve_run
 from analysis.slo import load_slo_file
 from plumbing.errors import SuiteError
@@ -43,7 +43,7 @@ def run_report(args: argparse.Namespace) -> Results:
         run = load_run(args.run)
         baseline = load_run(args.baseline) if args.baseline else None
         knee = KneeThresholds(p95_ms=args.knee_p95_ms, error_rate=args.knee_error_rate)
-        results = analyse(run, thresholds, baseline, args.tolerance, knee)
+        results = analyse(run, thresholds, baseline, args.tolerance, knee, run_delivery(run))
         out = args.out or run.files.prefix.parent
         try:
             data = write_report(results, out, pool=pool)

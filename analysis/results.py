@@ -10,12 +10,13 @@ import pandas as pd
 
 from analysis import transforms
 from analysis.compare import compare
+from analysis.delivery import Delivery, reconcile_files
 from analysis.knee import Knee, KneeThresholds, find_knee
 from analysis.locust_csv import AGGREGATED
 from analysis.run import TRAILING_NOTE, Run
 from analysis.slo import Threshold, Verdict, evaluate
 
-__all__ = ["Results", "analyse", "final_table"]
+__all__ = ["Results", "analyse", "final_table", "run_delivery"]
 
 FINAL_NOTES = {
     "locust.json": "final figures are Locust's exact totals at exit (--json-file)",
@@ -38,6 +39,8 @@ class Results:
     notes: list[str] = field(default_factory=list)
     delivery: dict[str, Any] | None = None
     """The delivery reconciliation (``summary.json``'s ``delivery`` block); None without accounting."""
+    delivery_seconds: pd.DataFrame | None = None
+    """Acknowledged, delivered, lost and e2e delay per second of send time (``analysis.delivery``)."""
 
     @property
     def final_source(self) -> str:
@@ -72,13 +75,27 @@ def final_table(run: Run) -> pd.DataFrame:
     return transforms.final_from_stats(run.stats)
 
 
+def run_delivery(run: Run) -> Delivery | None:
+    """The run's delivery reconciliation when it recorded acks and arrivals, else None (with a note)."""
+    files = run.files
+    if files.acks is None:
+        return None
+    if files.arrivals is None:
+        run.notes.append(
+            "acks recorded but no arrivals/ directory: delivery is not reconciled "
+            "(run the sandbox with --arrivals-dir RUN_DIR/arrivals)"
+        )
+        return None
+    return reconcile_files(files.acks, files.arrivals)
+
+
 def analyse(
     run: Run,
     thresholds: list[Threshold] | None = None,
     baseline: Run | None = None,
     tolerance_pct: float = 10.0,
     knee_thresholds: KneeThresholds | None = None,
-    delivery: dict[str, Any] | None = None,
+    delivery: Delivery | None = None,
 ) -> Results:
     final = final_table(run)
     failures = transforms.error_kinds(run.failures)
@@ -100,10 +117,17 @@ def analyse(
         kind_rates=kind_rates,
         failures=failures,
         knee=knee,
-        verdicts=evaluate(final, thresholds or [], delivery, system=run.system, live=run.live),
+        verdicts=evaluate(
+            final,
+            thresholds or [],
+            delivery.totals if delivery is not None else None,
+            system=run.system,
+            live=run.live,
+        ),
         comparison=compare(final, final_table(baseline), tolerance_pct) if baseline is not None else None,
         baseline_path=baseline.files.prefix if baseline is not None else None,
         tolerance_pct=tolerance_pct,
         notes=notes,
-        delivery=delivery,
+        delivery=delivery.totals if delivery is not None else None,
+        delivery_seconds=delivery.per_second if delivery is not None else None,
     )

@@ -40,6 +40,10 @@ class RunFiles:
     system: Path | None
     live: Path | None = None
     """``slo_live.json``: the live SLO gate's record (``locustfiles.gate``)."""
+    acks: Path | None = None
+    """Delivery accounting: the ids the target acknowledged (``PREFIX_acks.txt``)."""
+    arrivals: Path | None = None
+    """Delivery accounting: the sandbox's arrivals directory (``arrivals/`` beside the CSVs)."""
 
 
 @dataclass
@@ -96,6 +100,7 @@ def resolve_run(path: str | Path) -> RunFiles:
 
     system = prefix.parent / "system_history.csv"
     live = prefix.parent / LIVE_RECORD
+    arrivals = prefix.parent / "arrivals"
     return RunFiles(
         prefix=prefix,
         stats=stats,
@@ -105,6 +110,8 @@ def resolve_run(path: str | Path) -> RunFiles:
         json=optional(".json"),
         system=system if system.is_file() else None,
         live=live if live.is_file() else None,
+        acks=optional("_acks.txt"),
+        arrivals=arrivals if arrivals.is_dir() else None,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from cio_contract import CLIENT_BATCH_OPERATIONS, DEFAULT_RATE_LIMITS, is_customerio_host
+from cio_contract.delivery import DELIVERY_ID_ATTRIBUTE
 from cio_contract.regions import APP_HOSTS, CDP_HOSTS
 from plumbing.budget import HEADROOM, request_budget
 from plumbing.errors import LocustfilesError
@@ -96,6 +97,8 @@ class Settings:
     user_rate: float
     retries: int
     retry_cap: float
+    delivery_ids: bool
+    """Add a delivery id attribute to calls that have no id field (``--no-delivery-ids`` turns it off)."""
     shape: str
     stages: tuple[Stage, ...]
     users: int
@@ -260,6 +263,20 @@ OPTIONS = Options(
         ),  # fmt: skip
         _o("--retry-cap", 5.0, "longest single backoff sleep in seconds", type=float, low=0),
         _o(
+            "--acks-file",
+            "",
+            "delivery accounting: where the master writes the ids the target acknowledged "
+            "(empty: <--csv prefix>_acks.txt; 'off' records none)",
+            env="CIO_ACKS_FILE",
+        ),  # fmt: skip
+        _o(
+            "--no-delivery-ids",
+            False,
+            f"do not add the {DELIVERY_ID_ATTRIBUTE!r} attribute to calls without an id field (identify, "
+            "transactional), for targets that reject or rewrite payloads; those calls are not reconciled",
+            kind="flag",
+        ),  # fmt: skip
+        _o(
             "--shape",
             "none",
             "load shape: none (use -u/-r/-t), stages, step, spike, soak, arrival, probe",
@@ -327,7 +344,7 @@ def settings_from(options: Any, host: str | None = None) -> Settings:
         mix=parse_mix(o.mix), batch_size=o.batch_size, seed=o.seed, people=o.people,
         new_share=o.new_share, hot_share=o.hot_share, hot_fraction=o.hot_fraction,
         user_rate=o.user_rate, retries=o.retries, retry_cap=o.retry_cap, shape=o.shape,
-        stages=parse_stages(o.stages),
+        delivery_ids=not o.no_delivery_ids, stages=parse_stages(o.stages),
         users=o.shape_users, base_users=o.shape_base_users, spawn_rate=o.shape_spawn_rate,
         duration=_span("--shape-duration", o.shape_duration), ramp=_span("--shape-ramp", o.shape_ramp),
         steps=o.shape_steps, spike_at=_span("--spike-at", o.spike_at),

@@ -18,7 +18,9 @@ from typing import Any
 
 from faker import Faker
 
-__all__ = ["EVENT_NAMES", "Person", "PayloadGenerator", "PayloadPool"]
+from cio_contract.delivery import DELIVERY_ID_ATTRIBUTE
+
+__all__ = ["EVENT_NAMES", "Person", "PayloadGenerator", "PayloadPool", "delivery_ids"]
 
 _FAKER_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "pt_BR")
 _PLANS = ("free", "starter", "growth", "pro", "enterprise")
@@ -179,8 +181,11 @@ class PayloadGenerator:
         hot_share: float = 0.5,
         hot_fraction: float = 0.01,
         clock: Callable[[], float] = time.time,
+        delivery_ids: bool = True,
     ):
         self.pool = pool
+        self.delivery_ids = delivery_ids
+        """Give calls without an id field (identify, transactional) one in ``DELIVERY_ID_ATTRIBUTE``."""
         self.rng = random.Random(f"{pool.seed}-{stream}")
         self.stream = stream
         self.new_share = new_share
@@ -215,7 +220,10 @@ class PayloadGenerator:
         """``(person id, body)`` for ``PUT /api/v1/customers/{id}``."""
         person = self.person()
         now = int(self.clock())
-        return person.id, {**person.attributes, "last_seen_at": now, "_timestamp": now}
+        body = {**person.attributes, "last_seen_at": now, "_timestamp": now}
+        if self.delivery_ids:
+            body[DELIVERY_ID_ATTRIBUTE] = self.event_id()
+        return person.id, body
 
     def event(self, kind: str = "event") -> tuple[str, dict[str, Any]]:
         """``(person id, body)`` for ``POST /api/v1/customers/{id}/events``; kind event/page/screen."""
@@ -267,14 +275,14 @@ class PayloadGenerator:
     def transactional_email(self) -> dict[str, Any]:
         """Body for ``POST /v1/send/email`` (a triggered template with message data)."""
         person = self.person()
+        data = {"first_name": person.attributes["first_name"], **self.rng.choice(self.pool.orders)}
+        if self.delivery_ids:
+            data[DELIVERY_ID_ATTRIBUTE] = self.event_id()
         return {
             "transactional_message_id": self.rng.choice(_TRANSACTIONAL_MESSAGES),
             "to": person.email,
             "identifiers": {"id": person.id},
-            "message_data": {
-                "first_name": person.attributes["first_name"],
-                **self.rng.choice(self.pool.orders),
-            },
+            "message_data": data,
         }
 
     def message(self) -> dict[str, Any]:
@@ -338,3 +346,22 @@ class PayloadGenerator:
 
     def cdp_batch(self, size: int) -> dict[str, Any]:
         return {"batch": [self.cdp_message() for _ in range(size)]}
+
+
+def delivery_ids(endpoint: str, body: dict[str, Any]) -> list[str]:
+    """The delivery ids a call of ``endpoint`` (a ``cio_contract`` endpoint name) carries, in order."""
+    if endpoint in ("track", "track_anonymous"):
+        return [body["id"]] if "id" in body else []
+    if endpoint == "identify":
+        return [body[DELIVERY_ID_ATTRIBUTE]] if DELIVERY_ID_ATTRIBUTE in body else []
+    # Batches: one entry per operation ("" for one without an id), so a 207's batch_index finds its id.
+    if endpoint == "v2_batch":
+        return [
+            op.get("id") or op.get("attributes", {}).get(DELIVERY_ID_ATTRIBUTE) or "" for op in body["batch"]
+        ]
+    if endpoint == "cdp_batch":
+        return [m.get("messageId") or "" for m in body["batch"]]
+    if endpoint.startswith("send_"):
+        data = body.get("message_data") or {}
+        return [data[DELIVERY_ID_ATTRIBUTE]] if DELIVERY_ID_ATTRIBUTE in data else []
+    return []

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from locustfiles import acks
 from locustfiles.context import build_context
 from locustfiles.options import OptionError, add_arguments, settings_from
 from locustfiles.shapes import OptionShape
@@ -54,6 +55,8 @@ def _on_parser(parser: Any, **_: Any) -> None:
 def _on_init(environment: Environment, **_: Any) -> None:
     if environment.parsed_options is None:
         return
+    if environment.runner is not None:
+        acks.install(environment)
     if isinstance(environment.runner, WorkerRunner):
         _prebuild(environment)
         return

@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 
 from cio_contract import CLIENT_BATCH_BYTES, Endpoint, endpoint
+from locustfiles.acks import acks
 from locustfiles.context import TrafficContext, traffic_context
-from locustfiles.payloads import PayloadGenerator
+from locustfiles.payloads import PayloadGenerator, delivery_ids
 from locustfiles.responses import RETRY_STATUSES, backoff_seconds, failure_kind, retry_after_seconds
 from locustfiles.schedule import arrival_per_user_rate
 
@@ -90,8 +91,9 @@ class CustomerIOUser(FastHttpUser):
         self.settings = s
         self.payloads = PayloadGenerator(
             ctx.pool, ctx.next_stream(), new_share=s.new_share, hot_share=s.hot_share,
-            hot_fraction=s.hot_fraction,
+            hot_fraction=s.hot_fraction, delivery_ids=s.delivery_ids,
         )  # fmt: skip
+        self.acks = acks(self.environment)
         c = s.credentials
         json_type = {"Content-Type": "application/json"}
         self.track_headers = {**json_type, "Authorization": _basic(c.site_id, c.track_api_key)}
@@ -110,20 +112,27 @@ class CustomerIOUser(FastHttpUser):
         return self.pacer.wait()
 
     # Sending ------------------------------------------------------------------------------------
-    def send(self, ep: Endpoint, path: str, data: bytes, headers: dict[str, str], base: str = "") -> int:
-        """Send once, plus up to ``--retries`` SDK-style retries; return the last status."""
-        status, retry_after = 0, None
+    def send(self, ep: Endpoint, path: str, data: bytes, headers: dict[str, str], base: str = "",
+             ids: list[str] | None = None) -> int:  # fmt: skip
+        """Send once, plus up to ``--retries`` SDK-style retries; return the last status.
+
+        ``ids`` are the call's delivery ids: recorded as acknowledged when the target answers 2xx
+        (on a 207, all but the operations its errors name).
+        """
+        status, retry_after, answer = 0, None, b""
         for attempt in range(self.settings.retries + 1):
             if attempt:
                 gevent.sleep(self._backoff(attempt, retry_after))
-            status, retry_after = self._attempt(ep, base + path, data, headers)
+            status, retry_after, answer = self._attempt(ep, base + path, data, headers)
             if status not in RETRY_STATUSES:
                 break
+        if ids and 200 <= status < 300:
+            self.acks.add(i for i in (ids if status != 207 else _accepted_in_207(ids, answer)) if i)
         return status
 
     def _attempt(
         self, ep: Endpoint, url: str, data: bytes, headers: dict[str, str]
-    ) -> tuple[int, float | None]:
+    ) -> tuple[int, float | None, bytes]:
         with self.client.request(
             # bytes are sent as-is (the annotation says str, geventhttpclient takes both)
             ep.method,
@@ -137,9 +146,9 @@ class CustomerIOUser(FastHttpUser):
             kind = failure_kind(status, getattr(response, "error", None))
             if kind is None:
                 response.success()
-                return status, None
+                return status, None, (response.content or b"") if status == 207 else b""
             response.failure(kind)
-            return status, retry_after_seconds(response.headers) if status else None
+            return status, retry_after_seconds(response.headers) if status else None, b""
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         return backoff_seconds(attempt, self.payloads.rng, self.settings.retry_cap, retry_after)
@@ -147,28 +156,31 @@ class CustomerIOUser(FastHttpUser):
     # Actions (one request each) -----------------------------------------------------------------
     def do_identify(self) -> None:
         person_id, body = self.payloads.identify()
-        self.send(_IDENTIFY, f"/api/v1/customers/{person_id}", orjson.dumps(body), self.track_headers)
+        self.send(_IDENTIFY, f"/api/v1/customers/{person_id}", orjson.dumps(body), self.track_headers,
+                  ids=delivery_ids("identify", body))  # fmt: skip
 
     def do_track(self, kind: str = "event") -> None:
         person_id, body = self.payloads.event(kind)
-        self.send(_TRACK, f"/api/v1/customers/{person_id}/events", orjson.dumps(body), self.track_headers)
+        self.send(_TRACK, f"/api/v1/customers/{person_id}/events", orjson.dumps(body), self.track_headers,
+                  ids=[body["id"]])  # fmt: skip
 
     def do_anonymous(self) -> None:
-        self.send(
-            _ANONYMOUS, "/api/v1/events", orjson.dumps(self.payloads.anonymous_event()), self.track_headers
-        )
+        body = self.payloads.anonymous_event()
+        self.send(_ANONYMOUS, "/api/v1/events", orjson.dumps(body), self.track_headers, ids=[body["id"]])
 
     def do_batch(self) -> None:
-        data = _under_limit(self.payloads.v2_batch(self.settings.batch_size))
-        self.send(_V2_BATCH, "/api/v2/batch", data, self.track_headers)
+        data, body = _under_limit(self.payloads.v2_batch(self.settings.batch_size))
+        self.send(_V2_BATCH, "/api/v2/batch", data, self.track_headers, ids=delivery_ids("v2_batch", body))
 
     def do_transactional(self) -> None:
-        data = orjson.dumps(self.payloads.transactional_email())
-        self.send(_SEND_EMAIL, "/v1/send/email", data, self.app_headers, self._base(self.settings.app_host))
+        body = self.payloads.transactional_email()
+        self.send(_SEND_EMAIL, "/v1/send/email", orjson.dumps(body), self.app_headers,
+                  self._base(self.settings.app_host), ids=delivery_ids("send_email", body))  # fmt: skip
 
     def do_pipelines(self) -> None:
-        data = _under_limit(self.payloads.cdp_batch(self.settings.batch_size))
-        self.send(_CDP_BATCH, "/v1/batch", data, self.cdp_headers, self._base(self.settings.cdp_host))
+        data, body = _under_limit(self.payloads.cdp_batch(self.settings.batch_size))
+        self.send(_CDP_BATCH, "/v1/batch", data, self.cdp_headers, self._base(self.settings.cdp_host),
+                  ids=delivery_ids("cdp_batch", body))  # fmt: skip
 
     def do_segment(self) -> None:
         segment_id, body = self.payloads.segment_ids()
@@ -200,14 +212,24 @@ class CustomerIOUser(FastHttpUser):
 _JSON_ONLY = {"Content-Type": "application/json"}
 
 
-def _under_limit(body: dict[str, Any]) -> bytes:
+def _under_limit(body: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
     """Serialise a batch, dropping operations until it is under the client batch size."""
     data = orjson.dumps(body)
     while len(data) >= CLIENT_BATCH_BYTES and len(body["batch"]) > 1:
         keep = max(1, len(body["batch"]) * CLIENT_BATCH_BYTES // len(data) - 1)
         body = {**body, "batch": body["batch"][:keep]}
         data = orjson.dumps(body)
-    return data
+    return data, body
+
+
+def _accepted_in_207(ids: list[str], answer: bytes) -> list[str]:
+    """The ids of a v2 batch a 207 accepted: every operation its errors do not name by ``batch_index``."""
+    try:
+        errors = orjson.loads(answer).get("errors") or []
+        failed = {e.get("batch_index") for e in errors if isinstance(e, dict)}
+    except (orjson.JSONDecodeError, AttributeError):
+        return []  # an answer we cannot read: claim nothing
+    return [i for n, i in enumerate(ids) if n not in failed]
 
 
 class IdentifyUser(CustomerIOUser):

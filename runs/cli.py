@@ -28,7 +28,7 @@ from runs.options import OPTIONS
 from runs.processes import ManagedProcess, ServiceStartError, start_service
 from runs.profiles import PROFILES, Profile, profile, slo_path
 
-__all__ = ["breach_reason", "locust_output_args", "main", "summarise"]
+__all__ = ["arrivals_args", "breach_reason", "locust_output_args", "main", "summarise"]
 
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = REPO / "locustfiles" / "locustfile.py"
@@ -44,7 +44,11 @@ def _parser() -> Parser:
         prog="python -m runs",
         description="Run a standard load profile against a fresh sandbox with a local Locust cluster. "
         "Options after -- go to Locust, e.g. `python -m runs baseline -- --seed 7 --target-rate 40`.",
-        epilog="profiles: " + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()),
+        epilog="profiles: "
+        + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
+        + ". Also: `python -m runs pipeline` (the queue architecture, proven end to end), "
+        "`python -m runs direct` (the same traffic straight to the sandbox), `python -m runs scale "
+        "--events-per-day 50M` (plan, run, compare); see their --help.",
     )
     p.add_argument("profile", choices=list(PROFILES), help="which run")
     OPTIONS.add_to(p, group=False)
@@ -60,6 +64,14 @@ def _out_dir(out: Path | None) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] and argv[0] in ("pipeline", "direct"):
+        from runs import pipeline
+
+        return pipeline.main(argv[0], argv[1:])
+    if argv[:1] == ["scale"]:
+        from runs import scale
+
+        return scale.main(argv[1:])
     # Everything after "--" is Locust's (argparse would try to read those options itself).
     split = argv.index("--") if "--" in argv else len(argv)
     args, locust_extra = _parser().parse_checked(argv[:split]), argv[split + 1 :]
@@ -131,6 +143,11 @@ def _duration_args(chosen: Profile, duration: str | None) -> tuple[list[str], fl
 _TIMESPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
 
 
+def arrivals_args(run_dir: Path) -> list[str]:
+    """Sandbox options for delivery accounting: arrivals into ``RUN_DIR/arrivals`` (read by analysis)."""
+    return ["--arrivals-dir", str(run_dir / "arrivals")]
+
+
 def locust_output_args(run_dir: Path) -> list[str]:
     """The shared run-directory layout: CSV with full history, HTML report, JSON totals."""
     prefix = str(run_dir / "locust")
@@ -149,7 +166,9 @@ def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[s
         sandbox = None
         if host is None:
             sandbox = start_service(
-                "sandbox", ["sandbox", "--port", "0", *chosen.sandbox_args], log_dir=run_dir
+                "sandbox",
+                ["sandbox", "--port", "0", *arrivals_args(run_dir), *chosen.sandbox_args],
+                log_dir=run_dir,
             )
             started.append(sandbox)
             host = sandbox.url
@@ -163,6 +182,8 @@ def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[s
         _check_master(cluster, _wait_for_master(cluster, duration + _MARGIN_SECONDS))
         cluster.wait(timeout=30)  # workers quit with their master; this reaps them
         sandbox_totals = _sandbox_totals(sandbox)
+        if sandbox is not None:
+            sandbox.stop()  # it writes its last arrivals as it stops: the reconciliation needs them
         if sandbox_totals is not None:
             (run_dir / "sandbox_stats.json").write_text(json.dumps(sandbox_totals, indent=2))
         print(summarise(run_dir, sandbox_totals))

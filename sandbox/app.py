@@ -39,6 +39,7 @@ from sandbox.accounting import (
     UNMATCHED,
     Accounting,
 )
+from sandbox.arrivals import ArrivalLog
 from sandbox.auth import Authenticator
 from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
@@ -82,6 +83,8 @@ class Sandbox:
         self._handlers = HANDLERS
         self._cache: dict[tuple[Any, ...], bytes] = {}
         self.admin: Any = None  # set by sandbox.admin.Admin (it needs the app too)
+        self.arrivals: ArrivalLog | None = None
+        """Delivery accounting's arrivals file (``--arrivals-dir``), set by the server."""
         self._max_body = config.max_body_bytes
 
     # -- the httpserver.Application interface ------------------------------------------------------
@@ -224,6 +227,11 @@ class Sandbox:
         if endpoint.api is Api.CDP and not req.strict:
             return EMPTY_OK
         return json_response(400, error_body(endpoint.api, endpoint.name, "invalid_type", [message]))
+
+    def arrived(self, delivery_id: Any) -> None:
+        """Record that the call carrying ``delivery_id`` reached the sandbox (delivery accounting)."""
+        if self.arrivals is not None and delivery_id is not None:
+            self.arrivals.record(delivery_id)
 
     def event(self, req: Request, person: Any, name: str, kind: str, event_id: Any, data: Any) -> None:
         """Store one event unless its id was seen before (then count a duplicate)."""

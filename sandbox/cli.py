@@ -208,14 +208,28 @@ def build_config(values: dict[str, Any], data: dict[str, Any]) -> SandboxConfig:
         faults=_faults_arg(values["faults"]) if values["faults"] else (data.get("faults") or {}),
         tls_cert=values["tls_cert"], tls_key=values["tls_key"], admin_token=values["admin_token"],
         server=server_limits.from_values(values),
+        arrivals_dir=values["arrivals_dir"] or None,
     )  # fmt: skip
     _check(config)
     return config
 
 
 def _check(config: SandboxConfig) -> None:
+    if config.arrivals_dir is not None:
+        _check_writable_dir(config.arrivals_dir)
     if bool(config.tls_cert) != bool(config.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together; give both (or neither for plain http)")
+
+
+def _check_writable_dir(path: str) -> None:
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"--arrivals-dir {path}: cannot create it ({exc.strerror}); give a writable directory"
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise ConfigError(f"--arrivals-dir {path}: not writable; give a writable directory")
 
 
 def _banner(config: SandboxConfig) -> str:

@@ -108,6 +108,8 @@ class SandboxConfig:
     tls_key: str | None
     server: ServerLimits
     """What one client can make a sandbox process hold (headers, deadlines, connections)."""
+    arrivals_dir: str | None
+    """Delivery accounting: each process appends the tracked ids it received here (``sandbox.arrivals``)."""
     admin_token: str | None = field(default=None, repr=False)
     """Non-loopback clients reach ``/__sandbox`` and ``/metrics`` only with ``Bearer <token>``;
     without a token only loopback clients do (the health check excepted)."""

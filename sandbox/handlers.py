@@ -27,6 +27,7 @@ from cio_contract import (
     validate_v2_batch,
     validate_v2_operation,
 )
+from cio_contract.delivery import DELIVERY_ID_ATTRIBUTE
 from cio_contract.schemas import send_at_limit
 from httpserver.responses import EMPTY_OK, json_response
 from sandbox.accounting import ACCEPTED, INVALID, TOO_LARGE
@@ -88,6 +89,7 @@ def identify(app: Recorder, req: Request) -> Result:
     if refused:
         return refused
     app.store.identify(req.workspace_name, req.params["id"], body)
+    app.arrived(body.get(DELIVERY_ID_ATTRIBUTE))
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
@@ -104,6 +106,7 @@ def _track(app: Recorder, req: Request, anonymous: bool) -> Result:
     if refused:
         return refused
     person = body.get("anonymous_id") if anonymous else req.params["id"]
+    app.arrived(body.get("id"))
     app.event(req, person, body["name"].strip(), body.get("type", "event"), body.get("id"), body.get("data"))
     return ACCEPTED, 1, 0, EMPTY_OK
 
@@ -121,6 +124,7 @@ def add_device(app: Recorder, req: Request) -> Result:
     if refused:
         return refused
     app.store.device(req.workspace_name, req.params["id"], body["device"])
+    app.arrived(_attribute_id(body["device"].get("attributes")))
     return ACCEPTED, 1, 0, EMPTY_OK
 
 
@@ -195,7 +199,21 @@ def _person_key(identifiers: Any) -> str | None:
     return f"cio_{value}" if kind == "cio_id" else str(value)
 
 
+def _attribute_id(attributes: Any) -> Any:
+    return attributes.get(DELIVERY_ID_ATTRIBUTE) if isinstance(attributes, dict) else None
+
+
+def _v2_delivery_id(op: dict[str, Any]) -> Any:
+    device = op.get("device")
+    return (
+        op.get("id")
+        or _attribute_id(op.get("attributes"))
+        or (_attribute_id(device.get("attributes")) if isinstance(device, dict) else None)
+    )
+
+
 def _apply_v2(app: Recorder, req: Request, op: dict[str, Any]) -> None:
+    app.arrived(_v2_delivery_id(op))
     if op.get("type") != "person":
         return
     action = op.get("action")
@@ -258,6 +276,7 @@ def _send(kind: str) -> Handler:
                 json_response(400, error_body(Api.APP, req.endpoint.name, "invalid", [message])),
             )
         person = _person_key(body.get("identifiers"))
+        app.arrived(_attribute_id(body.get("message_data")))
         delivery_id = f"sbx{os.getpid():x}{next(_delivery_ids):x}"
         app.event(req, person, f"send_{kind}", "transactional", delivery_id, body.get("message_data"))
         return ACCEPTED, 1, 0, json_response(200, {"delivery_id": delivery_id, "queued_at": int(time.time())})
@@ -288,6 +307,7 @@ def _cdp_refused(req: Request, outcome: int, code: str, message: str, ops: int) 
 
 
 def _apply_cdp(app: Recorder, req: Request, message: dict[str, Any], kind: str) -> None:
+    app.arrived(message.get("messageId"))
     person = message.get("userId") or message.get("anonymousId")
     person = str(person) if person is not None else None
     if kind == "identify" and person is not None:

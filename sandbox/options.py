@@ -226,5 +226,14 @@ OPTIONS = Options(
             check=_token_problem,
         ),  # fmt: skip
         *server_limits.options("SANDBOX", "sandbox"),
+        Option(
+            "--arrivals-dir",
+            None,
+            "delivery accounting: each process appends the tracked ids it receives, with their arrival "
+            "time, to a file in this directory (read by python -m analysis.report)",
+            env="SANDBOX_ARRIVALS_DIR",
+            processes=_P,
+            metavar="DIR",
+        ),  # fmt: skip
     ),
 )

@@ -29,10 +29,13 @@ class Request:
 
 
 class Recorder(Protocol):
-    """All a handler may touch: the store of people and events, and the deduplicating event writer."""
+    """All a handler may touch: the store, the deduplicating event writer and the arrivals record."""
 
     @property
     def store(self) -> Store: ...
 
     def event(self, req: Request, person: Any, name: str, kind: str, event_id: Any, data: Any) -> None:
         """Store one event unless its id was seen before."""
+
+    def arrived(self, delivery_id: Any) -> None:
+        """Record that the call carrying ``delivery_id`` reached the sandbox (delivery accounting)."""

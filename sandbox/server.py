@@ -22,6 +22,7 @@ from plumbing.ready import write_ready_file
 from sandbox.accounting import Accounting
 from sandbox.admin import Admin
 from sandbox.app import Sandbox
+from sandbox.arrivals import ArrivalLog, arrivals_path
 from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.ratelimit import RateLimiter
@@ -29,6 +30,9 @@ from sandbox.shared import CTL_PORTS, CTL_READY, SharedMemory
 from sandbox.tls import server_context
 
 __all__ = ["build_shared", "serve"]
+
+# Arrivals reach the file within this; the run's reconciliation waits at least this long after a drain.
+_ARRIVALS_FLUSH_S = 0.5
 
 
 def build_shared(config: SandboxConfig) -> tuple[SharedMemory, Accounting, RateLimiter]:
@@ -64,6 +68,9 @@ def _worker(config: SandboxConfig, shared: SharedMemory, accounting: Accounting,
     accounting.attach(shared, index)
     app = Sandbox(config, shared, accounting, limiter, index)
     Admin(app)
+    if config.arrivals_dir:
+        app.arrivals = ArrivalLog(arrivals_path(config.arrivals_dir, index))
+        _flush_every(loop, app.arrivals, _ARRIVALS_FLUSH_S)
     context: ssl.SSLContext | None = None
     if config.tls_cert and config.tls_key:
         context = server_context(config.tls_cert, config.tls_key)
@@ -86,6 +93,16 @@ def _worker(config: SandboxConfig, shared: SharedMemory, accounting: Accounting,
     server.close()
     loop.run_until_complete(asyncio.sleep(0))
     loop.close()
+    if app.arrivals is not None:
+        app.arrivals.close()
+
+
+def _flush_every(loop: asyncio.AbstractEventLoop, log: ArrivalLog, seconds: float) -> None:
+    def tick() -> None:
+        log.flush()
+        loop.call_later(seconds, tick)
+
+    loop.call_later(seconds, tick)
 
 
 def _ready_info(config: SandboxConfig, port: int) -> dict[str, Any]:

@@ -1,0 +1,135 @@
+"""Delivery accounting, client side: which ids the target acknowledged, written to the run's acks file.
+
+Users call :meth:`Acks.add` with the ids of each call the target answered with a 2xx. Every
+``interval`` seconds (and at ``test_stop``, after the users' last requests) the ids go to the file:
+a worker sends them to the master as a Locust custom message, and the master (or a single-process
+run) appends them, one ULID a line, to ``--acks-file`` (default ``<--csv prefix>_acks.txt``). The
+master is the only writer, so this works the same across processes, containers and Kubernetes pods.
+``analysis.delivery`` reconciles the file with the sandbox's arrivals.
+"""
+
+from __future__ import annotations
+
+import gevent
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["MESSAGE", "Acks", "acks", "acks_path", "install"]
+
+log = logging.getLogger(__name__)
+MESSAGE = "cio_delivery_acks"
+OFF = "off"
+_ATTRIBUTE = "cio_acks"
+
+
+def acks_path(options: Any) -> Path | None:
+    """Where the master writes acknowledged ids: ``--acks-file``, else beside the CSVs, else nowhere."""
+    chosen = str(getattr(options, "acks_file", "") or "")
+    if chosen.lower() == OFF:
+        return None
+    if chosen:
+        return Path(chosen)
+    prefix = getattr(options, "csv_prefix", None)
+    return Path(f"{prefix}_acks.txt") if prefix else None
+
+
+class Acks:
+    """One process's acknowledged ids on their way to the acks file."""
+
+    def __init__(self, environment: Environment, interval: float = 1.0):
+        self.environment = environment
+        self.interval = interval
+        self.enabled = True
+        self.written = 0
+        self._pending: list[str] = []
+        self._file: IO[str] | None = None
+        self._greenlet: gevent.Greenlet | None = None
+
+    @property
+    def is_worker(self) -> bool:
+        return isinstance(self.environment.runner, WorkerRunner)
+
+    def add(self, ids: Iterable[str]) -> None:
+        if self.enabled:
+            self._pending.extend(ids)
+
+    def start(self) -> None:
+        path = acks_path(self.environment.parsed_options)
+        # A worker cannot see the master's file; it sends unless accounting is off on the master.
+        self.enabled = path is not None or (self.is_worker and not self._off())
+        if self.enabled and self._greenlet is None:
+            self._greenlet = gevent.spawn(self._run)
+
+    def _off(self) -> bool:
+        return str(getattr(self.environment.parsed_options, "acks_file", "") or "").lower() == OFF
+
+    def _run(self) -> None:
+        while True:
+            gevent.sleep(self.interval)
+            self.flush()
+
+    def stop(self) -> None:
+        """Flush what the users acknowledged (they have finished their last requests by now)."""
+        if self._greenlet is not None:
+            self._greenlet.kill(block=True)
+            self._greenlet = None
+        self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        ids, self._pending = self._pending, []
+        runner = self.environment.runner
+        if self.is_worker and runner is not None:
+            runner.send_message(MESSAGE, ids)
+        else:
+            self.write(ids)
+
+    def write(self, ids: list[str]) -> None:
+        """Append ``ids`` to the acks file (master or single process)."""
+        if not ids:
+            return
+        if self._file is None:
+            path = acks_path(self.environment.parsed_options)
+            if path is None:
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "a")  # noqa: SIM115 - closed at quit
+        self._file.write("\n".join(ids) + "\n")
+        self._file.flush()
+        self.written += len(ids)
+
+    def on_message(self, msg: Any, **_: Any) -> None:
+        self.write(list(msg.data or []))
+
+    def close(self) -> None:
+        self.stop()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def acks(environment: Environment) -> Acks:
+    """The environment's :class:`Acks` (made on first use, e.g. by a library-built Environment)."""
+    existing: Acks | None = getattr(environment, _ATTRIBUTE, None)
+    if existing is None:
+        existing = Acks(environment)
+        setattr(environment, _ATTRIBUTE, existing)
+    return existing
+
+
+def install(environment: Environment) -> Acks:
+    """Wire the acks of ``environment`` to its run: message handler on the master, flushes on stop."""
+    recorder = acks(environment)
+    runner = environment.runner
+    if runner is not None and not recorder.is_worker and hasattr(runner, "register_message"):
+        runner.register_message(MESSAGE, recorder.on_message)
+    environment.events.test_start.add_listener(lambda **_: recorder.start())
+    environment.events.test_stop.add_listener(lambda **_: recorder.stop())
+    environment.events.quitting.add_listener(lambda **_: recorder.close())
+    return recorder
