@@ -79,6 +79,7 @@ def build_sender(values: dict[str, Any]) -> SenderConfig:
         session_timeout_ms=values["session_timeout_ms"], shutdown_timeout=values["shutdown_timeout"],
         metrics_host=values["metrics_host"], metrics_port=values["metrics_port"],
         ready_file=values["ready_file"], startup_timeout=values["startup_timeout"],
+        test_skip_one_in=values["test_skip_one_in"],
     )  # fmt: skip
 
 

@@ -132,6 +132,8 @@ class SenderConfig:
     ready_file: str | None
     startup_timeout: float
     """Seconds the broker and Redis have to answer at start before the sender gives up (exit 2)."""
+    test_skip_one_in: int
+    """TEST ONLY: commit 1 in N events without delivering them, the loss delivery accounting must catch."""
     backoff_base: float = 0.2
     commit_interval: float = 1.0
     limits: Limits = DEFAULT_LIMITS

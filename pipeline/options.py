@@ -188,6 +188,15 @@ SENDER = Options(
             low=0,
             high=3600,
         ),  # fmt: skip
+        _o(
+            "--test-skip-one-in",
+            0,
+            "TEST ONLY: drop 1 in N events silently (committed, never sent), to prove that delivery "
+            "accounting catches a losing pipeline; 0 = off",
+            _S,
+            type=int,
+            low=0,
+        ),  # fmt: skip
         _o("--metrics-host", "127.0.0.1", "address of the /metrics server", _S),
         _o(
             "--metrics-port", 9464, "port of the /metrics server (0 = free)", _S, type=int, low=0, high=65535

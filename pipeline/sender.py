@@ -65,6 +65,7 @@ class Sender:
         self._assigned: set[tuple[str, int]] = set()
         self.stopping = asyncio.Event()
         self._abandon = False
+        self._seen_for_skip = 0
 
     # -- consuming ----------------------------------------------------------------------------------
 
@@ -225,7 +226,22 @@ class Sender:
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed; its events stay uncommitted", exc_info=task.exception())
 
+    def _skip_for_test(self, batch: Batch) -> Batch:
+        # The test-only fault: every Nth event is finished (so committed) without ever being sent.
+        n = self.config.test_skip_one_in
+        kept: list[Item] = []
+        skipped: list[Item] = []
+        for item in batch.items:
+            self._seen_for_skip += 1
+            (skipped if self._seen_for_skip % n == 0 else kept).append(item)
+        if skipped:
+            log.warning("TEST FAULT (--test-skip-one-in %d): %d event(s) dropped unsent", n, len(skipped))
+            self._finish(skipped, delivered=False)
+        return batch.with_items(kept)
+
     async def _deliver(self, batch: Batch) -> None:
+        if self.config.test_skip_one_in:
+            batch = self._skip_for_test(batch)
         attempt = 0
         while batch.items and not self._abandon:
             verdict = await self._attempt(batch)
