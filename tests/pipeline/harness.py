@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,8 +12,8 @@ from typing import Any
 
 import aiohttp
 import orjson
-from prometheus_client.parser import text_string_to_metric_families
 
+from runs.pipeline import scrape as run_scrape
 from runs.processes import ManagedProcess, start_service
 from tests.support.kafka import Broker
 from tests.support.sandbox import admin_call
@@ -110,14 +109,7 @@ def assert_all_arrived_once_per_id(events: list[dict[str, Any]], expected: set[i
 
 def scrape(url: str) -> dict[str, float]:
     """``/metrics`` of a pipeline process as ``{"name{labels}": value}`` (label values joined by ',')."""
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:  # noqa: S310 - loopback
-        text = response.read().decode()
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return out
+    return run_scrape(url, labels=True)
 
 
 def v2_event_batches(count: int, per_request: int = 100) -> list[Call]:
