@@ -10,10 +10,13 @@ Exit 0 when the plan fits the rate limit, 1 when it cannot, 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from cio_contract import CLIENT_BATCH_BYTES, CLIENT_BATCH_OPERATIONS, DEFAULT_RATE_LIMITS
 from plumbing.budget import HEADROOM, request_budget
@@ -215,7 +218,19 @@ _o = declarer("CAPACITY_", ("capacity",))
 OPTIONS = Options(
     "capacity plan",
     (
-        _o("--events-per-day", None, "daily volume, e.g. 50M, 750K (required)", type=_count),
+        _o(
+            "--events-per-day",
+            None,
+            "daily volume, e.g. 50M, 750K (required unless --from-run gives one)",
+            type=_count,
+        ),  # fmt: skip
+        _o(
+            "--from-run",
+            None,
+            "plan with the per-core sender and worker rates measured by `python -m runs "
+            "scale` in this run directory (its scale.json) instead of --events-per-sender/--worker-rps",
+            metavar="DIR",
+        ),  # fmt: skip
         _o("--peak-factor", 3.0, "peak / average", type=float, low=1),
         _o(
             "--rate-limit",
@@ -261,10 +276,43 @@ def _parser() -> Parser:
     return parser
 
 
+def measured_rates(run_dir: Path) -> tuple[float | None, float | None, float | None]:
+    """``(events/s per sender, req/s per Locust worker, events/day)`` measured by a scale run.
+
+    Per CPU core, as a deployment gives each process one: ``runs scale`` divides what a process
+    managed by the share of a core it used. Raises DeployError with a one-line reason.
+    """
+    path = run_dir / "scale.json"
+    try:
+        data = json.loads(path.read_text())
+        measured = data["measured"]
+    except OSError as exc:
+        raise DeployError(
+            f"--from-run {run_dir}: no scale.json ({exc.strerror}); run `python -m runs scale` first"
+        ) from None
+    except (ValueError, KeyError, TypeError):
+        raise DeployError(f"--from-run {path}: not a scale.json written by `python -m runs scale`") from None
+    per_sender, per_worker = measured.get("events_per_sender_per_core"), measured.get("worker_rps_per_core")
+    return per_sender, per_worker, data.get("plan", {}).get("events_per_day")
+
+
+def _from_run(values: dict[str, Any]) -> None:
+    run_dir = values.pop("from_run")
+    if run_dir is None:
+        return
+    per_sender, per_worker, events = measured_rates(Path(str(run_dir)))
+    values["events_per_day"] = values["events_per_day"] or events
+    values["events_per_sender"] = per_sender or values["events_per_sender"]
+    values["worker_rps"] = per_worker or values["worker_rps"]
+    print(f"Measured in {run_dir}: {_n(float(values['events_per_sender']))} events/s per sender, "
+          f"{_n(float(values['worker_rps']))} req/s per Locust worker (per CPU core)")  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     prog = "capacity"
     try:
         values = OPTIONS.values(_parser().parse_checked(argv))
+        _from_run(values)
         if values["events_per_day"] is None:
             raise DeployError("--events-per-day is required (or CAPACITY_EVENTS_PER_DAY), e.g. 50M")
     except SuiteError as exc:
