@@ -65,13 +65,13 @@ def _out_dir(out: Path | None) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] and argv[0] in ("pipeline", "direct"):
-        from runs import pipeline
+        from runs.pipeline import main as pipeline_main
 
-        return pipeline.main(argv[0], argv[1:])
+        return pipeline_main(argv[0], argv[1:])
     if argv[:1] == ["scale"]:
-        from runs import scale
+        from runs.scale import main as scale_main
 
-        return scale.main(argv[1:])
+        return scale_main(argv[1:])
     # Everything after "--" is Locust's (argparse would try to read those options itself).
     split = argv.index("--") if "--" in argv else len(argv)
     args, locust_extra = _parser().parse_checked(argv[:split]), argv[split + 1 :]

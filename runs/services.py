@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from runs.cluster import free_port
+from plumbing.ports import free_port
 from runs.processes import ManagedProcess, ServiceStartError
 
 __all__ = ["create_topics", "start_redis", "start_tansu", "tansu_binary"]
