@@ -189,7 +189,8 @@ def traffic_args(plan: RunPlan, run_dir: Path) -> list[str]:
     return [
         *locust_output_args(run_dir),
         *("--shape", "arrival", "--target-rate", f"{plan.rate:g}", "--user-rate", f"{plan.user_rate:g}"),
-        *("--shape-ramp", "5s", "--shape-duration", f"{plan.duration:g}s"),
+        # No ramp: one spawn message (each costs a worker a blocked loop while Locust parses it).
+        *("--shape-ramp", "0s", "--shape-duration", f"{plan.duration:g}s"),
         # ingest answers 503 when it cannot keep a call: the client retries, same body, same id.
         *("--retries", "3"),
         "IdentifyUser",
