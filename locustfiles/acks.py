@@ -5,6 +5,13 @@ Users call :meth:`Acks.add` with the ids of each call the target answered with a
 a worker sends them to the master as a Locust custom message, and the master (or a single-process
 run) appends them, one ULID a line, to ``--acks-file`` (default ``<--csv prefix>_acks.txt``). The
 master is the only writer, so this works the same across processes, containers and Kubernetes pods.
+
+The tail of a run needs care: a headless master ends with ``quit``, which tells the workers to quit
+and stops listening half a second later, before a loaded worker's users have finished their last
+requests. So at the master's ``test_stop`` (the master is already STOPPING, so a stopped worker is not
+given users again), it asks every live worker that has not sent its final acks to stop its users
+(Locust's own ``stop`` message: they finish the request in flight, up to ``--stop-timeout``) and waits,
+at most ``--stop-timeout`` + 10 s, for each worker's final acks message.
 ``analysis.delivery`` reconciles the file with the sandbox's arrivals.
 """
 
@@ -15,6 +22,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 import logging
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -49,6 +57,8 @@ class Acks:
         self._pending: list[str] = []
         self._file: IO[str] | None = None
         self._greenlet: gevent.Greenlet | None = None
+        self._final_from: set[str] = set()
+        """Workers whose final message of this run has arrived (master only)."""
 
     @property
     def is_worker(self) -> bool:
@@ -59,6 +69,7 @@ class Acks:
             self._pending.extend(ids)
 
     def start(self) -> None:
+        self._final_from.clear()
         path = acks_path(self.environment.parsed_options)
         # A worker cannot see the master's file; it sends unless accounting is off on the master.
         self.enabled = path is not None or (self.is_worker and not self._off())
@@ -78,17 +89,39 @@ class Acks:
         if self._greenlet is not None:
             self._greenlet.kill(block=True)
             self._greenlet = None
-        self.flush()
+        self.flush(final=True)
 
-    def flush(self) -> None:
-        if not self._pending:
+    def flush(self, final: bool = False) -> None:
+        if not self._pending and not (final and self.is_worker and self.enabled):
             return
         ids, self._pending = self._pending, []
         runner = self.environment.runner
         if self.is_worker and runner is not None:
-            runner.send_message(MESSAGE, ids)
+            runner.send_message(MESSAGE, {"ids": ids, "final": final})
         else:
             self.write(ids)
+
+    def drain_workers(self) -> None:
+        """Master, at ``test_stop``: stop the workers' users and wait for their final acks."""
+        from locust.rpc import Message
+        from locust.runners import STATE_MISSING, MasterRunner
+
+        runner = self.environment.runner
+        if not isinstance(runner, MasterRunner) or acks_path(self.environment.parsed_options) is None:
+            return
+        clients = runner.clients
+        # A worker gone missing cannot answer (and when all are, this runs in the very message loop
+        # that would deliver the answers): wait only for live ones.
+        workers = {client.id for client in clients.all if client.state != STATE_MISSING}
+        for worker in workers - self._final_from:
+            runner.server.send_to_client(Message("stop", None, worker))
+        deadline = time.monotonic() + float(getattr(self.environment, "stop_timeout", 0) or 0) + 10.0
+        while not workers <= self._final_from and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        missing = workers - self._final_from
+        if missing:
+            log.warning("delivery acks: no final message from %d worker(s); their last acks may be missing",
+                        len(missing))  # fmt: skip
 
     def write(self, ids: list[str]) -> None:
         """Append ``ids`` to the acks file (master or single process)."""
@@ -105,10 +138,14 @@ class Acks:
         self.written += len(ids)
 
     def on_message(self, msg: Any, **_: Any) -> None:
-        self.write(list(msg.data or []))
+        data = msg.data or {}
+        self.write(list(data.get("ids") or []))
+        if data.get("final"):
+            self._final_from.add(msg.node_id)
 
     def close(self) -> None:
-        self.stop()
+        if self._greenlet is not None:
+            self.stop()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -130,6 +167,8 @@ def install(environment: Environment) -> Acks:
     if runner is not None and not recorder.is_worker and hasattr(runner, "register_message"):
         runner.register_message(MESSAGE, recorder.on_message)
     environment.events.test_start.add_listener(lambda **_: recorder.start())
+    if not recorder.is_worker:
+        environment.events.test_stop.add_listener(lambda **_: recorder.drain_workers())
     environment.events.test_stop.add_listener(lambda **_: recorder.stop())
     environment.events.quitting.add_listener(lambda **_: recorder.close())
     return recorder
