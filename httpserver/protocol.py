@@ -386,7 +386,11 @@ class HttpProtocol(asyncio.Protocol):
 
     def _answer_timeout(self, message: str) -> None:
         if self.transport is not None and not self.refused:
-            self.transport.write(self._error(408, message, self.url.decode("latin-1"), close=True))
+            self.refused = True
+            reply = self._error(408, message, self.url.decode("latin-1"), close=True)
+            if self._queue_last(reply):
+                return
+            self.transport.write(reply)
         self._close()
 
     def _refuse_with(self, refusal: _Refused) -> None:
@@ -413,6 +417,8 @@ class HttpProtocol(asyncio.Protocol):
         self.discarding = True
         if self.transport is None:
             return
+        if self._queue_last(reply):
+            return
         self.transport.write(reply)
         if self.transport.can_write_eof():
             self.transport.write_eof()
@@ -420,7 +426,20 @@ class HttpProtocol(asyncio.Protocol):
 
     def _fail(self, status: int, message: str) -> None:
         if self.transport is not None:
-            target = self.url.decode("latin-1")
-            self.transport.write(self._error(status, message, target, close=True))
+            self.refused = True
+            reply = self._error(status, message, self.url.decode("latin-1"), close=True)
+            if self._queue_last(reply):
+                return
+            self.transport.write(reply)
             self.transport.close()
             self.transport = None
+
+    def _queue_last(self, reply: bytes) -> bool:
+        """With replies still pending, ``reply`` goes out after them (in order) and closes; True then."""
+        if not self.pending:
+            return False
+        slot = _Slot(close=True)
+        slot.reply = reply
+        self.pending.append(slot)
+        self._flush()
+        return True

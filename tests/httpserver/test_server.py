@@ -145,3 +145,11 @@ def test_malformed_request_gets_the_applications_error_shape():
         data = exchange(address, b"GET /x HTTP/1.1\r\nBad Header\r\n\r\n", lambda d: False)
     assert data.startswith(b"HTTP/1.1 400 ")
     assert _bodies(data)[0]["error"] == "malformed HTTP request"
+
+
+def test_a_refusal_waits_for_the_replies_pipelined_before_it():
+    """A delayed reply, then a request refused from its headers (no Host): both come back, in order."""
+    with serving(Echo()) as address:
+        data = exchange(address, _get("/delay") + b"GET /x HTTP/1.1\r\n\r\n", lambda d: False)
+    assert data.startswith(b"HTTP/1.1 200 ") and data.index(b'"/delay"') < data.index(b"HTTP/1.1 400 ")
+    assert data.endswith(b'"target":"/x"}')
