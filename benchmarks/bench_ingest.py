@@ -25,6 +25,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,20 @@ def wrk(url: str, lua: str, seconds: float, server: int, broker: int | None) -> 
         broker_cpu_s=broker_cpu,
         seconds=elapsed,
     )
+
+
+def ingest_statuses(url: str) -> dict[str, int]:
+    """Ingest's answers by HTTP status, from its /metrics (a 503 says the broker was too slow)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:  # noqa: S310 - loopback
+        text = response.read().decode()
+    return {
+        sample.labels["status"]: int(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "pipeline_ingest_requests_total"
+    }
 
 
 def topic_messages(broker: Broker) -> int:
@@ -189,9 +204,11 @@ def main() -> int:
             )  # fmt: skip
             broker_us = i.broker_cpu_s / max(i.completed * events, 1) * 1e6
             record.add(f"broker CPU per event ({label})", broker_us, "µs")
+            statuses = ingest_statuses(ingest.url)
             record.add(
                 f"ingest non-2xx and socket errors ({label})",
                 sum(r.non_2xx + r.errors for r in runs["ingest"]), goal=("==", 0),
+                note=f"ingest's answers so far by status: {statuses}",
             )  # fmt: skip
         stored = topic_messages(broker) - topic_before
         record.add(
