@@ -13,7 +13,7 @@ from tests.fuzz.targets import TARGETS
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 ROOT = Path(__file__).resolve().parents[2]
-SECONDS = 8
+SECONDS = 6
 
 
 def _cases() -> list[tuple[str, Path]]:
