@@ -99,7 +99,7 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("sandbox", ["--rate-limit", "email=5"], {}, "--rate-limit"),
     ("sandbox", ["--rate-limit", "track=0"], {}, "--rate-limit"),
     ("sandbox", ["--workspace", "only-site"], {}, "--workspace"),
-    ("sandbox", ["--workspace", "a:b", "--workspace", "a:c"], {}, "repeated: a"),
+    ("sandbox", ["--workspace", "a:b", "--workspace", "a:c"], {}, "site ids must be unique"),
     ("sandbox", ["--config", ""], {}, "--config is empty"),
     ("sandbox", ["--config", "@EMPTY@"], {}, "empty.yaml"),
     ("sandbox", ["--config", "@BINARY@"], {}, "binary.dat"),
