@@ -106,6 +106,13 @@ OPTIONS = Options(
             secret=True,
             web=False,
         ),  # fmt: skip
+        _o(
+            "--status-file",
+            None,
+            "rewrite PATH each second with the master's live figures for watchers such as python -m runs "
+            "(JSON: users, workers, req/s, failures per kind, target 429s/dropped, events such as a lost worker)",
+            metavar="PATH",
+        ),  # fmt: skip
     ),
     description="target-side metrics sampled each second",
 )
