@@ -190,6 +190,7 @@ def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[s
         )
         started.append(cluster)
         if cluster.web_url is not None:
+            _wait_for_web_ui(cluster, cluster.web_url)
             print(f"runs: web UI: {cluster.web_url} (press Start; the report is written when the run stops)")
         progress = RunProgress(run_dir / STATUS_FILE, planned_s=duration, label=chosen.name, quiet=args.quiet)
         with progress:
@@ -220,6 +221,19 @@ def _wait_for_master(cluster: LocalCluster, progress: RunProgress, timeout: floa
         return popen.wait(30)
     except subprocess.TimeoutExpired:
         raise ClusterError(f"Locust master still running after {timeout:.0f} s; stopped it") from None
+
+
+def _wait_for_web_ui(cluster: LocalCluster, url: str, timeout: float = 60.0) -> None:
+    # Print the URL only once it answers, so the first click on it works.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and cluster.master.alive():
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.2)
+    if cluster.master.alive():
+        raise ClusterError(f"Locust's web UI did not answer at {url} within {timeout:.0f} s")
 
 
 def _check_master(cluster: LocalCluster, code: int) -> None:
