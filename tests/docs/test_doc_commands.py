@@ -25,6 +25,12 @@ def _parse_then_stop(self, *args, **kwargs):
     _parse(self, *args, **kwargs)
     raise SystemExit(0)
 argparse.ArgumentParser.parse_args = _parse_then_stop
+import configargparse  # Locust's parser and plumbing.options: a subclass with its own parse_args
+_parse_config = configargparse.ArgumentParser.parse_args
+def _config_parse_then_stop(self, *args, **kwargs):
+    _parse_config(self, *args, **kwargs)
+    raise SystemExit(0)
+configargparse.ArgumentParser.parse_args = _config_parse_then_stop
 
 def check(words):
     if words[0] == "locust":

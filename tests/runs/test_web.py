@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -17,6 +15,7 @@ import pytest
 from runs.progress import STATUS_FILE, read_status
 from tests.runs.progress_checks import assert_plain_progress
 from tests.support.browser import chromium_page
+from tests.support.terminal import stop_runs
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "runs"
@@ -98,8 +97,7 @@ def test_web_runs_the_profile_from_the_page_and_reports_when_it_stops(tmp_path: 
         report = _wait_for_line(lines, r"runs: report: (file://\S+)", seen, 60).group(1)
         proc.wait(60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_runs(proc)
     assert proc.returncode in (0, 1), "\n".join(seen)
     assert verdict.group(1) in ("PASS", "FAIL")
     assert report == (run_dir / "report.html").resolve().as_uri() and (run_dir / "report.html").is_file()

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -63,12 +64,23 @@ def run_demo_in_a_terminal(out: Path, timeout: float = 240.0) -> TerminalRun:
         raw = _read_terminal(master_fd, proc, time.monotonic() + timeout, kill_a_worker_half_way)
         proc.wait(60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_runs(proc)
         os.close(master_fd)
     (run_dir,) = out.iterdir()
     return TerminalRun(raw.decode(errors="replace"), proc.returncode, run_dir, bool(killed))
+
+
+def stop_runs(proc: subprocess.Popen[Any]) -> None:
+    """End a ``python -m runs`` a test gave up on: SIGTERM first, which makes it stop every process it
+    started (they run in sessions of their own, so killing its group alone would orphan them)."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def _read_terminal(
