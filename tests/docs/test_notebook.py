@@ -8,8 +8,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
 from tests.support.terminal import TerminalRun
 
@@ -44,6 +42,10 @@ def _execute(cwd: Path, runs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("RUN_DIR", str(runs[0]))
     monkeypatch.setenv("BASELINE_RUN_DIR", str(runs[1]))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # Imported here, not at collection: jupyter's stack imports ssl, and gevent (Locust) must patch ssl
+    # before anything imports it, which other test directories' conftests do after this one is collected.
+    from nbclient import NotebookClient
+
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
         notebook, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
@@ -75,5 +77,7 @@ def test_a_renamed_public_function_breaks_the_notebook(
     shutil.copytree(ROOT / "analysis", tmp_path / "analysis", ignore=shutil.ignore_patterns("__pycache__"))
     charts = tmp_path / "analysis" / "charts.py"
     charts.write_text(charts.read_text().replace("endpoint_latency_chart", "latency_per_endpoint_chart"))
+    from nbclient.exceptions import CellExecutionError
+
     with pytest.raises(CellExecutionError, match="endpoint_latency_chart"):
         _execute(tmp_path, two_runs, monkeypatch)  # the kernel's cwd comes first on its sys.path
