@@ -74,6 +74,9 @@ OPTIONS = Options(
             type=_metrics_url,
             kind="list",
             metavar="URL",
+            # Not in the web form: Locust's /swarm turns an empty list's field into int('') and
+            # answers 500 (locust/web.py, "all(isinstance(x, int) for x in [])" is True).
+            web=False,
         ),  # fmt: skip
         _o(
             "--system-history",
