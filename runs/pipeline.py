@@ -172,7 +172,7 @@ def _reported(run: Callable[[], dict[str, Any]]) -> int:
         result = run()
     except (ServiceStartError, ClusterError) as exc:
         print(f"runs: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         print("runs: interrupted; everything started was stopped", file=sys.stderr)
         return 130
