@@ -1,12 +1,15 @@
-# syntax=docker/dockerfile:1
 # One image for every role of the suite: Locust master and worker, the sandbox, the pipeline's ingest
 # and sender, and the analysis report. The role is the first argument (see deploy/docker/entrypoint.sh):
 #   docker run IMAGE [master] [locust options] | worker | sandbox | ingest | sender | report RUN_DIR
 #                    | capacity ... | healthcheck ... | <any command>
 # No secret is baked in: site ids and API keys arrive as environment variables at run time.
-ARG PYTHON_VERSION=3.11
+# Works with the legacy builder and BuildKit alike (no syntax line: BuildKit would pull its frontend).
+#
+# BASE_IMAGE: any Debian-based image with python3.11+ (venv included) on PATH as `python`. Offline,
+# scripts/base-image.sh makes one from Debian's packages (docs/containers.md, "Offline build").
+ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-FROM python:${PYTHON_VERSION}-slim-bookworm AS base
+FROM ${BASE_IMAGE} AS base
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -14,13 +17,25 @@ ENV PYTHONUNBUFFERED=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 
-# Dependencies in a layer of their own, keyed only on pyproject.toml: editing code reuses it.
-# Every dependency ships manylinux wheels (confluent-kafka bundles librdkafka), so no compiler is needed.
+# Dependencies in a layer of their own, keyed only on the runtime requirements (and the optional CA
+# bundle): editing code, tests or dev tooling in pyproject.toml reuses it. Every dependency ships
+# manylinux wheels (confluent-kafka bundles librdkafka), so no compiler is needed. Behind a
+# TLS-intercepting proxy, put the proxy's CA bundle in the build context as .build-ca.crt
+# (scripts/build-images.sh does): pip trusts it in the deps stage only, which never reaches the
+# runtime stage (only /opt/venv is copied from there). PIP_INDEX_URL: a local package mirror.
+FROM base AS requirements
+COPY pyproject.toml .build-ca.cr[t] /tmp/build/
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/build/pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/build/requirements.txt \
+ && rm /tmp/build/pyproject.toml
+
 FROM base AS deps
-COPY pyproject.toml /tmp/pyproject.toml
+ARG PIP_INDEX_URL=""
+COPY --from=requirements /tmp/build/ /tmp/build/
 RUN python -m venv "$VIRTUAL_ENV" \
- && python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt
+ && if [ -f /tmp/build/.build-ca.crt ]; then export PIP_CERT=/tmp/build/.build-ca.crt; fi \
+ && if [ -n "$PIP_INDEX_URL" ]; then export PIP_INDEX_URL; else unset PIP_INDEX_URL; fi \
+ && pip install -r /tmp/build/requirements.txt \
+ && rm -rf /tmp/build
 
 FROM base AS runtime
 RUN groupadd --gid 10001 loadtest \
@@ -30,6 +45,7 @@ WORKDIR /app
 # Code only (the .dockerignore keeps tests, reports, venvs and secrets out).
 COPY --chown=root:root plumbing/ plumbing/
 COPY --chown=root:root cio_contract/ cio_contract/
+COPY --chown=root:root httpserver/ httpserver/
 COPY --chown=root:root sandbox/ sandbox/
 COPY --chown=root:root pipeline/ pipeline/
 COPY --chown=root:root analysis/ analysis/

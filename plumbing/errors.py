@@ -17,7 +17,7 @@ Tree (package subclasses live here, the specific errors in their packages)::
     │   ├── runs.processes.ServiceStartError           (exit 1)
     │   └── runs.cluster.ClusterError                  (exit 1)
     ├── LocustfilesError              locustfiles.options.OptionError
-    └── DeployError                   deploy.kustomize.KustomizeError
+    └── DeployError                   deploy/ (no subclass: kubectl renders the manifests)
 
 Exit 1 marks a failure of the environment (a service that did not start, a broker that is gone),
 exit 2 marks input.

@@ -11,8 +11,10 @@ case "$role" in
 esac
 case "$role" in
   master)
-    # Web UI unless LOCUST_HEADLESS=true / --headless; workers connect on 5557.
-    exec locust -f "$LOCUSTFILE" --master --master-bind-port "${LOCUST_MASTER_BIND_PORT:-5557}" "$@" ;;
+    # Web UI unless LOCUST_HEADLESS=true / --headless; workers connect on 5557. The UI listens on
+    # every interface of the container: only the port compose publishes on 127.0.0.1 reaches it.
+    exec locust -f "$LOCUSTFILE" --master --master-bind-port "${LOCUST_MASTER_BIND_PORT:-5557}" \
+      --web-host "${LOCUST_WEB_HOST:-0.0.0.0}" "$@" ;;
   worker)
     # The locustfile brings locustfiles.master_watch: exit promptly when the master is gone, and touch
     # $LOCUST_HEARTBEAT_FILE for probes.

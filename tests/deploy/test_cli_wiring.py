@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from deploy.kustomize import render
+from tests.support.k8s import render
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ["small", "large", "ci"]
@@ -24,7 +24,7 @@ CREDENTIALS = {"CIO_SITE_ID": "site-for-test", "CIO_API_KEY": "key-for-test"}
 LOCUSTFILES = str(ROOT / "locustfiles" / "locustfile.py")
 # What deploy/docker/entrypoint.sh adds in front of the arguments, per role.
 ROLE_PREFIX = {
-    "master": ["--master", "--master-bind-port", "5557"],
+    "master": ["--master", "--master-bind-port", "5557", "--web-host", "0.0.0.0"],
     "worker": ["--worker", "--master-host", "master", "--master-port", "5557"],
 }
 HELP = {

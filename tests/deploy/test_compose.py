@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -143,11 +144,19 @@ def test_prometheus_scrapes_real_metrics_ports(resolved: dict[str, Any]) -> None
 
 
 def test_dockerfile_is_slim_nonroot_and_secret_free() -> None:
-    """Slim base, dependency layer keyed on pyproject only, non-root user, nothing secret baked in."""
+    """Base an ARG (public slim image by default), deps keyed on requirements, non-root, nothing secret."""
     text = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:\$\{PYTHON_VERSION\}-slim", text, re.M)
-    deps_stage = text.split("AS deps", 1)[1].split("FROM ", 1)[0]
-    assert re.findall(r"^COPY (\S+)", deps_stage, re.M) == ["pyproject.toml"]
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim-bookworm$", text, re.M)
+    assert re.search(r"^FROM \$\{BASE_IMAGE\} AS base$", text, re.M)
+    assert "# syntax=" not in text  # BuildKit would pull its frontend from a registry
+    requirements = text.split("AS requirements", 1)[1].split("FROM ", 1)[0]
+    assert re.findall(r"^COPY (.+?) /tmp/build/$", requirements, re.M) == ["pyproject.toml .build-ca.cr[t]"]
+    deps = text.split("AS deps", 1)[1].split("FROM ", 1)[0]
+    assert re.findall(r"^COPY (.+)$", deps, re.M) == ["--from=requirements /tmp/build/ /tmp/build/"]
+    runtime = text.split("AS runtime", 1)[1]
+    assert "--from=deps /opt/venv /opt/venv" in runtime and "build" not in " ".join(
+        re.findall(r"^COPY .*", runtime, re.M)
+    )
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users and not users[-1].startswith(("root", "0"))
     assert not re.search(r"^(ENV|ARG)\b.*(KEY|TOKEN|PASSWORD|SECRET|SITE_ID)", text, re.M | re.I)
@@ -157,10 +166,20 @@ def test_dockerfile_is_slim_nonroot_and_secret_free() -> None:
     assert {".git", ".venv", ".env", ".secrets", "reports", "tests"} <= set(ignored)
 
 
+def test_dockerfile_copies_every_package() -> None:
+    """Each package pyproject installs is copied into the image (a new top-level package is not forgotten)."""
+    text = (ROOT / "Dockerfile").read_text()
+    copied = {source.rstrip("/") for source in re.findall(r"^COPY --chown=\S+ (\S+)/ ", text, re.M)}
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"][
+        "include"
+    ]
+    assert {name.rstrip("*") for name in include} <= copied
+
+
 def test_dependency_layer_command_reads_pyproject() -> None:
     """The Dockerfile's requirements one-liner, run here, lists the project's runtime dependencies."""
     line = re.search(r'python -c "(import tomllib;.*?)" >', (ROOT / "Dockerfile").read_text()).group(1)
-    code = line.replace("/tmp/pyproject.toml", str(ROOT / "pyproject.toml"))
+    code = line.replace("/tmp/build/pyproject.toml", str(ROOT / "pyproject.toml"))
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert any(req.startswith("locust") for req in output.splitlines())
 
@@ -171,3 +190,13 @@ def test_entrypoint_covers_every_role() -> None:
     assert os.access(ROOT / "deploy" / "docker" / "entrypoint.sh", os.X_OK)
     cases = set(re.findall(r"^\s+([a-z |]+)\)$", script, re.M))
     assert ROLES <= {role.strip() for case in cases for role in case.split("|")}
+
+
+def test_sandbox_accepts_every_key_the_load_generators_send(resolved: dict[str, Any]) -> None:
+    """The sandbox's workspace is the site id and the Track, App and Pipelines keys workers send."""
+    services = resolved["services"]
+    for name in ("master", "worker"):
+        env = services[name]["environment"]
+        sent = [env[k] for k in ("CIO_SITE_ID", "CIO_API_KEY", "CIO_APP_API_KEY", "CIO_CDP_API_KEY")]
+        assert services["sandbox"]["environment"]["SANDBOX_WORKSPACES"] == ":".join(sent), name
+    assert services["worker"]["restart"] == "no"  # a worker without master exits and stays down

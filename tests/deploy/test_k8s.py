@@ -1,4 +1,5 @@
-"""Kubernetes manifests: every rendered overlay validates strictly offline, and the wiring holds."""
+"""Kubernetes manifests: every overlay rendered by ``kubectl kustomize`` validates strictly offline, and
+the wiring holds."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from deploy.kustomize import KustomizeError, render
+from tests.support.k8s import container_env, render, render_text
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 OVERLAYS = ["small", "large", "ci"]
@@ -49,10 +50,7 @@ def test_overlay_validates_strictly(overlay: str) -> None:
 def test_validate_cli_on_rendered_overlay(tmp_path: Path) -> None:
     """The kubernetes-validate command itself accepts the rendered large overlay and rejects a typo."""
     out = tmp_path / "large.yaml"
-    out.write_text(subprocess.run(
-        [sys.executable, "-m", "deploy.kustomize", str(K8S / "overlays" / "large")],
-        check=True, capture_output=True, text=True,
-    ).stdout)  # fmt: skip
+    out.write_text(render_text(K8S / "overlays" / "large"))
     cli = [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", KUBERNETES_VERSION, "--quiet"]
     assert subprocess.run([*cli, str(out)], capture_output=True).returncode == 0
     broken = tmp_path / "broken.yaml"
@@ -208,22 +206,6 @@ def test_locustfiles_come_from_the_configmap() -> None:
         assert env["LOCUSTFILE"] == f"{mount['mountPath']}/locustfile.py"
 
 
-def test_renderer_refuses_what_it_does_not_implement(tmp_path: Path) -> None:
-    """A kustomization field outside the supported subset is an error naming the field."""
-    (tmp_path / "kustomization.yaml").write_text("resources: []\nnamePrefix: x-\n")
-    with pytest.raises(KustomizeError, match="namePrefix"):
-        render(tmp_path)
-
-
-def test_renderer_cli_bad_directory_is_one_line(tmp_path: Path) -> None:
-    """A directory without a kustomization gives one line on stderr and exit code 2."""
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.kustomize", str(tmp_path)], capture_output=True, text=True
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "no kustomization.yaml" in result.stderr
-
-
 def test_configmap_locustfile_loads_the_suites_users() -> None:
     """The thin locustfile shipped in the ConfigMap imports the image's users (locust --list)."""
     env = {**os.environ, "PYTHONPATH": str(K8S.parents[1])}
@@ -233,3 +215,17 @@ def test_configmap_locustfile_loads_the_suites_users() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert {"IdentifyUser", "TrackUser", "BatchUser"} <= set(result.stdout.split())
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_sandbox_accepts_every_key_the_locust_pods_send(overlay: str) -> None:
+    """The sandbox's workspace is exactly the site id and Track, App and Pipelines keys Locust sends."""
+    resources = _rendered(overlay)
+    workloads = {w["metadata"]["name"]: w for w in _workloads(resources)}
+    sandbox = container_env(_pod(workloads["sandbox"])["spec"]["containers"][0], resources)
+    for name in ("locust-worker", "locust-master"):
+        if name not in workloads:
+            continue
+        env = container_env(_pod(workloads[name])["spec"]["containers"][0], resources)
+        sent = [env[k] for k in ("CIO_SITE_ID", "CIO_API_KEY", "CIO_APP_API_KEY", "CIO_CDP_API_KEY")]
+        assert sandbox["SANDBOX_WORKSPACES"] == ":".join(sent), name

@@ -15,7 +15,6 @@ from plumbing.ready import write_ready_file
 
 def _package_errors() -> list[type[BaseException]]:
     from analysis.errors import InputError
-    from deploy.kustomize import KustomizeError
     from locustfiles.options import OptionError
     from pipeline.config import ConfigError as PipelineConfigError
     from pipeline.kafka import KafkaUnavailable
@@ -25,7 +24,7 @@ def _package_errors() -> list[type[BaseException]]:
     from sandbox.config import ConfigError as SandboxConfigError
     from sandbox.faults import FaultError
 
-    return [InputError, KustomizeError, OptionError, PipelineConfigError, KafkaUnavailable, UsageError,
+    return [InputError, OptionError, PipelineConfigError, KafkaUnavailable, UsageError,
             ClusterError, ServiceStartError, SandboxConfigError, FaultError]  # fmt: skip
 
 

@@ -35,17 +35,22 @@ def running_sandbox(*extra_args: str, log_dir: Path | None = None) -> Iterator[M
         process.stop()
 
 
-def admin_call(url: str, path: str, method: str = "GET", body: Any = None, timeout: float = 10.0) -> Any:
-    """Call the admin API at ``url`` (the sandbox base URL) and return the decoded JSON."""
+def admin_call(
+    url: str, path: str, method: str = "GET", body: Any = None, timeout: float = 10.0, token: str = ""
+) -> Any:
+    """Call the admin API at ``url`` (the sandbox base URL) and return the decoded JSON (``token``: the
+    admin token, which a sandbox asks of clients that are not on its loopback)."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         f"{url.rstrip('/')}/__sandbox/{path.lstrip('/')}", data=data, method=method
     )
     request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
         return json.loads(response.read())
 
 
-def sandbox_stats(url: str) -> dict[str, Any]:
+def sandbox_stats(url: str, token: str = "") -> dict[str, Any]:
     """``GET /__sandbox/stats`` of the sandbox at ``url`` (shape documented in ``sandbox.accounting``)."""
-    return admin_call(url, "stats")
+    return admin_call(url, "stats", token=token)

@@ -1,0 +1,59 @@
+"""The documented headless CI flow (docs/ci.md), run verbatim with only the two credentials set."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+from pathlib import Path
+
+from plumbing.ports import free_port
+from tests.containers import credentials
+from tests.support.containers import ROOT, ComposeProject
+
+CREDENTIALS = credentials.CI_FLOW
+
+
+def documented_flow() -> str:
+    """The sh block under the ``ci-compose-flow`` marker of docs/ci.md, as written there."""
+    text = (ROOT / "docs" / "ci.md").read_text()
+    match = re.search(r"<!-- ci-compose-flow:.*?-->\n```sh\n(.*?)```", text, re.S)
+    assert match, "docs/ci.md lost its ci-compose-flow block"
+    return match.group(1)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_headless_ci_flow_verbatim(images: dict[str, str], tmp_path: Path) -> None:
+    """Exit 0, no failed request (App and Pipelines included), the full report set in ./reports/ci."""
+    flow = documented_flow()
+    assert "docker-compose up" in flow and "--headless" in flow and "down -v" in flow
+    # Published ports on free ones: a test never takes a fixed port of the machine.
+    env = {**images, **CREDENTIALS, "SANDBOX_PUBLISHED_PORT": str(free_port())}
+    env = {k: v for k, v in env.items() if not k.startswith(("CIO_APP", "CIO_CDP", "LOCUST_"))}
+    with ComposeProject.copy_of_repo(tmp_path, f"ci{tmp_path.name[-6:].lower()}", env) as project:
+        started = time.time()
+        done = project.shell(flow, timeout=420)
+        assert done.returncode == 0, f"exit {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    reports = tmp_path / "reports" / "ci"
+    stats = {row["Name"]: row for row in _rows(reports / "locust_stats.csv")}
+    total = stats["Aggregated"]
+    logs = (done.stdout + done.stderr).splitlines()
+    output = "\n".join(line for line in logs if "/INFO/" in line or "ERROR" in line or "rror" in line)
+    print(output[-6000:])
+    assert int(total["Request Count"]) > 20 and int(total["Failure Count"]) == 0, total
+    # The App and Pipelines endpoints were exercised and authenticated (the 401s of issue 10).
+    assert {"/v1/send/email", "/v1/batch"} <= set(stats), sorted(stats)
+    history = _rows(reports / "locust_stats_history.csv")
+    assert {row["Name"] for row in history} - {"Aggregated"}, "no per-endpoint rows: not full history"
+    first = min(int(r["Timestamp"]) for r in history if int(r["Total Request Count"] or 0) > 0)
+    assert "<html" in (reports / "locust_report.html").read_text()[:2000].lower()
+    system = _rows(reports / "system_history.csv")
+    assert len(system) >= 10 and max(float(r["sandbox_requests_per_s"] or 0) for r in system) > 0
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary and (reports / "report.html").is_file() and (reports / "summary.md").is_file()
+    print(f"up -> first request: {first - started:.1f} s")
