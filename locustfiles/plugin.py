@@ -8,10 +8,12 @@ checked at init: their options arrive from the master with the first spawn messa
 from __future__ import annotations
 
 import gevent
+import locust.argument_parser as locust_argument_parser
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+import functools
 import json
 import logging
 import sys
@@ -58,6 +60,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if environment.runner is not None:
         acks.install(environment)
     if isinstance(environment.runner, WorkerRunner):
+        _memoize_default_args()
         _prebuild(environment)
         return
     try:
@@ -85,6 +88,15 @@ def _tolerate_stalled_workers() -> None:
 
     # A module constant, read each time a heartbeat arrives (locust/runners.py, MasterRunner).
     locust.runners.HEARTBEAT_LIVENESS = max(locust.runners.HEARTBEAT_LIVENESS, HEARTBEAT_LIVENESS)
+
+
+def _memoize_default_args() -> None:
+    # Locust 2.47's worker calls argument_parser.default_args_dict() once per option key of every
+    # spawn message (a dict comprehension in WorkerRunner.handle_message): ~100 full parses that
+    # block the gevent loop for seconds on a busy machine, long enough to miss 3 heartbeats and be
+    # dropped by the master. The defaults never change within a process, so compute them once.
+    if not hasattr(locust_argument_parser.default_args_dict, "cache_info"):
+        locust_argument_parser.default_args_dict = functools.cache(locust_argument_parser.default_args_dict)
 
 
 def _drop_users_without_tasks(environment: Environment) -> None:

@@ -25,8 +25,10 @@ from plumbing.errors import RunsError, SuiteError
 from plumbing.options import Parser, report
 from runs.cluster import ClusterError, LocalCluster, start_local_cluster
 from runs.options import OPTIONS
+from runs.outcome import open_report, verdict_line
 from runs.processes import ManagedProcess, ServiceStartError, start_service
 from runs.profiles import PROFILES, Profile, profile, slo_path
+from runs.progress import STATUS_FILE, RunProgress, status_args
 
 __all__ = ["arrivals_args", "breach_reason", "locust_output_args", "main", "summarise"]
 
@@ -172,34 +174,66 @@ def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[s
             )
             started.append(sandbox)
             host = sandbox.url
-        print(f"runs: {chosen.name}: {chosen.description}")
-        print(f"runs: target {host}; Locust master + {args.workers} workers; files in {run_dir}")
-        locust_args = [*locust_output_args(run_dir), "--slo", str(args.slo), *chosen.locust_args, *extra]
+        print(f"runs: {chosen.name}: {chosen.description}", flush=True)
+        print(f"runs: target {host}; Locust master + {args.workers} workers; files in {run_dir}", flush=True)
+        locust_args = [
+            *locust_output_args(run_dir), *status_args(run_dir), "--slo", str(args.slo), *chosen.locust_args,
+            *extra,
+        ]  # fmt: skip
         cluster = start_local_cluster(
-            locustfile=LOCUSTFILE, host=host, workers=args.workers, run_dir=run_dir, locust_args=locust_args
+            locustfile=LOCUSTFILE,
+            host=host,
+            workers=args.workers,
+            run_dir=run_dir,
+            locust_args=locust_args,
+            web_ui=args.web,
         )
         started.append(cluster)
-        _check_master(cluster, _wait_for_master(cluster, duration + _MARGIN_SECONDS))
+        if cluster.web_url is not None:
+            _wait_for_web_ui(cluster, cluster.web_url)
+            print(f"runs: web UI: {cluster.web_url} (press Start; the report is written when the run stops)")
+        progress = RunProgress(run_dir / STATUS_FILE, planned_s=duration, label=chosen.name, quiet=args.quiet)
+        with progress:
+            code = _wait_for_master(cluster, progress, duration + _MARGIN_SECONDS, web=args.web)
+        _check_master(cluster, code)
         cluster.wait(timeout=30)  # workers quit with their master; this reaps them
         sandbox_totals = _sandbox_totals(sandbox)
         if sandbox is not None:
             sandbox.stop()  # it writes its last arrivals as it stops: the reconciliation needs them
         if sandbox_totals is not None:
             (run_dir / "sandbox_stats.json").write_text(json.dumps(sandbox_totals, indent=2))
-        print(summarise(run_dir, sandbox_totals))
-        return _analyse(args.slo, run_dir, args.no_analysis, args.junit or run_dir / "junit.xml",
-                        chosen.report_args)  # fmt: skip
+        return _finish(chosen, run_dir, summarise(run_dir, sandbox_totals), args)
     finally:
         for process in reversed(started):
             process.stop()
 
 
-def _wait_for_master(cluster: LocalCluster, timeout: float) -> int:
+def _wait_for_master(cluster: LocalCluster, progress: RunProgress, timeout: float, *, web: bool) -> int:
     # Not cluster.wait(): after a master that refused its options, workers would get a 10 s grace.
+    popen = cluster.master.popen
     try:
-        return cluster.master.popen.wait(timeout)
+        if not web:
+            return progress.wait(popen, timeout)
+        # The web UI keeps the master up after a run; the run is over when the master says it stopped.
+        # Its SIGTERM handler is Locust's normal shutdown: it writes the JSON and HTML files, then exits.
+        if progress.wait_for_run_end(popen, timeout_after_start=timeout):
+            cluster.master.stop(timeout=30)
+        return popen.wait(30)
     except subprocess.TimeoutExpired:
         raise ClusterError(f"Locust master still running after {timeout:.0f} s; stopped it") from None
+
+
+def _wait_for_web_ui(cluster: LocalCluster, url: str, timeout: float = 60.0) -> None:
+    # Print the URL only once it answers, so the first click on it works.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and cluster.master.alive():
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.2)
+    if cluster.master.alive():
+        raise ClusterError(f"Locust's web UI did not answer at {url} within {timeout:.0f} s")
 
 
 def _check_master(cluster: LocalCluster, code: int) -> None:
@@ -257,35 +291,32 @@ def summarise(run_dir: Path, sandbox_totals: dict[str, Any] | None = None) -> st
     return "\n".join(f"runs: {line}" for line in lines)
 
 
-def _analyse(slo: Path, run_dir: Path, skip: bool, junit: Path, report_args: Sequence[str] = ()) -> int:
-    if skip or importlib.util.find_spec("analysis.report") is None:
-        print(f"runs: Locust report: {run_dir / 'locust_report.html'}")
-        return 0
-    command = [
-        sys.executable,
-        "-m",
-        "analysis.report",
-        str(run_dir),
-        "--slo",
-        str(slo),
-        "--junit",
-        str(junit),
-        *report_args,
-    ]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    lines = (result.stdout + result.stderr).strip().splitlines()
+def _finish(chosen: Profile, run_dir: Path, summary: str, args: argparse.Namespace) -> int:
+    """The end of a run: the verdict first, in one line; then the figures; then the report's link."""
+    report, code, details = run_dir / "locust_report.html", None, []
+    junit: Path = args.junit or run_dir / "junit.xml"
+    if not args.no_analysis and importlib.util.find_spec("analysis.report") is not None:
+        command = [
+            *(sys.executable, "-m", "analysis.report", str(run_dir)),
+            *("--slo", str(args.slo), "--junit", str(junit), *chosen.report_args),
+        ]
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+        details = (result.stdout + result.stderr).strip().splitlines()
+        code = result.returncode
+        if (run_dir / "report.html").exists():
+            report = run_dir / "report.html"
+    print(verdict_line(chosen.name, code, run_dir / "summary.json", args.slo, breach_reason(details)))
+    print(summary)
     # The abort line comes first; keep it whatever the number of verdicts after it.
-    shown = [line for line in lines[:-12] if line.startswith("ABORTED")] + lines[-12:]
+    shown = [line for line in details[:-12] if line.startswith("ABORTED")] + details[-12:]
     for line in shown:
         print(f"  {line}")
-    report = run_dir / "report.html"
-    where = report if report.exists() else run_dir / "locust_report.html"
-    print(f"runs: report: {where}")
+    print(f"runs: report: {report.resolve().as_uri()}")
     if junit.exists():
         print(f"runs: JUnit: {junit}")
-    if result.returncode == 1:
-        print(f"runs: SLO breached ({slo.name}): {breach_reason(lines)}; see {run_dir / 'summary.md'}")
-    return result.returncode
+    if args.open:
+        print(f"runs: {open_report(report)}")
+    return 0 if code is None else code
 
 
 def breach_reason(report_lines: Sequence[str]) -> str:

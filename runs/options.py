@@ -45,5 +45,19 @@ OPTIONS = Options(
             type=Path,
             metavar="FILE",
         ),  # fmt: skip
+        _o(
+            "--web",
+            False,
+            "the same run with Locust's web UI on 127.0.0.1 (URL printed): it starts when you press Start, "
+            "and the report is written when it stops",
+            kind="flag",
+        ),  # fmt: skip
+        _o("--quiet", False, "no live progress line", kind="flag"),
+        _o(
+            "--open",
+            False,
+            "open the report in the desktop browser at the end, where there is one",
+            kind="flag",
+        ),
     ),
 )

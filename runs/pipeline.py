@@ -172,7 +172,7 @@ def _reported(run: Callable[[], dict[str, Any]]) -> int:
         result = run()
     except (ServiceStartError, ClusterError) as exc:
         print(f"runs: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         print("runs: interrupted; everything started was stopped", file=sys.stderr)
         return 130
@@ -275,7 +275,9 @@ def _drive(
 ) -> None:
     import threading
 
-    args = traffic_args(run.plan, run.run_dir)
+    from runs.progress import STATUS_FILE, RunProgress, status_args
+
+    args = [*traffic_args(run.plan, run.run_dir), *status_args(run.run_dir)]
     for url in metrics:
         args += ["--metrics-url", url]
     cluster = start_local_cluster(locustfile=LOCUSTFILE, host=host, workers=run.plan.workers,
@@ -288,7 +290,19 @@ def _drive(
     helper = threading.Thread(target=during, args=(run,), daemon=True) if during else None
     if helper is not None:
         helper.start()
-    code = cluster.wait(timeout=run.plan.duration + 90)
+    # The live progress line (runs.progress), with queue lag and delivered/s when the pipeline is the target.
+    label = "pipeline" if metrics else "direct"
+    try:
+        with RunProgress(run.run_dir / STATUS_FILE, planned_s=run.plan.duration, label=label) as progress:
+            code = progress.wait(cluster.master.popen, run.plan.duration + 90)
+    except subprocess.TimeoutExpired:
+        from runs.cluster import ClusterError
+
+        cluster.stop()
+        raise ClusterError(
+            f"Locust master still running after {run.plan.duration + 90:.0f} s; stopped it"
+        ) from None
+    cluster.wait(timeout=30)  # workers quit with their master; this reaps them
     if helper is not None:
         helper.join(5)
     if not (run.run_dir / "locust_stats.csv").exists():

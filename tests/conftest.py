@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.support.terminal import TerminalRun, run_demo_in_a_terminal
+
 
 @pytest.fixture(autouse=True)
 def _headless_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -15,3 +17,10 @@ def _headless_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def demo_in_a_terminal(tmp_path_factory: pytest.TempPathFactory) -> TerminalRun:
+    """One real ``python -m runs demo`` under a pseudo-terminal (a worker killed half-way), shared by
+    the progress test and the notebook test."""
+    return run_demo_in_a_terminal(tmp_path_factory.mktemp("demo-in-a-terminal"))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from locustfiles.gate.windows import EntryWindow
+from locustfiles.monitoring.status import record_event
 from plumbing.options import Options, declarer
 
 if TYPE_CHECKING:
@@ -185,6 +186,12 @@ class LiveGate:
             "SLO rule tripped: '%s' on %s at %s (%.0f s into the run): value %s; %s",
             rule.text, state.endpoint, _iso(now), state.tripped_at, state.shown_value(), what,
         )  # fmt: skip
+        # python -m runs prints this at once, on a line of its own (through the master's status file).
+        record_event(
+            self.environment,
+            "slo_breach",
+            f"'{rule.text}' on {state.endpoint} at {state.tripped_at:.0f} s: value {state.shown_value()}; {what}",
+        )
         if rule.action != "abort" or self.aborted is not None:
             return
         self.aborted = {

@@ -74,6 +74,9 @@ OPTIONS = Options(
             type=_metrics_url,
             kind="list",
             metavar="URL",
+            # Not in the web form: Locust's /swarm turns an empty list's field into int('') and
+            # answers 500 (locust/web.py, "all(isinstance(x, int) for x in [])" is True).
+            web=False,
         ),  # fmt: skip
         _o(
             "--system-history",
@@ -105,6 +108,13 @@ OPTIONS = Options(
             metavar="TOKEN",
             secret=True,
             web=False,
+        ),  # fmt: skip
+        _o(
+            "--status-file",
+            None,
+            "rewrite PATH each second with the master's live figures for watchers such as python -m runs "
+            "(JSON: users, workers, req/s, failures per kind, target 429s/dropped, events such as a lost worker)",
+            metavar="PATH",
         ),  # fmt: skip
     ),
     description="target-side metrics sampled each second",

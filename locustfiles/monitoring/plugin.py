@@ -9,7 +9,7 @@ from locust.runners import WorkerRunner
 import logging
 from typing import Any
 
-from locustfiles.monitoring import webui
+from locustfiles.monitoring import status, webui
 from locustfiles.monitoring.options import Settings, add_arguments, settings_from
 from locustfiles.monitoring.sampler import SystemSampler
 
@@ -70,9 +70,10 @@ def register(environment: Environment) -> Monitor | None:
 
 @events.init_command_line_parser.add_listener
 def _on_parser(parser: Any, **_: Any) -> None:
-    add_arguments(parser)
+    add_arguments(parser)  # --status-file among them
 
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
     register(environment)
+    status.attach(environment)

@@ -17,16 +17,12 @@ import requests
 
 from plumbing.ports import free_port
 from runs.processes import start_service as running_service
+from tests.support.browser import chromium_page
 from tests.support.sandbox import running_sandbox
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]  # fmt: skip
 LOCUSTFILE = "locustfiles/locustfile.py"
 # The step shape: 4 users for 4 s, then 8; each Track user paced to 10 requests/s.
 STEP = ["--shape-users", "8", "--shape-steps", "2", "--shape-duration", "8s", "--user-rate", "10"]
@@ -79,14 +75,8 @@ def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def page() -> Iterator[object]:
     """A page in headless Debian chromium (never a downloaded browser)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make system-deps)")
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
+    with chromium_page() as opened:
+        yield opened
 
 
 def _tab_figures(page) -> dict[str, list[str]]:

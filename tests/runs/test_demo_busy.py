@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from runs.cli import breach_reason
+from tests.runs.progress_checks import assert_plain_progress
 
 REPO = Path(__file__).resolve().parents[2]
 BUSY_SECONDS = 240  # each loop ends by itself even if this test is killed
@@ -81,3 +82,9 @@ def test_a_breach_is_told_in_one_line() -> None:
     )
     assert breach_reason(["  FAIL  a"] * 6) == "a; a; a; a; and 2 more"
     assert breach_reason([]) == "the report's verdict was fail"
+
+
+@pytest.mark.slow
+def test_demo_without_a_terminal_prints_a_plain_progress_line_every_10_s(demo_run: DemoRun) -> None:
+    """stdout is a pipe: plain 'runs: progress' lines about 10 s apart, then one final line (issue 17)."""
+    assert_plain_progress(demo_run.stdout, min_lines=3)  # a 40 s demo: lines at about 0, 10, 20, 30 s
