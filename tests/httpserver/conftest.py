@@ -1,8 +1,9 @@
-"""An ``httpserver`` application served on a free loopback port from a thread of the test process."""
+"""An ``httpserver`` application served on a free loopback port from an OS thread of the test process."""
 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,8 +23,7 @@ def serving(app: Any, **server_options: Any) -> Iterator[tuple[str, int]]:
     server = HttpServer(app, loop, **server_options)
     listening = loop.run_until_complete(server.listen(host="127.0.0.1", port=0))
     port = listening.sockets[0].getsockname()[1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    join = _start_os_thread(loop.run_forever)
     try:
         yield "127.0.0.1", port
     finally:
@@ -33,8 +33,25 @@ def serving(app: Any, **server_options: Any) -> Iterator[tuple[str, int]]:
             loop.stop()
 
         loop.call_soon_threadsafe(stop)
-        thread.join(10)
+        join(10)
         loop.close()
+
+
+def _start_os_thread(target: Callable[[], object]) -> Callable[[float], object]:
+    """Run ``target`` in an operating-system thread; return its join(timeout)."""
+    # Once any test of the session has imported Locust, gevent has patched threading and a
+    # threading.Thread is a greenlet of the main thread: the asyncio loop would then block the
+    # test itself (the whole suite hung here). gevent's threadpool threads are real ones.
+    if "gevent" in sys.modules:
+        from gevent import monkey
+
+        if monkey.is_module_patched("threading"):
+            import gevent
+
+            return gevent.get_hub().threadpool.spawn(target).wait
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread.join
 
 
 def exchange(
