@@ -79,10 +79,15 @@ def test_pipeline_and_monitoring_profiles(images: dict[str, str], tmp_path: Path
             return up if jobs.count("sender") == 2 and {"sandbox", "ingest"} <= set(jobs) else None
 
         wait_until("Prometheus scraping sandbox, ingest and 2 senders", scraped, 90, interval=2)
-        series = wait_until(
-            "a delivery series read back from Prometheus",
-            lambda: _query(prometheus, "sum(pipeline_sender_events_delivered_total)"),
+
+        def delivery_series() -> Any:
+            # Scraped every 5 s: the series catches up with the senders' counters within a scrape or two.
+            result = _query(prometheus, "sum(pipeline_sender_events_delivered_total)")
+            return result if result and float(result[0]["value"][1]) >= acknowledged else None
+
+        wait_until(
+            "the delivery series read back from Prometheus reaching the acknowledged count",
+            delivery_series,
             60,
             interval=2,
         )
-        assert float(series[0]["value"][1]) >= acknowledged
