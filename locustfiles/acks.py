@@ -97,6 +97,11 @@ class Acks:
         ids, self._pending = self._pending, []
         runner = self.environment.runner
         if self.is_worker and runner is not None:
+            if final and isinstance(runner, WorkerRunner):
+                # The users are stopped: their last samples go first, so the master, which waits for
+                # this final message, also has Locust's final stats. Locust sends those only on
+                # "quit", and the master stops listening half a second after sending it.
+                runner._send_stats()
             runner.send_message(MESSAGE, {"ids": ids, "final": final})
         else:
             self.write(ids)
