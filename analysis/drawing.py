@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -53,11 +54,19 @@ def worth_workers(history_bytes: int) -> int:
     return min(MAX_WORKERS, cores)
 
 
+def _threads_are_greenlets() -> bool:
+    # In a process where gevent has patched threading (one that imported Locust), the pool's
+    # feeder thread would be a greenlet, and waiting for a chart would block the loop it runs on:
+    # such a process draws its charts itself.
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    return gevent_monkey is not None and bool(gevent_monkey.is_module_patched("threading"))
+
+
 @contextmanager
 def chart_workers(workers: int | None = None) -> Iterator[Executor | None]:
-    """A pool already importing matplotlib, or None when only one core is available."""
+    """A pool already importing matplotlib, or None (one core, or threads that are greenlets)."""
     count = min(MAX_WORKERS, os.cpu_count() or 1) if workers is None else workers
-    if count < 2:
+    if count < 2 or _threads_are_greenlets():
         yield None
         return
     try:
