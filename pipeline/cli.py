@@ -51,7 +51,7 @@ def _kafka(values: dict[str, Any]) -> KafkaSettings:
     return KafkaSettings(values["bootstrap_servers"], values["topic"], values["dead_letter_topic"])
 
 
-_INGEST_FIELDS = ("host", "port", "queue_messages", "queue_kbytes", "delivery_timeout", "max_rss_mb",
+_INGEST_FIELDS = ("bind", "port", "queue_messages", "queue_kbytes", "delivery_timeout", "max_rss_mb",
                   "tls_cert", "tls_key", "ready_file", "startup_timeout")  # fmt: skip
 
 
@@ -77,7 +77,7 @@ def build_sender(values: dict[str, Any]) -> SenderConfig:
         max_inflight_events=values["max_inflight_events"],
         max_inflight_bytes=int(values["max_inflight_mb"] * 2**20), max_rss_mb=values["max_rss_mb"],
         session_timeout_ms=values["session_timeout_ms"], shutdown_timeout=values["shutdown_timeout"],
-        metrics_host=values["metrics_host"], metrics_port=values["metrics_port"],
+        metrics_bind=values["metrics_bind"], metrics_port=values["metrics_port"],
         ready_file=values["ready_file"], startup_timeout=values["startup_timeout"],
         test_skip_one_in=values["test_skip_one_in"],
     )  # fmt: skip
@@ -120,6 +120,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SuiteError as exc:  # a service it needs did not answer at start (pipeline.startup)
         return report(prog, exc)
     except OSError as exc:  # the listen address: in use, not local, not permitted
-        print(f"{prog}: cannot listen ({exc.strerror or exc}); choose another --host/--port", file=sys.stderr)
+        print(f"{prog}: cannot listen ({exc.strerror or exc}); choose another --bind/--port", file=sys.stderr)
         return 2
     return 0

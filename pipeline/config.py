@@ -68,7 +68,7 @@ class IngestConfig:
 
     kafka: KafkaSettings
     workspaces: tuple[Workspace, ...]
-    host: str
+    bind: str
     port: int
     queue_messages: int
     """librdkafka's producer queue bound: past it, ingest answers 503 instead of buffering."""
@@ -127,7 +127,7 @@ class SenderConfig:
     max_rss_mb: int
     session_timeout_ms: int
     shutdown_timeout: float
-    metrics_host: str
+    metrics_bind: str
     metrics_port: int
     ready_file: str | None
     startup_timeout: float

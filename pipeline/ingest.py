@@ -338,8 +338,8 @@ async def serve(config: IngestConfig) -> None:
     service = IngestService(config, producer, metrics, guard)
     server = HttpServer(service, loop, config.server_limits)
     ssl_context = config.ssl_context()
-    listening = await server.listen(host=config.host, port=config.port, ssl_context=ssl_context)
-    announce(config.host, listening.sockets[0].getsockname()[1], config.ready_file, ssl_context is not None)
+    listening = await server.listen(host=config.bind, port=config.port, ssl_context=ssl_context)
+    announce(config.bind, listening.sockets[0].getsockname()[1], config.ready_file, ssl_context is not None)
     try:
         await wait_for_stop()
     finally:

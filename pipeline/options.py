@@ -79,7 +79,15 @@ COMMON = Options(COMMON.title, tuple(replace(o, env="PIPELINE_WORKSPACES") if o.
 INGEST = Options(
     "ingest",
     (
-        _o("--host", "127.0.0.1", "listen address", _I),
+        # Not --host: that is the target URL in Locust and runs.
+        _o(
+            "--bind",
+            "127.0.0.1",
+            "address to listen on; 0.0.0.0 for every interface (in a container)",
+            _I,
+            was="--host",
+            was_env="PIPELINE_HOST",
+        ),  # fmt: skip
         _o("--port", 8090, "port (0 picks a free one)", _I, type=int, low=0, high=65535),
         _o(
             "--queue-messages",
@@ -197,7 +205,14 @@ SENDER = Options(
             type=int,
             low=0,
         ),  # fmt: skip
-        _o("--metrics-host", "127.0.0.1", "address of the /metrics server", _S),
+        _o(
+            "--metrics-bind",
+            "127.0.0.1",
+            "address the /metrics server listens on",
+            _S,
+            was="--metrics-host",
+            was_env="PIPELINE_METRICS_HOST",
+        ),  # fmt: skip
         _o(
             "--metrics-port", 9464, "port of the /metrics server (0 = free)", _S, type=int, low=0, high=65535
         ),  # fmt: skip

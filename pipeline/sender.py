@@ -379,7 +379,7 @@ async def serve(config: SenderConfig) -> None:
     app = web.Application()
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/health", lambda _r: _health())
-    runner = await listen(app, config.metrics_host, config.metrics_port, config.ready_file)
+    runner = await listen(app, config.metrics_bind, config.metrics_port, config.ready_file)
     stop_waiter = asyncio.ensure_future(wait_for_stop())
     stop_waiter.add_done_callback(lambda _f: sender.stopping.set())
     lag_reporter = asyncio.ensure_future(sender.report_lag())

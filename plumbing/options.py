@@ -76,6 +76,11 @@ class Option:
     check: Check | None = None
     short: str | None = None
     dest_name: str | None = None
+    was: str | None = None
+    """The flag this option replaced (``--host`` for ``--bind``): given, it is one exit-2 line naming
+    this option, never a silent default or "unrecognized arguments"."""
+    was_env: str | None = None
+    """The environment variable it replaced (``SANDBOX_HOST``): set, the same one line."""
 
     @property
     def dest(self) -> str:
@@ -115,7 +120,24 @@ class Option:
     def add_to(self, parser: Any) -> Any:
         """Register on ``parser`` (an argparse/configargparse parser or argument group)."""
         flags = [self.short, self.flag] if self.short else [self.flag]
+        if self.was:
+            # Hidden; a config file's old key reaches it too (configargparse maps keys to flags).
+            parser.add_argument(self.was, action=_Replaced, nargs="?", help=argparse.SUPPRESS,
+                                dest=f"_was_{self.dest}", replacement=self.replaced_text())  # fmt: skip
         return parser.add_argument(*flags, **self.argparse_kwargs())
+
+    def replaced_text(self, old: str | None = None) -> str:
+        """The one line for the old spelling: what replaced it, and that it means something else now."""
+        old = old or self.was
+        return f"{old} was renamed {self.flag} ({self.help.split(';')[0]}); give {self.flag}" + (
+            f" or {self.env}" if self.env else ""
+        )
+
+    def replaced_problem(self, environ: Mapping[str, str]) -> str | None:
+        """The one line when the replaced environment variable is still set, else None."""
+        if self.was_env and environ.get(self.was_env):
+            return self.replaced_text(f"${self.was_env}")
+        return None
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with ``value`` (a message starting with the flag), or None."""
@@ -166,6 +188,17 @@ class Option:
         low = None if self.low is None else f"{'>' if self.low_open else '≥'} {_number(self.low)}"
         high = None if self.high is None else f"{'<' if self.high_open else '≤'} {_number(self.high)}"
         return ", ".join(p for p in (low, high) if p)
+
+
+class _Replaced(argparse.Action):
+    """A replaced flag: one line naming its replacement, exit 2 (through ``parser.error``)."""
+
+    def __init__(self, *args: Any, replacement: str, **kwargs: Any) -> None:
+        self.replacement = replacement
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
+        parser.error(self.replacement)
 
 
 def _number(value: float) -> str:
@@ -251,6 +284,9 @@ class Options:
         environ = os.environ if environ is None else environ
         values = {}
         for option in self.options:
+            replaced = option.replaced_problem(environ)
+            if replaced:
+                raise OptionError(replaced)
             value = getattr(namespace, option.dest, option.default)
             if option.kind == "list":
                 from_env = environ.get(option.env, "") if option.env else ""
@@ -263,6 +299,14 @@ class Options:
                 raise OptionError(problem)
             values[option.dest] = value
         return values
+
+    def refuse_replaced_keys(self, keys: Iterable[str], where: str) -> None:
+        """A config file's key that names a replaced option is one line naming the replacement."""
+        was = {o.was.lstrip("-").replace("-", "_"): o for o in self.options if o.was}
+        for key in keys:
+            option = was.get(key.replace("-", "_"))
+            if option is not None:
+                raise OptionError(f"{where}: {option.replaced_text(key)}")
 
     def set_file_values(
         self, parser: argparse.ArgumentParser, data: Mapping[str, Any], where: str, skip: Iterable[str] = ()
@@ -356,6 +400,8 @@ def markdown_table(tables: Iterable[Options]) -> str:
         for o in table:
             default = "(secret)" if o.secret else _cell(o.default)
             help_text = o.help.replace("%(default)s", default).replace("%%", "%").replace("|", "\\|")
+            if o.was:
+                help_text += f" (was `{o.was}`" + (f", `{o.was_env}`" if o.was_env else "") + ")"
             lines.append(
                 f"| `{o.flag}` | {f'`{o.env}`' if o.env else ''} | {default} | {o.range_text()} "
                 f"| {', '.join(o.processes)} | {help_text} |"

@@ -68,6 +68,7 @@ def parse(
         data = load_yaml(args.config)
         if not data:
             raise ConfigError(f"{where}: the file is empty; put options in it, or leave --config out")
+        OPTIONS.refuse_replaced_keys(data, where)
         unknown = set(data) - _FILE_KEYS - _STRUCTURED_KEYS
         if unknown:
             known = sorted(_FILE_KEYS | _STRUCTURED_KEYS)
@@ -200,7 +201,7 @@ def build_config(values: dict[str, Any], data: dict[str, Any]) -> SandboxConfig:
     """The one frozen configuration of this sandbox, from :func:`parse`'s two results."""
     policies = _base_policies(values, data)
     config = SandboxConfig(
-        host=values["host"], port=values["port"], processes=values["processes"],
+        bind=values["bind"], port=values["port"], processes=values["processes"],
         workspaces=_workspaces(values, data, policies), limits=_limits(data),
         store_mode=values["store_mode"], max_events=values["max_events"], max_people=values["max_people"],
         dedup_window=values["dedup_window"], max_body_bytes=values["max_body_bytes"],
@@ -266,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(replace(config, faults=faults), values["ready_file"], _banner(config))
     except OSError as exc:
         print(
-            f"sandbox: cannot listen: {exc.strerror or exc}; pick another --port or --host", file=sys.stderr
+            f"sandbox: cannot listen: {exc.strerror or exc}; pick another --port or --bind", file=sys.stderr
         )
         return 2
     except KeyboardInterrupt:

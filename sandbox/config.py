@@ -89,7 +89,7 @@ DEMO_LABEL = "demo"
 class SandboxConfig:
     """Everything one sandbox serves with; built by ``sandbox.cli`` from ``sandbox.options``."""
 
-    host: str
+    bind: str
     port: int
     processes: int
     workspaces: tuple[WorkspaceConfig, ...]

@@ -38,7 +38,16 @@ def _documented_limits() -> str:
 OPTIONS = Options(
     "sandbox",
     (
-        Option("--host", "127.0.0.1", "address to listen on", env="SANDBOX_HOST", processes=_P),
+        # Not --host: that is the target URL in Locust and runs.
+        Option(
+            "--bind",
+            "127.0.0.1",
+            "address to listen on; 0.0.0.0 for every interface (in a container)",
+            env="SANDBOX_BIND",
+            processes=_P,
+            was="--host",
+            was_env="SANDBOX_HOST",
+        ),  # fmt: skip
         Option(
             "--port",
             8080,

@@ -107,7 +107,7 @@ def _flush_every(loop: asyncio.AbstractEventLoop, log: ArrivalLog, seconds: floa
 
 def _ready_info(config: SandboxConfig, port: int) -> dict[str, Any]:
     scheme = "https" if config.tls_cert else "http"
-    host = f"[{config.host}]" if ":" in config.host else config.host
+    host = f"[{config.bind}]" if ":" in config.bind else config.bind
     url = f"{scheme}://{host}:{port}"
     return {
         "url": url,
@@ -125,8 +125,8 @@ def serve(config: SandboxConfig, ready_file: str | None = None, banner: str = ""
     multi = config.processes > 1
     if multi and config.port:
         # SO_REUSEPORT would silently join another sandbox already on this port; a plain bind fails.
-        _listen_socket(config.host, config.port, reuse_port=False).close()
-    sock = _listen_socket(config.host, config.port, reuse_port=multi)
+        _listen_socket(config.bind, config.port, reuse_port=False).close()
+    sock = _listen_socket(config.bind, config.port, reuse_port=multi)
     port = sock.getsockname()[1]
     info = _ready_info(config, port)
 
@@ -143,7 +143,7 @@ def serve(config: SandboxConfig, ready_file: str | None = None, banner: str = ""
 
 def _supervise(config: SandboxConfig, shared: SharedMemory, accounting: Accounting, limiter: RateLimiter,
                reservation: socket.socket, announce: Any) -> int:  # fmt: skip
-    host, port = config.host, reservation.getsockname()[1]
+    host, port = config.bind, reservation.getsockname()[1]
     control = shared.control()
     children = []
     for index in range(config.processes):

@@ -32,6 +32,8 @@ FILES = {
     "@NEG_EVENTS@": ("events.yaml", b"max_events: -1\n"),
     "@AFILE@": ("a-file", b"not a directory\n"),
     "@TEXT_CONF@": ("opts.conf", b"headroom = 2\n"),
+    "@HOST_YAML@": ("host.yaml", b"host: 0.0.0.0\n"),
+    "@HOST_CONF@": ("host.conf", b"host = 0.0.0.0\n"),
 }
 
 
@@ -117,6 +119,11 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("sandbox", [], {"SANDBOX_MAX_EVENTS": "-1"}, "--max-events"),
     ("sandbox", [], {"SANDBOX_WORKSPACES": "bad"}, "--workspace"),
     ("sandbox", [], {"SANDBOX_RATE_MODE": "sometimes"}, "--rate-mode"),
+    # The listen address was --host, which is the target URL in Locust and runs.
+    ("sandbox", ["--host", "0.0.0.0"], {}, "--host was renamed --bind"),
+    ("sandbox", ["--host=0.0.0.0"], {}, "--host was renamed --bind"),
+    ("sandbox", [], {"SANDBOX_HOST": "0.0.0.0"}, "$SANDBOX_HOST was renamed --bind"),
+    ("sandbox", ["--config", "@HOST_YAML@"], {}, "host was renamed --bind"),
     # -- pipeline: command, ingest ----------------------------------------------------------------
     ("pipeline", [], {}, "command"),
     ("pipeline", ["bogus"], {}, "invalid choice: 'bogus'"),
@@ -148,6 +155,9 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("pipeline", ["ingest"], {"PIPELINE_BOOTSTRAP_SERVERS": "garbage"}, "--bootstrap-servers"),
     ("pipeline", ["ingest", *INGEST], {"PIPELINE_PORT": "-1"}, "--port"),
     ("pipeline", ["ingest", *INGEST], {"PIPELINE_QUEUE_MESSAGES": "many"}, "--queue-messages"),
+    ("pipeline", ["ingest", *INGEST, "--host", "0.0.0.0"], {}, "--host was renamed --bind"),
+    ("pipeline", ["ingest", *INGEST], {"PIPELINE_HOST": "0.0.0.0"}, "$PIPELINE_HOST was renamed --bind"),
+    ("pipeline", ["ingest", *INGEST, "--config", "@HOST_CONF@"], {}, "--host was renamed --bind"),
     # -- pipeline sender ----------------------------------------------------------------------------
     ("pipeline", ["sender", *SENDER, "--redis-url", "notaurl"], {}, "--redis-url 'notaurl'"),
     ("pipeline", ["sender", *SENDER, "--redis-url", "http://127.0.0.1:6379"], {}, "--redis-url"),
@@ -186,6 +196,7 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("pipeline", ["sender", *SENDER, "--shutdown-timeout", "-1"], {}, "--shutdown-timeout"),
     ("pipeline", ["sender", *SENDER, "--metrics-port", "70000"], {}, "--metrics-port"),
     ("pipeline", ["sender", *SENDER, "--burst", "-1"], {}, "--burst"),
+    ("pipeline", ["sender", *SENDER, "--metrics-host", "::"], {}, "--metrics-host was renamed"),
     ("pipeline", ["sender", *SENDER, "--config", "@TEXT_CONF@"], {}, "--headroom"),
     ("pipeline", ["sender", *SENDER], {"PIPELINE_HEADROOM": "2"}, "--headroom"),
     (

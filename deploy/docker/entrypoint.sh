@@ -23,7 +23,7 @@ case "$role" in
   sandbox)
     # Prometheus and the monitoring sampler scrape /metrics from other containers: set
     # SANDBOX_ADMIN_TOKEN (they send it as a Bearer token); without it only the health check answers them.
-    exec python -m sandbox --host 0.0.0.0 --port "${SANDBOX_PORT:-8080}" "$@" ;;
+    exec python -m sandbox --bind 0.0.0.0 --port "${SANDBOX_PORT:-8080}" "$@" ;;
   ingest | sender)
     exec python -m pipeline "$role" "$@" ;;
   report)

@@ -57,7 +57,7 @@ def test_healthcheck_file_age_and_usage(tmp_path: Path) -> None:
 
 def test_sandbox_role_starts_the_sandbox(tmp_path: Path) -> None:
     """`entrypoint.sh sandbox` runs the real sandbox (bound to loopback here, 0.0.0.0 in a container)."""
-    argv = ["sh", str(ENTRYPOINT), "sandbox", "--host", "127.0.0.1", "--port", "0"]
+    argv = ["sh", str(ENTRYPOINT), "sandbox", "--bind", "127.0.0.1", "--port", "0"]
     with start_service("sandbox-role", argv, log_dir=tmp_path, env=_env(), python_module=False) as process:
         assert _probe(f"{process.url}/__sandbox/health").returncode == 0
         assert _probe(f"{process.url}/metrics").returncode == 0
@@ -102,11 +102,11 @@ def test_master_and_worker_roles_run_a_distributed_test(sandbox: ManagedProcess,
 def test_pipeline_roles_serve_the_probed_endpoints(sandbox: ManagedProcess, tmp_path: Path) -> None:
     """`entrypoint.sh ingest|sender` start the real services; /health and /metrics answer as probed."""
     with running_broker(log_dir=tmp_path) as broker, running_redis() as redis_url:
-        ingest_argv = ["sh", str(ENTRYPOINT), "ingest", "--host", "127.0.0.1", "--port", "0"]
+        ingest_argv = ["sh", str(ENTRYPOINT), "ingest", "--bind", "127.0.0.1", "--port", "0"]
         ingest_argv += ["--bootstrap-servers", broker.bootstrap]
         sender_argv = ["sh", str(ENTRYPOINT), "sender", "--bootstrap-servers", broker.bootstrap]
         sender_argv += ["--target", sandbox.url, "--redis-url", redis_url, "--session-timeout-ms", "6000"]
-        sender_argv += ["--metrics-host", "127.0.0.1", "--metrics-port", "0"]
+        sender_argv += ["--metrics-bind", "127.0.0.1", "--metrics-port", "0"]
         start = {"log_dir": tmp_path, "env": _env(), "python_module": False, "ready_timeout": 60.0}
         with start_service("ingest-role", ingest_argv, **start) as ingest:
             with start_service("sender-role", sender_argv, **start) as sender:
