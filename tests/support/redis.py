@@ -1,42 +1,24 @@
-"""Start a real ``redis-server`` (no persistence) on a free loopback port for a test.
+"""A real ``redis-server`` (no persistence) on a free loopback port, for a test.
 
-``running_redis()`` yields the ``redis://127.0.0.1:PORT/0`` URL and kills the server on exit.
+Started by :func:`runs.services.start_redis`, the same starter ``python -m runs pipeline`` uses.
+``running_redis()`` yields the ``redis://127.0.0.1:PORT/0`` URL and stops the server on exit.
 """
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from plumbing.ports import free_port
+from runs.services import start_redis
 
 __all__ = ["running_redis"]
 
 
 @contextmanager
-def running_redis() -> Iterator[str]:
+def running_redis(log_dir: Path | None = None) -> Iterator[str]:
     """A redis-server on loopback with persistence off; yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise FileNotFoundError("redis-server is not installed; run `make system-deps`")
-    port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    popen = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or popen.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {port}") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        popen.kill()
-        popen.wait(10)
+    with tempfile.TemporaryDirectory(prefix="redis-") as scratch:
+        with start_redis(Path(log_dir or scratch)) as process:
+            yield str(process.info["redis_url"])
