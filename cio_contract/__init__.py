@@ -22,8 +22,11 @@ from cio_contract.limits import (
     DEFAULT_RATE_LIMITS,
     DOCUMENTED_TRACK_RATE_LIMIT,
     KB,
+    RATE_LIMIT_GRAMMAR,
     Limits,
     RateLimit,
+    parse_rate_limit,
+    parse_track_rate_limit,
 )
 from cio_contract.regions import APP_HOSTS, CDP_HOSTS, TRACK_HOSTS, is_customerio_host
 from cio_contract.validation import (
@@ -45,10 +48,10 @@ from cio_contract.validation import (
 
 __all__ = [
     "APP_HOSTS", "CDP_HOSTS", "CLIENT_BATCH_BYTES", "CLIENT_BATCH_OPERATIONS", "DEFAULT_LIMITS",
-    "DEFAULT_RATE_LIMITS", "DOCUMENTED_TRACK_RATE_LIMIT", "ENDPOINTS", "KB", "TRACK_HOSTS",
+    "DEFAULT_RATE_LIMITS", "DOCUMENTED_TRACK_RATE_LIMIT", "ENDPOINTS", "KB", "RATE_LIMIT_GRAMMAR", "TRACK_HOSTS",
     "UNAUTHORIZED_MESSAGE", "Api", "Endpoint", "Limits", "RateLimit", "Router", "V2BatchResult",
     "Violation", "cdp_error", "endpoint", "error_body", "is_customerio_host", "json_size",
-    "meta_error", "meta_errors", "rate_limited_message", "v2_errors", "validate_attributes",
+    "meta_error", "meta_errors", "parse_rate_limit", "parse_track_rate_limit", "rate_limited_message", "v2_errors", "validate_attributes",
     "validate_cdp_batch", "validate_cdp_message", "validate_device", "validate_event",
     "validate_identifier", "validate_identify", "validate_merge", "validate_transactional",
     "validate_v1", "validate_v2_batch", "validate_v2_operation",

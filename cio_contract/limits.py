@@ -17,6 +17,9 @@ __all__ = [
     "DOCUMENTED_TRACK_RATE_LIMIT",
     "CLIENT_BATCH_OPERATIONS",
     "CLIENT_BATCH_BYTES",
+    "RATE_LIMIT_GRAMMAR",
+    "parse_rate_limit",
+    "parse_track_rate_limit",
 ]
 
 KB = 1024
@@ -73,6 +76,12 @@ class RateLimit:
     per_seconds: float = 1.0
     burst: int | None = None
 
+    def __str__(self) -> str:
+        """The spec in :data:`RATE_LIMIT_GRAMMAR` (without the API): ``100``, ``3000/3``, ``50/1+5``."""
+        per = "" if self.per_seconds == 1 else f"/{self.per_seconds:g}"
+        burst = "" if self.burst is None else f"{'/1' if not per else ''}+{self.burst}"
+        return f"{self.requests}{per}{burst}"
+
     @property
     def per_second(self) -> float:
         return self.requests / self.per_seconds
@@ -97,3 +106,45 @@ DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
 
 # Customer.io's 2026 docs: 1000 req/s, soft ("may throttle, drop data or block").
 DOCUMENTED_TRACK_RATE_LIMIT = RateLimit(1000, 1.0)
+
+
+RATE_LIMIT_GRAMMAR = "[API=]REQUESTS[/SECONDS][+BURST]"
+"""The one way every process writes a rate limit (the sandbox, the senders, the traffic model, the
+capacity plan): ``track=100``, ``100`` (API track), ``cdp=3000/3``, ``track=50/1+5`` (the tight form)."""
+
+
+def parse_rate_limit(text: str) -> tuple[str, RateLimit]:
+    """``(api, limit)`` from :data:`RATE_LIMIT_GRAMMAR`; the API is ``track`` when left out.
+
+    Without ``+BURST``: at most REQUESTS in any SECONDS window (a sliding window). With it: the tight
+    form, requests spaced at the sustained rate with BURST extra at once (``+0`` = strict spacing).
+    ValueError says what is wrong, without the option's name (the caller adds it).
+    """
+    api, sep, spec = text.strip().rpartition("=")
+    api = api.strip() if sep else "track"
+    if api not in DEFAULT_RATE_LIMITS:
+        raise ValueError(f"{text!r}: expected {RATE_LIMIT_GRAMMAR} with API one of track, app, cdp")
+    spec, _, burst = spec.partition("+")
+    requests, _, seconds = spec.partition("/")
+    try:
+        number = float(requests)
+        limit = RateLimit(int(number), float(seconds or 1), int(burst) if burst else None)
+    except ValueError:
+        raise ValueError(
+            f"{text!r}: REQUESTS, SECONDS and BURST must be numbers ({RATE_LIMIT_GRAMMAR})"
+        ) from None
+    if not number.is_integer() and number > 0:
+        raise ValueError(f"{text!r}: REQUESTS must be a whole number; write e.g. 25/2 for 12.5 per second")
+    if limit.requests < 1 or not limit.per_seconds > 0 or limit.effective_burst < 0:
+        raise ValueError(f"{text!r}: REQUESTS must be a whole number >= 1, SECONDS > 0, BURST >= 0")
+    return api, limit
+
+
+def parse_track_rate_limit(text: str) -> RateLimit:
+    """A Track API limit in :data:`RATE_LIMIT_GRAMMAR` (``100``, ``track=100``, ``track=3000/3``)."""
+    api, limit = parse_rate_limit(text)
+    if api != "track":
+        raise ValueError(
+            f"{text!r}: this is the Track API's limit; give track=REQUESTS[/SECONDS] or REQUESTS"
+        )
+    return limit

@@ -18,8 +18,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cio_contract import CLIENT_BATCH_BYTES, CLIENT_BATCH_OPERATIONS, DEFAULT_RATE_LIMITS
-from plumbing.budget import HEADROOM, request_budget
+from cio_contract import (
+    CLIENT_BATCH_BYTES,
+    CLIENT_BATCH_OPERATIONS,
+    DEFAULT_RATE_LIMITS,
+    parse_track_rate_limit,
+)
+from plumbing.budget import HEADROOM, rate_limit_option, request_budget
 from plumbing.errors import DeployError, SuiteError
 from plumbing.options import Options, Parser, declarer, report
 
@@ -63,11 +68,16 @@ def parse_count(text: str) -> float:
     return number * scale
 
 
+def _per_second(rate_limit: float | str) -> float:
+    """Requests per second of a Track limit: a number, or the --rate-limit text (``100``, ``3000/3``)."""
+    return parse_track_rate_limit(rate_limit).per_second if isinstance(rate_limit, str) else float(rate_limit)
+
+
 def plan(
     events_per_day: float,
     *,
     peak_factor: float | None = None,
-    rate_limit: float | None = None,
+    rate_limit: float | str | None = None,
     headroom: float | None = None,
     batch_size: int | None = None,
     event_bytes: int | None = None,
@@ -77,7 +87,7 @@ def plan(
     """The plan for ``events_per_day``; a parameter left None takes its option's declared default."""
     d = OPTIONS.default
     peak_factor = d("peak_factor") if peak_factor is None else peak_factor
-    limit = d("rate_limit") if rate_limit is None else rate_limit
+    limit = _per_second(d("rate_limit") if rate_limit is None else rate_limit)
     headroom = d("headroom") if headroom is None else headroom
     event_bytes = d("event_bytes") if event_bytes is None else event_bytes
     events_per_sender = d("events_per_sender") if events_per_sender is None else events_per_sender
@@ -232,14 +242,9 @@ OPTIONS = Options(
             metavar="DIR",
         ),  # fmt: skip
         _o("--peak-factor", 3.0, "peak / average", type=float, low=1),
-        _o(
-            "--rate-limit",
-            DEFAULT_RATE_LIMITS["track"].per_second,
-            "the workspace's Track rate limit, req/s",
-            type=float,
-            low=0,
-            low_open=True,
-        ),  # fmt: skip
+        rate_limit_option(
+            parse_track_rate_limit, DEFAULT_RATE_LIMITS["track"], "CAPACITY_RATE_LIMIT", ("capacity",)
+        ),
         replace(HEADROOM, env="CAPACITY_HEADROOM"),
         _o(
             "--batch-size",

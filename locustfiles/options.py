@@ -20,10 +20,15 @@ from typing import Any
 
 import yaml
 
-from cio_contract import CLIENT_BATCH_OPERATIONS, DEFAULT_RATE_LIMITS, is_customerio_host
+from cio_contract import (
+    CLIENT_BATCH_OPERATIONS,
+    DEFAULT_RATE_LIMITS,
+    is_customerio_host,
+    parse_track_rate_limit,
+)
 from cio_contract.delivery import DELIVERY_ID_ATTRIBUTE
 from cio_contract.regions import APP_HOSTS, CDP_HOSTS
-from plumbing.budget import HEADROOM, request_budget
+from plumbing.budget import HEADROOM, rate_limit_option, request_budget
 from plumbing.errors import LocustfilesError
 from plumbing.errors import OptionError as PlumbingOptionError
 from plumbing.options import Option, Options, declarer
@@ -220,17 +225,15 @@ OPTIONS = Options(
             "--allow-real-customerio",
             False,
             "allow a real Customer.io host; the request rate is then capped "
-            "at --workspace-limit x (1 - --headroom)",
+            "at --rate-limit x (1 - --headroom)",
             kind="flag",
         ),  # fmt: skip
-        _o(
-            "--workspace-limit",
-            DEFAULT_RATE_LIMITS["track"].per_second,
-            "the workspace's Track rate limit in req/s (real hosts only)",
-            type=float,
-            low=0,
-            low_open=True,
-        ),  # fmt: skip
+        # Named and written as the senders', the capacity plan's and the sandbox's (real hosts only).
+        replace(
+            rate_limit_option(parse_track_rate_limit, DEFAULT_RATE_LIMITS["track"], "LOCUST_RATE_LIMIT", _L),
+            was="--workspace-limit",
+            was_env="LOCUST_WORKSPACE_LIMIT",
+        ),
         replace(HEADROOM, env="LOCUST_HEADROOM"),
         _o("--mix", DEFAULT_MIX, f"IntegrationUser ratios (actions: {', '.join(MIX_ACTIONS)})"),
         _o(
@@ -351,7 +354,7 @@ def settings_from(options: Any, host: str | None = None) -> Settings:
         spike_length=_span("--spike-length", o.spike_length), target_rate=o.target_rate,
         probe_step_rate=o.probe_step_rate, probe_step_time=_span("--probe-step-time", o.probe_step_time),
         probe_latency_ms=o.probe_latency_ms, probe_max_429_share=o.probe_max_429_share,
-        real_host=real, rate_cap=request_budget(o.workspace_limit, o.headroom) if real else None,
+        real_host=real, rate_cap=request_budget(parse_track_rate_limit(o.rate_limit).per_second, o.headroom) if real else None,
         run_time=getattr(options, "run_time", None), num_users=getattr(options, "num_users", None),
         locust_spawn_rate=getattr(options, "spawn_rate", None),
     )  # fmt: skip

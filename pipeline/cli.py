@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cio_contract import parse_track_rate_limit
 from httpserver import limits as server_limits
 from pipeline.config import ConfigError, IngestConfig, KafkaSettings, SenderConfig, parse_workspaces
 from pipeline.options import COMMON, INGEST, SENDER
@@ -67,10 +68,12 @@ def build_ingest(values: dict[str, Any]) -> IngestConfig:
 def build_sender(values: dict[str, Any]) -> SenderConfig:
     kafka = _kafka(values)
     _required(values, "target", "redis_url")
+    limit = parse_track_rate_limit(values["rate_limit"])  # checked by the declaration
     return SenderConfig(
         kafka=kafka, target=values["target"].rstrip("/"), redis_url=values["redis_url"],
         workspaces=parse_workspaces(values["workspace"]), group_id=values["group_id"],
-        rate_limit=values["rate_limit"], headroom=values["headroom"], burst=values["burst"],
+        rate_limit=limit.per_second, headroom=values["headroom"],
+        burst=min(values["burst"], limit.effective_burst),
         max_batch_operations=values["max_batch_operations"], max_batch_bytes=values["max_batch_bytes"],
         linger=values["linger_ms"] / 1000, concurrency=values["concurrency"],
         request_timeout=values["request_timeout"], backoff_max=values["backoff_max"],

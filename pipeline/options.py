@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cio_contract import CLIENT_BATCH_BYTES, CLIENT_BATCH_OPERATIONS, DEFAULT_LIMITS, DEFAULT_RATE_LIMITS
+from cio_contract import (
+    CLIENT_BATCH_BYTES,
+    CLIENT_BATCH_OPERATIONS,
+    DEFAULT_LIMITS,
+    DEFAULT_RATE_LIMITS,
+    parse_track_rate_limit,
+)
 from httpserver import limits as server_limits
-from plumbing.budget import HEADROOM
+from plumbing.budget import HEADROOM, rate_limit_option
 from plumbing.options import Option, Options, check_host_ports, declarer
 
 __all__ = ["COMMON", "INGEST", "SENDER"]
@@ -142,17 +148,16 @@ SENDER = Options(
             metavar="URL",
         ),  # fmt: skip
         _o("--group-id", "cio-senders", "consumer group", _S),
-        _o(
-            "--rate-limit",
-            DEFAULT_RATE_LIMITS["track"].per_second,
-            "the workspace's Track rate limit, requests per second",
-            _S,
-            type=float,
-            low=0,
-            low_open=True,
-        ),  # fmt: skip
+        rate_limit_option(parse_track_rate_limit, DEFAULT_RATE_LIMITS["track"], _env("--rate-limit"), _S),
         replace(HEADROOM, env=_env("--headroom"), processes=("locust", "sender", "capacity")),
-        _o("--burst", 0, "requests allowed ahead of the even spacing", _S, type=int, low=0),
+        _o(
+            "--burst",
+            0,
+            "requests this sender may send ahead of the even spacing (never more than --rate-limit's +BURST)",
+            _S,
+            type=int,
+            low=0,
+        ),  # fmt: skip
         _o(
             "--max-batch-operations",
             1000,

@@ -35,6 +35,7 @@ __all__ = [
     "Options",
     "Parser",
     "check_host_ports",
+    "check_parses",
     "declarer",
     "markdown_table",
     "report",
@@ -129,7 +130,8 @@ class Option:
     def replaced_text(self, old: str | None = None) -> str:
         """The one line for the old spelling: what replaced it, and that it means something else now."""
         old = old or self.was
-        return f"{old} was renamed {self.flag} ({self.help.split(';')[0]}); give {self.flag}" + (
+        what = self.help.replace(":", ";").split(";")[0]
+        return f"{old} was renamed {self.flag} ({what}); give {self.flag}" + (
             f" or {self.env}" if self.env else ""
         )
 
@@ -232,6 +234,19 @@ def declarer(env_prefix: str, processes: tuple[str, ...]) -> Callable[..., Optio
         return Option(flag, default, help, **kwargs)
 
     return declare
+
+
+def check_parses(parse: Callable[[str], object]) -> Check:
+    """A check that ``parse(value)`` accepts the value; its ValueError's text is the problem."""
+
+    def problem(value: Any) -> str | None:
+        try:
+            parse(str(value))
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    return problem
 
 
 def check_host_ports(value: Any) -> str | None:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cio_contract import DEFAULT_RATE_LIMITS, Api, Limits, RateLimit
+from cio_contract import Api, Limits, RateLimit
+from cio_contract import parse_rate_limit as contract_parse_rate_limit
 from httpserver import ServerLimits
 from plumbing.errors import SandboxError
 from sandbox.options import OPTIONS, RATE_MODES, STORE_MODES
@@ -130,25 +131,11 @@ def check_workspace_name(name: object, site_id: str, where: str) -> str:
 
 
 def parse_rate_limit(text: str) -> tuple[str, RateLimit]:
-    """``API=REQUESTS[/SECONDS][+BURST]``, e.g. ``track=100``, ``cdp=3000/3``, ``track=50/1+5``.
-
-    Without ``+BURST``: at most REQUESTS in any SECONDS window (a sliding window). With it: the tight
-    form, requests spaced at the sustained rate with BURST extra at once (``+0`` = strict spacing).
-    """
-    api, sep, spec = text.partition("=")
-    if not sep or api not in DEFAULT_RATE_LIMITS:
-        raise ConfigError(
-            f"--rate-limit {text!r}: expected API=REQUESTS[/SECONDS][+BURST] with API one of track, app, cdp"
-        )
-    spec, _, burst = spec.partition("+")
-    requests, _, seconds = spec.partition("/")
+    """``--rate-limit API=REQUESTS[/SECONDS][+BURST]`` (``cio_contract.parse_rate_limit``'s grammar)."""
     try:
-        limit = RateLimit(int(float(requests)), float(seconds or 1), int(burst) if burst else None)
-    except ValueError:
-        raise ConfigError(f"--rate-limit {text!r}: REQUESTS, SECONDS and BURST must be numbers") from None
-    if limit.requests < 1 or limit.per_seconds <= 0 or limit.effective_burst < 0:
-        raise ConfigError(f"--rate-limit {text!r}: REQUESTS must be >= 1, SECONDS > 0, BURST >= 0")
-    return api, limit
+        return contract_parse_rate_limit(text)
+    except ValueError as exc:
+        raise ConfigError(f"--rate-limit {exc}") from None
 
 
 def parse_workspace(text: str) -> tuple[str, str, str, str]:

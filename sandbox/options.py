@@ -7,9 +7,9 @@ faults are structured and live in the YAML file only (see ``docs/sandbox.md``).
 
 from __future__ import annotations
 
-from cio_contract import DEFAULT_RATE_LIMITS
+from cio_contract import DEFAULT_RATE_LIMITS, RATE_LIMIT_GRAMMAR, parse_rate_limit
 from httpserver import limits as server_limits
-from plumbing.options import Option, Options
+from plumbing.options import Option, Options, check_parses
 
 __all__ = ["OPTIONS", "RATE_MODES", "STORE_MODES"]
 
@@ -29,10 +29,7 @@ def _token_problem(value: object) -> str | None:
 
 
 def _documented_limits() -> str:
-    return ", ".join(
-        f"{api}={limit.requests}" + (f"/{limit.per_seconds:g}" if limit.per_seconds != 1 else "")
-        for api, limit in DEFAULT_RATE_LIMITS.items()
-    )
+    return ", ".join(f"{api}={limit}" for api, limit in DEFAULT_RATE_LIMITS.items())
 
 
 OPTIONS = Options(
@@ -117,11 +114,12 @@ OPTIONS = Options(
         Option(
             "--rate-limit",
             [],
-            "per-API limit, e.g. track=100, cdp=3000/3, app=10+5 (+BURST = the tight token bucket); "
-            f"APIs not given keep {_documented_limits()}",
+            "per-API limit, e.g. track=100, cdp=3000/3, app=10/1+5 (+BURST = the tight token bucket; "
+            f"no API = track, as for the senders and the traffic model); APIs not given keep {_documented_limits()}",
             processes=_P,
             kind="list",
-            metavar="API=REQ[/SECONDS][+BURST]",
+            metavar=RATE_LIMIT_GRAMMAR,
+            check=check_parses(parse_rate_limit),
         ),  # fmt: skip
         Option(
             "--retry-after",

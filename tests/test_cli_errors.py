@@ -184,7 +184,10 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("pipeline", ["sender", *SENDER, "--max-batch-operations", "5000"], {}, "--max-batch-operations"),
     ("pipeline", ["sender", *SENDER, "--headroom", "1"], {}, "--headroom must be below 1"),
     ("pipeline", ["sender", *SENDER, "--headroom", "-0.1"], {}, "--headroom must not be negative"),
-    ("pipeline", ["sender", *SENDER, "--rate-limit", "0"], {}, "--rate-limit must be greater than 0"),
+    ("pipeline", ["sender", *SENDER, "--rate-limit", "0"], {}, "--rate-limit '0': REQUESTS must be"),
+    ("pipeline", ["sender", *SENDER, "--rate-limit", "12.5"], {}, "write e.g. 25/2"),
+    ("pipeline", ["sender", *SENDER, "--rate-limit", "app=10"], {}, "the Track API's limit"),
+    ("pipeline", ["sender", *SENDER], {"PIPELINE_RATE_LIMIT": "fast"}, "--rate-limit 'fast'"),
     ("pipeline", ["sender", *SENDER, "--rate-limit", "-5"], {}, "--rate-limit"),
     ("pipeline", ["sender", *SENDER, "--concurrency", "0"], {}, "--concurrency"),
     ("pipeline", ["sender", *SENDER, "--linger-ms", "-1"], {}, "--linger-ms"),
@@ -304,7 +307,7 @@ TRAFFIC_CASES = [
     (["--spike-at=-5s"], "--spike-at"),
     (["--probe-max-429-share", "2"], "--probe-max-429-share must be between 0 and 1"),
     (["--user-rate", "0"], "--user-rate must be greater than 0"),
-    (["--workspace-limit", "0"], "--workspace-limit must be greater than 0"),
+    (["--rate-limit", "0"], "--rate-limit '0': REQUESTS must be"),
     (["--people", "0"], "--people must be at least 1"),
     (["--retries", "-1"], "--retries must not be negative"),
     (["--shape-steps", "0"], "--shape-steps must be at least 1"),
@@ -321,6 +324,17 @@ def test_traffic_model_bad_values_are_one_line(argv, fragment, monkeypatch):
     with pytest.raises(OptionError) as caught:
         settings_from(parse_options(*argv), host="http://127.0.0.1:8080")
     assert fragment in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_traffic_model_renamed_option_is_one_line(capsys):
+    """Locust's parser stops at a replaced flag (before any settings): one line naming the new one."""
+    from tests.locustfiles.conftest import parse_options
+
+    with pytest.raises(SystemExit) as stopped:
+        parse_options("--workspace-limit", "100")
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--workspace-limit was renamed --rate-limit" in err and "\n" not in err
 
 
 SUBPROCESS_CASES = [

@@ -91,7 +91,7 @@ def test_real_host_caps_rate_below_workspace_limit(make_shape, monkeypatch):
     env = {"CIO_SITE_ID": "site-x", "CIO_API_KEY": "key-x"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    args = ("--allow-real-customerio", "--workspace-limit", "100", "--headroom", "0.2", "--user-rate", "2")
+    args = ("--allow-real-customerio", "--rate-limit", "100", "--headroom", "0.2", "--user-rate", "2")
     arrival = make_shape(ArrivalRateShape, *args, "--target-rate", "500", "--shape-ramp", "0", host=real)
     assert shape_at(arrival, 5, monkeypatch)[0] == 40  # 80 req/s / 2 per user
     step = make_shape(OptionShape, *args, "--shape", "step", "--shape-users", "1000", host=real)

@@ -136,3 +136,14 @@ def test_bad_options_exit_2_with_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+def test_sender_takes_the_shared_rate_limit_grammar():
+    """``--rate-limit`` is written as everywhere else; its +BURST bounds what the sender bursts."""
+    from pipeline.cli import build_sender, values_for
+
+    base = ["--bootstrap-servers", "127.0.0.1:9", "--target", "http://t", "--redis-url", "redis://r"]
+    spaced = build_sender(values_for("sender", [*base, "--rate-limit", "track=3000/3+4", "--burst", "9"], {}))
+    assert (spaced.rate_limit, spaced.burst) == (1000, 4)
+    sliding = build_sender(values_for("sender", [*base, "--rate-limit", "100", "--burst", "9"], {}))
+    assert (sliding.rate_limit, sliding.burst) == (100, 9)
