@@ -10,6 +10,7 @@ cut short when Locust was killed mid-write.
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from analysis.errors import InputError
 
 __all__ = [
     "AGGREGATED",
+    "HISTORY_SOURCES",
     "PERCENTILES",
     "read_exceptions",
     "read_failures",
@@ -82,7 +84,9 @@ def _read_csv(path: Path, required: list[str], what: str, **kwargs: Any) -> pd.D
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         detail = str(exc).strip().splitlines()[-1]
         raise InputError(path, f"cannot parse as Locust's {what} ({detail})") from None
-    missing = [c for c in required if c not in frame.columns]
+    # With usecols the frame holds only the parsed columns; the file must still have them all.
+    present = set(sniff_header(path) if "usecols" in kwargs else frame.columns)
+    missing = [c for c in required if c not in present]
     if missing:
         raise InputError(
             path,
@@ -132,24 +136,44 @@ def read_stats(path: Path) -> pd.DataFrame:
     return frame
 
 
-def read_history(path: Path) -> tuple[pd.DataFrame, list[str]]:
+# Tidy history column -> Locust's label, for the columns a caller may leave out.
+HISTORY_SOURCES: dict[str, str] = {
+    **{dst: src for src, dst in _HISTORY_COLUMNS.items() if dst != "timestamp"},
+    **{dst: src for src, dst in PERCENTILES.items()},
+}
+_ALWAYS = ["Timestamp", "User Count", "Total Request Count", "Total Failure Count"]
+_UNFILLED = "100%"  # read whenever a percentile is: it tells an unfilled window from a 0 ms one
+
+
+def read_history(path: Path, columns: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """``PREFIX_stats_history.csv`` -> long frame, one row per (second, endpoint).
+
+    ``columns``: the tidy columns wanted besides ``timestamp`` and ``endpoint`` (any of
+    :data:`HISTORY_SOURCES`), default all. The file must still have every column Locust writes;
+    only the wanted ones are parsed (a 24 h soak's history is ~1M rows of 22 columns).
 
     Returns the frame and notes for the report (dropped truncated rows). Percentile columns
     are NaN where Locust had no window data yet (it writes 0 for every percentile then).
     """
-    names = list(_HISTORY_COLUMNS) + list(PERCENTILES) + ["Type", "Name"]
-    raw = _read_history_arrow(path, names)
+    wanted = list(HISTORY_SOURCES) if columns is None else list(columns)
+    unknown = [c for c in wanted if c not in HISTORY_SOURCES]
+    if unknown:
+        raise ValueError(f"not history columns: {unknown}; choose from {list(HISTORY_SOURCES)}")
+    required = list(_HISTORY_COLUMNS) + list(PERCENTILES) + ["Type", "Name"]
+    # The integer counters are always parsed (cheap): a row missing one was cut short mid-write.
+    sources = list(dict.fromkeys([*_ALWAYS, *(HISTORY_SOURCES[c] for c in wanted)]))
+    if any(c in PERCENTILES.values() for c in wanted) and _UNFILLED not in sources:
+        sources.append(_UNFILLED)
+    names = [*sources, "Type", "Name"]
+    counters = [c for c in _HISTORY_COLUMNS if c in sources]
+    raw = _read_history_arrow(path, required, names, counters)
     if raw is None:  # not clean: the pandas reader below names the first bad line or column
         dtype: dict[str, Any] = {"Type": "category", "Name": "category"}
-        dtype.update(dict.fromkeys(PERCENTILES, "float64"))
-        # Only the columns the analysis uses: skipping the long-float "Total ..." columns saves a
-        # quarter of the parse on a 24 h soak.
-        dtype.update({"Requests/s": "float64", "Failures/s": "float64"})
-        raw = _read_csv(path, names, "_stats_history.csv", usecols=lambda c: c in names, dtype=dtype)
-        _numeric(raw, list(_HISTORY_COLUMNS), path)
+        dtype.update({c: "float64" for c in (*PERCENTILES, "Requests/s", "Failures/s") if c in names})
+        raw = _read_csv(path, required, "_stats_history.csv", usecols=lambda c: c in names, dtype=dtype)
+        _numeric(raw, counters, path)
     notes: list[str] = []
-    incomplete = raw[list(_HISTORY_COLUMNS)].isna().any(axis=1)
+    incomplete = raw[counters].isna().any(axis=1)
     if incomplete.any():
         if not incomplete.iloc[:-1].any():
             notes.append(f"{path.name}: dropped an incomplete last row (Locust stopped mid-write)")
@@ -157,10 +181,12 @@ def read_history(path: Path) -> tuple[pd.DataFrame, list[str]]:
         else:
             line = int(np.flatnonzero(incomplete.to_numpy())[0]) + 2
             raise InputError(path, f"line {line} is incomplete; the file is damaged, re-run the test")
-    return _tidy_history(raw), notes
+    return _tidy_history(raw, wanted), notes
 
 
-def _read_history_arrow(path: Path, names: list[str]) -> pd.DataFrame | None:
+def _read_history_arrow(
+    path: Path, required: list[str], names: list[str], counters: list[str]
+) -> pd.DataFrame | None:
     """The history with pyarrow's multi-threaded CSV reader, or None when the file is not clean.
 
     A 24 h soak's history is ~1M rows: this parse is the report's largest single cost, and pyarrow
@@ -173,7 +199,7 @@ def _read_history_arrow(path: Path, names: list[str]) -> pd.DataFrame | None:
         import pyarrow.csv as pa_csv
     except ImportError:  # pragma: no cover - pyarrow is a dependency; keep working without it
         return None
-    if not path.is_file() or set(names) - set(sniff_header(path)):
+    if not path.is_file() or set(required) - set(sniff_header(path)):
         return None
     label = pa.dictionary(pa.int32(), pa.string())
     types = {n: pa.float64() for n in names} | {"Type": label, "Name": label}
@@ -189,9 +215,13 @@ def _read_history_arrow(path: Path, names: list[str]) -> pd.DataFrame | None:
         )
     except (pa.ArrowInvalid, OSError):
         return None
-    if any(table.column(c).null_count for c in _HISTORY_COLUMNS):
+    if any(table.column(c).null_count for c in counters):
         return None
-    return table.to_pandas()
+    # Column by column, each freed once converted: the table and the frame are never both whole.
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    pa.default_memory_pool().release_unused()  # the parser's buffers, which the pool would keep
+    return frame
 
 
 def _endpoint_codes(raw: pd.DataFrame) -> pd.Categorical:
@@ -209,25 +239,27 @@ def _endpoint_codes(raw: pd.DataFrame) -> pd.Categorical:
     return pd.Categorical.from_codes(categories.get_indexer(labels)[codes], categories=categories)
 
 
-def _tidy_history(raw: pd.DataFrame) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "timestamp": raw["Timestamp"].astype("int64").to_numpy(),
-            "endpoint": _endpoint_codes(raw),
-            "users": raw["User Count"].astype("int64").to_numpy(),
-        }
-    )
-    for src in ("Requests/s", "Failures/s", "Total Request Count", "Total Failure Count"):
-        frame[_HISTORY_COLUMNS[src]] = raw[src].to_numpy()
-    frame["total_requests"] = frame["total_requests"].astype("int64")
-    frame["total_failures"] = frame["total_failures"].astype("int64")
+def _tidy_history(raw: pd.DataFrame, wanted: list[str]) -> pd.DataFrame:
+    columns: dict[str, Any] = {
+        "timestamp": raw["Timestamp"].astype("int64").to_numpy(),
+        "endpoint": _endpoint_codes(raw),
+    }
     # Locust writes int(None or 0) for every percentile before its window fills: not a 0 ms latency.
-    unfilled = raw["100%"].to_numpy() == 0
-    for src, dst in PERCENTILES.items():
-        values = raw[src].to_numpy(dtype="float64", copy=True)
-        values[unfilled] = np.nan
-        frame[dst] = values
-    return frame
+    unfilled = raw[_UNFILLED].to_numpy() == 0 if _UNFILLED in raw.columns else None
+    integers = {"users", "total_requests", "total_failures"}
+    for dst in HISTORY_SOURCES:  # in Locust's order, whatever the order asked for
+        if dst not in wanted:
+            continue
+        values = raw[HISTORY_SOURCES[dst]]
+        if dst in integers:
+            columns[dst] = values.astype("int64").to_numpy()
+        elif dst in PERCENTILES.values():
+            column = values.to_numpy(dtype="float64", copy=True)
+            column[unfilled] = np.nan
+            columns[dst] = column
+        else:
+            columns[dst] = values.to_numpy()
+    return pd.DataFrame(columns)
 
 
 def read_failures(path: Path) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from analysis.render import write_report
 from analysis.results import Results, analyse, run_delivery
 from analysis.run import load_run, resolve_run
 from analysis.slo import load_slo_file
+from analysis.transforms import PER_SECOND_INPUTS
 from plumbing.errors import SuiteError
 from plumbing.options import Parser
 
@@ -40,8 +41,10 @@ def run_report(args: argparse.Namespace) -> Results:
     # Chart workers start first: their matplotlib import overlaps the reading below (long runs only).
     history = resolve_run(args.run).history
     with chart_workers(worth_workers(history.stat().st_size if history else 0)) as pool:
-        run = load_run(args.run)
-        baseline = load_run(args.baseline) if args.baseline else None
+        # Only the history columns the report uses are parsed, and none of a baseline's (it is
+        # compared on its final figures).
+        run = load_run(args.run, history_columns=PER_SECOND_INPUTS)
+        baseline = load_run(args.baseline, history_columns=()) if args.baseline else None
         knee = KneeThresholds(p95_ms=args.knee_p95_ms, error_rate=args.knee_error_rate)
         results = analyse(run, thresholds, baseline, args.tolerance, knee, run_delivery(run))
         out = args.out or run.files.prefix.parent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,13 +127,18 @@ def _prefix_in_dir(directory: Path) -> Path:
     raise InputError(directory, f"several *_stats.csv files ({names}); pass the prefix of the one you want")
 
 
-def load_run(path: str | Path) -> Run:
-    """Load everything a run left behind. Raises :class:`InputError` for unusable input."""
+def load_run(path: str | Path, history_columns: Sequence[str] | None = None) -> Run:
+    """Load everything a run left behind. Raises :class:`InputError` for unusable input.
+
+    ``history_columns``: which tidy history columns to parse besides ``timestamp`` and ``endpoint``
+    (default all; see :func:`analysis.locust_csv.read_history`). The report asks only for what
+    its per-second figures use, which halves the parse of a long run.
+    """
     files = resolve_run(path)
     notes: list[str] = []
     history = None
     if files.history is not None:
-        history, history_notes = locust_csv.read_history(files.history)
+        history, history_notes = locust_csv.read_history(files.history, history_columns)
         notes += history_notes
     else:
         notes.append("no _stats_history.csv: over-time charts and the knee are omitted")

@@ -81,6 +81,30 @@ def test_truncated_last_history_row_is_dropped_with_a_note(tmp_path: Path) -> No
     assert "incomplete last row" in notes[0]
 
 
+def test_history_columns_parse_only_what_is_asked_with_the_same_values(real_run: Path) -> None:
+    """The report parses six history columns of 22: they equal the full read's, column for column."""
+    full = load_run(real_run).history
+    lean = load_run(real_run, history_columns=("total_requests", "p95")).history
+    assert list(lean.columns) == ["timestamp", "endpoint", "total_requests", "p95"]
+    pd.testing.assert_frame_equal(lean, full[list(lean.columns)])
+    assert list(load_run(real_run, history_columns=()).history.columns) == ["timestamp", "endpoint"]
+    with pytest.raises(ValueError, match="not history columns: \\['p42'\\]"):
+        load_run(real_run, history_columns=("p42",))
+
+
+def test_history_columns_on_the_line_by_line_reader(tmp_path: Path) -> None:
+    """A file pyarrow refuses (a truncated last row) takes the pandas path: same columns, same drop."""
+    path = tmp_path / "h.csv"
+    path.write_text(
+        f"{HISTORY_HEADER}\n1795884489,2,,Aggregated,0.0,0.0,0,0,0,0,0,0,0,0,0,0,0,5,0,1,1.0,1,1,0\n"
+        "1795884490,2,,Aggregated,0.0,0.0,7,7,7,7,7,9,9,9,9,9,9,8,1,1,1.0,1,1,0\n1795884491,3,,Aggr"
+    )
+    frame, notes = read_history(path, ["users", "p99"])
+    assert list(frame.columns) == ["timestamp", "endpoint", "users", "p99"]
+    assert frame["users"].tolist() == [2, 2] and frame["p99"].isna().tolist() == [True, False]
+    assert "incomplete last row" in notes[0]
+
+
 def test_truncated_stats_file_is_an_input_error(tmp_path: Path) -> None:
     """A _stats.csv cut before its Aggregated row is rejected with a line naming the file."""
     path = tmp_path / "locust_stats.csv"
