@@ -37,6 +37,8 @@ QUEUE_MAX_PER_DAY = 10_000_000
 DRAIN_FACTOR = 2.0
 # The load test goes past the peak, to show the margin rather than just touch the target.
 TEST_OVERSHOOT = 1.2
+# Below this share of a core, a measured rate per CPU-second is a linear extrapolation to a full core.
+LOW_UTILISATION = 0.25
 _SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9}
 
 
@@ -237,11 +239,26 @@ OPTIONS = Options(
         _o(
             "--from-run",
             None,
-            "plan with the per-core sender and worker rates measured by `python -m runs "
+            "plan with the sender and worker rates per CPU-second measured by `python -m runs "
             "scale` in this run directory (its scale.json) instead of --events-per-sender/--worker-rps",
             metavar="DIR",
         ),  # fmt: skip
         _o("--peak-factor", 3.0, "peak / average", type=float, low=1),
+        _o(
+            "--kustomize",
+            None,
+            "also write the plan as a Kustomize overlay over deploy/k8s into this directory: the scale "
+            "run on a cluster (kubectl apply -k DIR)",
+            metavar="DIR",
+        ),  # fmt: skip
+        _o(
+            "--run-minutes",
+            10.0,
+            "--kustomize: how long the overlay's master drives the planned test rate",
+            type=float,
+            low=1,
+            high=24 * 60,
+        ),  # fmt: skip
         rate_limit_option(
             parse_track_rate_limit, DEFAULT_RATE_LIMITS["track"], "CAPACITY_RATE_LIMIT", ("capacity",)
         ),
@@ -281,36 +298,65 @@ def _parser() -> Parser:
     return parser
 
 
-def measured_rates(run_dir: Path) -> tuple[float | None, float | None, float | None]:
-    """``(events/s per sender, req/s per Locust worker, events/day)`` measured by a scale run.
+@dataclass(frozen=True)
+class MeasuredRates:
+    """Rates a ``python -m runs scale`` run measured, per CPU-second of the process that managed them."""
 
-    Per CPU core, as a deployment gives each process one: ``runs scale`` divides what a process
-    managed by the share of a core it used. Raises DeployError with a one-line reason.
+    events_per_sender: float | None
+    worker_rps: float | None
+    sender_share: float | None
+    """Share of a core each sender used in that run (its rate per CPU-second extrapolates from it)."""
+    worker_share: float | None
+    events_per_day: float | None
+
+
+def measured_rates(run_dir: Path) -> MeasuredRates:
+    """What the scale run in ``run_dir`` measured (its ``scale.json``).
+
+    ``runs scale`` divides what the senders delivered (the workers sent) by the CPU-seconds they
+    spent: the rate of one process given one core, as a deployment gives it. Raises DeployError
+    with a one-line reason.
     """
     path = run_dir / "scale.json"
     try:
         data = json.loads(path.read_text())
         measured = data["measured"]
+        per_sender, per_worker = (
+            measured["events_per_sender_cpu_second"],
+            measured["worker_requests_per_cpu_second"],
+        )
     except OSError as exc:
         raise DeployError(
             f"--from-run {run_dir}: no scale.json ({exc.strerror}); run `python -m runs scale` first"
         ) from None
     except (ValueError, KeyError, TypeError):
-        raise DeployError(f"--from-run {path}: not a scale.json written by `python -m runs scale`") from None
-    per_sender, per_worker = measured.get("events_per_sender_per_core"), measured.get("worker_rps_per_core")
-    return per_sender, per_worker, data.get("plan", {}).get("events_per_day")
+        raise DeployError(
+            f"--from-run {path}: not a scale.json written by this version of `python -m runs scale`; run it again"
+        ) from None
+    return MeasuredRates(per_sender, per_worker, measured.get("sender_cpu_share"),
+                         measured.get("worker_cpu_share"), data.get("plan", {}).get("events_per_day"))  # fmt: skip
 
 
 def _from_run(values: dict[str, Any]) -> None:
     run_dir = values.pop("from_run")
     if run_dir is None:
         return
-    per_sender, per_worker, events = measured_rates(Path(str(run_dir)))
-    values["events_per_day"] = values["events_per_day"] or events
-    values["events_per_sender"] = per_sender or values["events_per_sender"]
-    values["worker_rps"] = per_worker or values["worker_rps"]
-    print(f"Measured in {run_dir}: {_n(float(values['events_per_sender']))} events/s per sender, "
-          f"{_n(float(values['worker_rps']))} req/s per Locust worker (per CPU core)")  # fmt: skip
+    rates = measured_rates(Path(str(run_dir)))
+    values["events_per_day"] = values["events_per_day"] or rates.events_per_day
+    lines = [f"Measured in {run_dir}, per CPU-second of the process (planned as one core per process):"]
+    for key, rate, share, what in (
+        ("events_per_sender", rates.events_per_sender, rates.sender_share, "events per sender CPU-second"),
+        ("worker_rps", rates.worker_rps, rates.worker_share, "requests per Locust worker CPU-second"),
+    ):
+        if rate is None:
+            lines.append(f"  {what}: not measured; keeping {_n(float(values[key]))}")
+            continue
+        values[key] = rate
+        used = "" if share is None else f" (it used {share:.0%} of a core"
+        if share is not None and share < LOW_UTILISATION:
+            used += ": a linear extrapolation to a full core"
+        lines.append(f"  {_n(rate)} {what}{used}{')' if used else ''}")
+    print("\n".join(lines))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -322,9 +368,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise DeployError("--events-per-day is required (or CAPACITY_EVENTS_PER_DAY), e.g. 50M")
     except SuiteError as exc:
         return report(prog, exc)
+    overlay, minutes = values.pop("kustomize"), values.pop("run_minutes")
     result = plan(values.pop("events_per_day"), **values)  # the option names are plan()'s parameters
     print(format_plan(result))
+    if overlay is not None:
+        try:
+            _write_overlay(result, Path(str(overlay)), minutes)
+        except SuiteError as exc:
+            return report(prog, exc)
     return 0 if result.fits else 1
+
+
+def _write_overlay(result: CapacityPlan, directory: Path, minutes: float) -> None:
+    from deploy.kustomize import write_overlay
+
+    if directory.exists() and not directory.is_dir():
+        raise DeployError(f"--kustomize {directory} is a file; give a directory for the overlay")
+    try:
+        write_overlay(result, directory, duration_s=minutes * 60)
+    except OSError as exc:
+        raise DeployError(f"--kustomize {directory}: cannot write the overlay ({exc.strerror})") from None
+    senders = (
+        f", {result.sender_workers} senders, {result.partitions} partitions"
+        if result.tier != "direct"
+        else ""
+    )
+    print(
+        f"Kustomize overlay in {directory}: {result.locust_workers} Locust workers{senders}, "
+        f"{result.test_rps:,.0f} calls/s for {minutes:g} min; `kubectl apply -k {directory}` (its "
+        "kustomization.yaml says how to collect and reconcile the run)"
+    )
 
 
 if __name__ == "__main__":

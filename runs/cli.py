@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from types import FrameType
 from typing import Any
 
@@ -145,12 +145,12 @@ def _duration_args(chosen: Profile, duration: str | None) -> tuple[list[str], fl
 _TIMESPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
 
 
-def arrivals_args(run_dir: Path) -> list[str]:
+def arrivals_args(run_dir: PurePath) -> list[str]:
     """Sandbox options for delivery accounting: arrivals into ``RUN_DIR/arrivals`` (read by analysis)."""
     return ["--arrivals-dir", str(run_dir / "arrivals")]
 
 
-def locust_output_args(run_dir: Path) -> list[str]:
+def locust_output_args(run_dir: PurePath) -> list[str]:
     """The shared run-directory layout: CSV with full history, HTML report, JSON totals."""
     prefix = str(run_dir / "locust")
     return [

@@ -22,8 +22,8 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, Protocol
 
 from runs.cluster import start_local_cluster
 from runs.cpu import CPU_FILE, CpuSampler, saturation
@@ -59,6 +59,18 @@ class RunPlan:
     analysis: bool = True
 
 
+class MetricsSource(Protocol):
+    """A sender the run scrapes: a process it started, or a container (runs.compose)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def pid(self) -> int: ...
+
+    def alive(self) -> bool: ...
+
+
 @dataclass
 class PipelineRun:
     """The processes of one run, in start order (stopped in reverse)."""
@@ -68,7 +80,7 @@ class PipelineRun:
     processes: list[ManagedProcess] = field(default_factory=list)
     sandbox: ManagedProcess | None = None
     ingest: ManagedProcess | None = None
-    senders: list[ManagedProcess] = field(default_factory=list)
+    senders: list[MetricsSource] = field(default_factory=list)
     cpu: CpuSampler | None = None
 
     def add(self, component: str, process: ManagedProcess) -> ManagedProcess:
@@ -182,7 +194,7 @@ def _reported(run: Callable[[], dict[str, Any]]) -> int:
 # -- the runs -------------------------------------------------------------------------------------------
 
 
-def traffic_args(plan: RunPlan, run_dir: Path) -> list[str]:
+def traffic_args(plan: RunPlan, run_dir: PurePath) -> list[str]:
     """Locust options: single identify/track calls at ``plan.rate``, delivery acks, run files."""
     from runs.cli import locust_output_args
 
@@ -241,17 +253,17 @@ def run_pipeline(
               f"{plan.limit:g} req/s (reject); {plan.rate:g} calls/s for {plan.duration:g} s; files in {run_dir}")  # fmt: skip
         start_pipeline(run, env)
         assert run.ingest is not None and run.sandbox is not None
-        _wait_for_group(run.senders, plan.partitions)
+        wait_for_group(run.senders, plan.partitions)
         metrics = [f"{p.url}/metrics" for p in (run.sandbox, *run.senders)]
         load_started = time.time()
         _drive(run, run.ingest.url, metrics, during)
         load_ended = time.time()
-        drain_s = _wait_drained(run, plan.drain_timeout)
-        sandbox_totals = _sandbox_totals(run.sandbox)
-        per_sender = [_delivered(sender) for sender in run.senders]
+        drain_s = wait_drained(run, plan.drain_timeout)
+        totals = sandbox_totals(run.sandbox.url)
+        per_sender = [delivered_by(sender) for sender in run.senders]
     finally:
         run.stop()  # the sandbox writes its last arrivals as it stops
-    return _finish(run, "pipeline", sandbox_totals, load_started, load_ended, drain_s, per_sender)
+    return finish(run, "pipeline", totals, load_started, load_ended, drain_s, per_sender)
 
 
 def run_direct(plan: RunPlan, run_dir: Path) -> dict[str, Any]:
@@ -264,10 +276,10 @@ def run_direct(plan: RunPlan, run_dir: Path) -> dict[str, Any]:
         load_started = time.time()
         _drive(run, sandbox.url, [], None)
         load_ended = time.time()
-        sandbox_totals = _sandbox_totals(sandbox)
+        totals = sandbox_totals(sandbox.url)
     finally:
         run.stop()
-    return _finish(run, "direct", sandbox_totals, load_started, load_ended, 0.0)
+    return finish(run, "direct", totals, load_started, load_ended, 0.0)
 
 
 def _drive(
@@ -275,7 +287,7 @@ def _drive(
 ) -> None:
     import threading
 
-    from runs.progress import STATUS_FILE, RunProgress, status_args
+    from runs.progress import status_args
 
     args = [*traffic_args(run.plan, run.run_dir), *status_args(run.run_dir)]
     for url in metrics:
@@ -290,25 +302,35 @@ def _drive(
     helper = threading.Thread(target=during, args=(run,), daemon=True) if during else None
     if helper is not None:
         helper.start()
-    # The live progress line (runs.progress), with queue lag and delivered/s when the pipeline is the target.
     label = "pipeline" if metrics else "direct"
-    try:
-        with RunProgress(run.run_dir / STATUS_FILE, planned_s=run.plan.duration, label=label) as progress:
-            code = progress.wait(cluster.master.popen, run.plan.duration + 90)
-    except subprocess.TimeoutExpired:
-        from runs.cluster import ClusterError
-
-        cluster.stop()
-        raise ClusterError(
-            f"Locust master still running after {run.plan.duration + 90:.0f} s; stopped it"
-        ) from None
+    code = wait_for_master(run, cluster.master.popen, label, run.plan.duration + 90, cluster.stop)
     cluster.wait(timeout=30)  # workers quit with their master; this reaps them
     if helper is not None:
         helper.join(5)
-    if not (run.run_dir / "locust_stats.csv").exists():
+    require_statistics(run.run_dir, code)
+
+
+def wait_for_master(
+    run: PipelineRun, popen: subprocess.Popen[Any], label: str, timeout: float, stop: Callable[[], None]
+) -> int:
+    """Wait for the headless master to end, showing the live progress line (runs.progress), with queue
+    lag and delivered/s when the pipeline is the target; ``stop()`` it after ``timeout`` s."""
+    from runs.cluster import ClusterError
+    from runs.progress import STATUS_FILE, RunProgress
+
+    try:
+        with RunProgress(run.run_dir / STATUS_FILE, planned_s=run.plan.duration, label=label) as progress:
+            return progress.wait(popen, timeout)
+    except subprocess.TimeoutExpired:
+        stop()
+        raise ClusterError(f"Locust master still running after {timeout:.0f} s; stopped it") from None
+
+
+def require_statistics(run_dir: Path, code: int) -> None:
+    if not (run_dir / "locust_stats.csv").exists():
         from runs.cluster import ClusterError
 
-        raise ClusterError(f"Locust master exited with {code} and wrote no statistics; see {run.run_dir}")
+        raise ClusterError(f"Locust master exited with {code} and wrote no statistics; see {run_dir}")
 
 
 # -- waiting ---------------------------------------------------------------------------------------------
@@ -331,7 +353,7 @@ def scrape(url: str, labels: bool = False) -> dict[str, float]:
     return out
 
 
-def _live_metrics(senders: list[ManagedProcess]) -> list[dict[str, float]]:
+def _live_metrics(senders: Sequence[MetricsSource]) -> list[dict[str, float]]:
     found = []
     for sender in senders:
         if not sender.alive():
@@ -343,7 +365,7 @@ def _live_metrics(senders: list[ManagedProcess]) -> list[dict[str, float]]:
     return found
 
 
-def _wait_for_group(senders: list[ManagedProcess], partitions: int, timeout: float = 30.0) -> None:
+def wait_for_group(senders: Sequence[MetricsSource], partitions: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         owned = [m.get("pipeline_sender_assigned_partitions", 0) for m in _live_metrics(senders)]
@@ -352,7 +374,7 @@ def _wait_for_group(senders: list[ManagedProcess], partitions: int, timeout: flo
         time.sleep(0.3)
 
 
-def _wait_drained(run: PipelineRun, timeout: float) -> float | None:
+def wait_drained(run: PipelineRun, timeout: float) -> float | None:
     """Seconds until every partition is owned, nothing lags and nothing is in flight (None: not in time)."""
     start = time.monotonic()
     calm_since = None
@@ -373,7 +395,7 @@ def _wait_drained(run: PipelineRun, timeout: float) -> float | None:
     return None
 
 
-def _delivered(sender: ManagedProcess) -> float | None:
+def delivered_by(sender: MetricsSource) -> float | None:
     """Events this sender delivered (None when it is gone, e.g. killed on purpose)."""
     if not sender.alive():
         return None
@@ -383,16 +405,21 @@ def _delivered(sender: ManagedProcess) -> float | None:
         return None
 
 
-def _sandbox_totals(sandbox: ManagedProcess) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{sandbox.url}/__sandbox/stats", timeout=10) as response:  # noqa: S310
+def sandbox_totals(url: str, token: str | None = None) -> dict[str, Any]:
+    """The sandbox's totals (``token``: its admin token, which clients beyond its loopback send)."""
+    request = urllib.request.Request(f"{url}/__sandbox/stats")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
         return dict(json.loads(response.read())["totals"])
 
 
 # -- the verdict -----------------------------------------------------------------------------------------
 
 
-def _finish(run: PipelineRun, kind: str, sandbox: dict[str, Any], started: float, ended: float,
-            drain_s: float | None, per_sender: list[float | None] | None = None) -> dict[str, Any]:  # fmt: skip
+def finish(run: PipelineRun, kind: str, sandbox: dict[str, Any], started: float, ended: float,
+           drain_s: float | None, per_sender: list[float | None] | None = None,
+           target: str = "local") -> dict[str, Any]:  # fmt: skip
     run_dir, plan = run.run_dir, run.plan
     analysis_code = _analyse(run_dir, kind) if plan.analysis else 0
     summary = _read_json(run_dir / "summary.json") or {}
@@ -406,8 +433,12 @@ def _finish(run: PipelineRun, kind: str, sandbox: dict[str, Any], started: float
         checks["queue drained"] = drain_s is not None
         checks["SLO file holds"] = analysis_code == 0
     acknowledged = delivery["acknowledged"] if delivery else 0
+    busy_until = ended + (plan.drain_timeout if drain_s is None else drain_s) + 1.0
+    # Locust's own start (imports, workers joining) is no load: the load window is the traffic's.
+    started, ended = _traffic_window(run_dir) or (started, ended)
     result = {
         "kind": kind,
+        "target": target,
         "plan": {k: v for k, v in asdict(plan).items() if k not in ("sender_args",)},
         "load_s": round(ended - started, 1),
         "drain_s": None if drain_s is None else round(drain_s, 1),
@@ -421,7 +452,12 @@ def _finish(run: PipelineRun, kind: str, sandbox: dict[str, Any], started: float
         "lag_max": lag_max,
         "lag_at_end": lag_end,
         "senders_delivered": per_sender or [],
-        "cpu": saturation(run_dir / CPU_FILE) if (run_dir / CPU_FILE).exists() else None,
+        "load_window": [round(started, 3), round(ended, 3)],
+        "busy_window": [round(started, 3), round(busy_until, 3)],
+        # Start-up (imports, a broker electing itself) is not the load: only the load and the drain count.
+        "cpu": saturation(run_dir / CPU_FILE, window=(started, busy_until))
+        if (run_dir / CPU_FILE).exists()
+        else None,
         "checks": checks,
         "passed": all(checks.values()),
     }
@@ -462,6 +498,26 @@ def _lag(run_dir: Path) -> tuple[float | None, float | None]:
             float(r["pipeline_consumer_lag"]) for r in csv.DictReader(f) if r.get("pipeline_consumer_lag")
         ]
     return (max(lags), lags[-1]) if lags else (None, None)
+
+
+def _traffic_window(run_dir: Path) -> tuple[float, float] | None:
+    """First and last second Locust's history counted new requests in (None without any)."""
+    import csv
+
+    path = run_dir / "locust_stats_history.csv"
+    if not path.exists():
+        return None
+    seen: list[float] = []
+    last_count = 0
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("Name") != "Aggregated":
+                continue
+            count = int(row.get("Total Request Count") or 0)
+            if count > last_count:
+                seen.append(float(row["Timestamp"]))
+                last_count = count
+    return (seen[0] - 1.0, seen[-1]) if seen else None
 
 
 def _lines(result: dict[str, Any]) -> list[str]:

@@ -17,7 +17,7 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
+from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -32,7 +32,7 @@ PLAIN_EVERY_S = 10.0
 _TICK_S = 1.0
 
 
-def status_args(run_dir: Path) -> list[str]:
+def status_args(run_dir: PurePath) -> list[str]:
     """The master's options that make it write the status file this module reads."""
     return ["--status-file", str(run_dir / STATUS_FILE)]
 
