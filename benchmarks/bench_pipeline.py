@@ -143,6 +143,20 @@ def _metrics(url: str) -> dict[str, float]:
     return out
 
 
+def _admission_figures(senders: list[ManagedProcess]) -> dict[str, float]:
+    """Both senders' view of admission: mean wait for a grant, window-log refusals, retried requests."""
+    total: dict[str, float] = {}
+    for sender in senders:
+        for key, value in _metrics(sender.url).items():
+            total[key] = total.get(key, 0.0) + value
+    grants = max(total.get("pipeline_sender_limiter_wait_seconds_count", 0.0), 1.0)
+    return {
+        "grant_wait_ms": total.get("pipeline_sender_limiter_wait_seconds_sum", 0.0) / grants * 1000,
+        "window_waits": total.get("pipeline_sender_limiter_window_waits_total", 0.0),
+        "retries": total.get("pipeline_sender_retries_total", 0.0),
+    }
+
+
 def _delay_buckets(senders: list[ManagedProcess]) -> dict[float, float]:
     total: dict[float, float] = {}
     for sender in senders:
@@ -226,6 +240,7 @@ def run(args: argparse.Namespace, record: Record) -> None:
                 ]
                 result = drain(sandbox.url, before, backlog, args.seconds * 4 + 40,
                                {**pids, **{f"sender{i}": p.pid for i, p in enumerate(procs)}})  # fmt: skip
+                result.update(_admission_figures(procs))
             ratio = result["delivered_per_s"] / ceiling
             label = f"{batch} events per batch"
             record.add(f"backlog pre-loaded ({label})", backlog, "events", note=f"produced in {load_s:.1f} s")
@@ -236,6 +251,11 @@ def run(args: argparse.Namespace, record: Record) -> None:
             record.add(f"sandbox 429 answers ({label})", result["rate_limited"], goal=("==", 0))
             record.add(f"events delivered of the backlog ({label})", result["delivered"], "events",
                        goal=(">=", backlog))  # fmt: skip
+            record.add(f"mean wait for a grant ({label})", result["grant_wait_ms"], "ms",
+                       note="from a batch ready to its request sent")  # fmt: skip
+            record.add(f"grants held back by the window log ({label})", result["window_waits"],
+                       note="tries refused while slow answers might still count in the window")  # fmt: skip
+            record.add(f"requests retried ({label})", result["retries"])
             for name in ("sandbox", "broker", "redis", "sender0", "sender1"):
                 key = f"cpu_us_per_event_{name}"
                 if key in result:
@@ -244,7 +264,9 @@ def run(args: argparse.Namespace, record: Record) -> None:
             record.add(f"CPU per delivered event, all senders ({label})", senders_us, "µs",
                        note=f"one sender core carries {1e6 / max(senders_us, 1e-9):,.0f} events/s")  # fmt: skip
             print(f"  {label}: {result['delivered_per_s']:,.0f} events/s of {ceiling:,.0f} ({ratio:.1%}), "
-                  f"{result['rate_limited']} x 429; load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                  f"{result['rate_limited']} x 429, {result['requests_per_s']:.1f} req/s, grant wait "
+                  f"{result['grant_wait_ms']:.0f} ms, {result['window_waits']:.0f} window waits; "
+                  f"load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
         if args.delay:
             # 2. delay below saturation, fed through ingest at half the ceiling of 50 per batch
             topic = f"events-delay-{uuid.uuid4().hex[:6]}"

@@ -116,6 +116,9 @@ class SenderConfig:
     headroom: float
     """Share of ``rate_limit`` kept free (``plumbing.budget``)."""
     burst: int
+    rate_window: float
+    """Length of the limit's window, s: at most ``rate_limit x rate_window`` arrivals in any such
+    window (0: spacing alone)."""
     max_batch_operations: int
     max_batch_bytes: int
     linger: float
@@ -141,3 +144,9 @@ class SenderConfig:
     @property
     def requests_per_second(self) -> float:
         return request_budget(self.rate_limit, self.headroom)
+
+    @property
+    def window_limit(self) -> int:
+        """Requests that may arrive in one window: the whole limit (the headroom sets the pace; the
+        rest of the limit is the margin that absorbs late answers)."""
+        return max(1, int(self.rate_limit * self.rate_window))

@@ -1,58 +1,129 @@
-"""One request rate per workspace shared by every sender process, kept in Redis (GCRA, one Lua call).
+"""One request rate per workspace shared by every sender process, kept in Redis (one Lua call per try).
 
-In the spirit of Bottleneck's Redis clustering: the state is a single "theoretical arrival time" per
-workspace, updated atomically by a script that uses Redis's own clock, so senders on different hosts
-agree without clock sync. Each call reserves the next free slot and returns how long to wait for it,
-which spaces requests evenly at ``rate`` instead of letting them burst at the start of each second.
+Two rules, both kept in Redis and judged by Redis's own clock, so senders on different hosts agree
+without clock sync:
+
+* **Spacing** (GCRA): grants are ``1 / rate`` apart on average, ``burst`` of them may come early. A
+  grant is taken when the caller is about to send, never reserved ahead: a sender that stalls
+  loses its turn instead of waking up with a handful of reserved slots that all fire at once.
+* **The window log** (when ``window`` is set): the target counts requests when they *arrive*, "at
+  most N in any window", and an arrival lies somewhere between the grant and the moment the answer
+  came back. Each grant is logged with the latest time its request can have arrived (while in
+  flight: the grant plus ``inflight_bound``; once answered, :meth:`release` lowers it to the moment
+  of the answer). A grant is refused while ``window_limit`` logged requests may still lie within
+  ``window`` of now. Then no window of arrivals holds more than ``window_limit`` requests, however
+  late a stalled sender or a stalled server handles them: if the last request of a window was
+  granted at ``g``, every earlier one in that window may have arrived after ``g - window``, so it
+  was counted when ``g`` was granted. The spacing keeps the log from binding while round trips are
+  short: at 90 % of the limit it binds only when answers take over 0.1 of the window.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from dataclasses import dataclass
+from itertools import count
 
 import redis.asyncio as aioredis
 
-__all__ = ["RedisRateLimiter", "GCRA_SCRIPT"]
+__all__ = ["GRANTED", "Grant", "RedisRateLimiter", "SPACING", "WINDOW"]
 
-# KEYS[1] = state key; ARGV = interval_us, tolerance_us, max_ahead_us.
-# Returns the wait in microseconds (>= 0, slot reserved) or -(wait) when the slot is further away than
-# max_ahead (nothing reserved: the caller sleeps and asks again, so a dead caller holds no slot long).
-GCRA_SCRIPT = """
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local max_ahead = tonumber(ARGV[3])
+GRANTED, SPACING, WINDOW = 0, 1, 2
+"""What one try returned: a grant, or a wait for the spacing, or a wait for the window log."""
+
+# KEYS[1] = spacing state (theoretical arrival time, µs), KEYS[2] = window log (member -> latest
+# possible arrival, µs). ARGV = interval, tolerance, window (0: no log), window_limit, member,
+# inflight_bound (µs except the limit). Returns {GRANTED, 0} or {SPACING|WINDOW, wait µs}. Numbers go
+# back to Redis through '%.0f': Lua's own conversion keeps 14 digits, too few for µs since 1970.
+GRANT_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - tolerance - now
-if wait < 0 then wait = 0 end
-if wait > max_ahead then return -wait end
+if wait > 0 then return {1, wait} end
+if window > 0 then
+  local limit = tonumber(ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - window))
+  local logged = redis.call('ZCARD', KEYS[2])
+  if logged >= limit then
+    local oldest = redis.call('ZRANGE', KEYS[2], logged - limit, logged - limit, 'WITHSCORES')
+    return {2, math.max(1, tonumber(oldest[2]) + window - now)}
+  end
+  local bound = tonumber(ARGV[6])
+  redis.call('ZADD', KEYS[2], string.format('%.0f', now + bound), ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], math.ceil((bound + window) / 1000) + 1000)
+end
 redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', math.ceil((tat + interval - now) / 1000) + 1000)
-return wait
+return {0, 0}
+"""
+
+# KEYS[1] = window log, ARGV[1] = member: its request was answered, so it arrived by now.
+RELEASE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[1], 'XX', 'LT', string.format('%.0f', now), ARGV[1])
+return 0
 """
 
 
+@dataclass(frozen=True)
+class Grant:
+    """Permission to send one request now; hand it back to :meth:`RedisRateLimiter.release`."""
+
+    workspace: str
+    member: str
+    waited: float
+    """Seconds between asking and the grant."""
+    window_waits: int
+    """Tries the window log refused on the way (a sign of slow answers)."""
+
+
 class RedisRateLimiter:
-    def __init__(self, client: aioredis.Redis, rate: float, burst: int = 0, max_ahead: float = 1.0,
+    def __init__(self, client: aioredis.Redis, rate: float, burst: int = 2, window: float = 0.0,
+                 window_limit: int = 0, inflight_bound: float = 30.0, max_poll: float = 0.05,
                  prefix: str = "cio:rate:") -> None:  # fmt: skip
+        """``rate`` grants per second, ``burst`` of them early; with ``window`` > 0 also at most
+        ``window_limit`` requests whose arrival may lie in any ``window`` seconds (``inflight_bound``:
+        the longest a request can be on its way, e.g. the request timeout)."""
+        if window > 0 and window_limit < 1:
+            raise ValueError("window_limit must be at least 1 when a window is set")
         self._client = client
         self._interval_us = int(1_000_000 / rate)
         self._tolerance_us = int(burst * self._interval_us)
-        self._max_ahead_us = int(max_ahead * 1_000_000)
+        self._window_us = int(window * 1_000_000)
+        self._window_limit = window_limit
+        self._bound_us = int(inflight_bound * 1_000_000)
+        self._max_poll = max_poll
         self._prefix = prefix
-        self._script = client.register_script(GCRA_SCRIPT)
+        self._grant = client.register_script(GRANT_SCRIPT)
+        self._release = client.register_script(RELEASE_SCRIPT)
+        self._token = f"{os.getpid()}-{os.urandom(4).hex()}-"
+        self._serial = count()
 
-    async def acquire(self, workspace: str) -> float:
-        """Wait for this workspace's next slot; returns the seconds waited. Raises redis errors."""
+    async def acquire(self, workspace: str) -> Grant:
+        """Wait for this workspace's next grant; send at once when it comes. Raises redis errors."""
         started = time.monotonic()
-        key = self._prefix + workspace
+        keys = [self._prefix + workspace, self._prefix + workspace + ":log"]
+        member = self._token + str(next(self._serial))
+        args: list[int | str] = [self._interval_us, self._tolerance_us, self._window_us, self._window_limit, member,
+                self._bound_us]  # fmt: skip
+        window_waits = 0
         while True:
-            wait_us = int(await self._script(keys=[key], args=[self._interval_us, self._tolerance_us,
-                                                               self._max_ahead_us]))  # fmt: skip
-            if wait_us >= 0:
-                if wait_us:
-                    await asyncio.sleep(wait_us / 1_000_000)
-                return time.monotonic() - started
-            await asyncio.sleep(min(-wait_us, self._max_ahead_us) / 1_000_000)
+            verdict, wait_us = await self._grant(keys=keys, args=args)
+            if int(verdict) == GRANTED:
+                return Grant(workspace, member, time.monotonic() - started, window_waits)
+            if int(verdict) == WINDOW:
+                window_waits += 1
+            # A window wait may end early (an answer lowers its bound), so it is polled.
+            await asyncio.sleep(min(int(wait_us) / 1_000_000, self._max_poll))
+
+    async def release(self, grant: Grant) -> None:
+        """The grant's request was answered (or failed): it can no longer arrive later than now."""
+        if self._window_us:
+            await self._release(keys=[self._prefix + grant.workspace + ":log"], args=[grant.member])

@@ -72,6 +72,9 @@ class SenderMetrics:
         self.limiter_wait = Histogram("pipeline_sender_limiter_wait_seconds", "Wait for a rate-limit slot",
                                       buckets=(0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
                                       registry=r)  # fmt: skip
+        self.window_waits = Counter("pipeline_sender_limiter_window_waits", "Grants held back because "
+                                    "the limit's window may already hold its share of arrivals "
+                                    "(slow answers)", registry=r)  # fmt: skip
         self.batch_ops = Histogram("pipeline_sender_batch_operations", "Operations per request",
                                    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=r)  # fmt: skip
         self.delay = Histogram("pipeline_end_to_end_seconds", "Ingest to delivery, per event",

@@ -152,8 +152,10 @@ SENDER = Options(
         replace(HEADROOM, env=_env("--headroom"), processes=("locust", "sender", "capacity")),
         _o(
             "--burst",
-            0,
-            "requests this sender may send ahead of the even spacing (never more than --rate-limit's +BURST)",
+            None,
+            "requests the senders may send ahead of the even spacing; default: what the headroom leaves "
+            "of one window, less one (9 at 100/s and 0.1), so grants alone never pass the limit in any "
+            "window and a late wake-up keeps its turn; never more than --rate-limit's +BURST",
             _S,
             type=int,
             low=0,

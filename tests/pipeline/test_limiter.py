@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
+import random
 import time
 
 import pytest
@@ -96,3 +98,90 @@ def test_senders_budget_meets_the_sandbox_default_without_429(redis_url: str, tm
     assert statuses.get(429, 0) == 0 and set(statuses) == {200}, statuses
     # Generous: a loaded 2-core machine may not keep four workers at the budget all the time.
     assert sent >= 0.6 * BOUNDARY_LIMIT * BOUNDARY_SHARE * BOUNDARY_SECONDS
+
+
+async def _fill_the_window(url: str, prefix: str) -> tuple[int, bool, float]:
+    """Take grants without answers until the window log refuses; then answer one and ask again."""
+    client = aioredis.from_url(url)
+    limiter = RedisRateLimiter(client, 1000.0, window=1.0, window_limit=20, inflight_bound=60.0,
+                               prefix=prefix)  # fmt: skip
+    try:
+        grants = [await asyncio.wait_for(limiter.acquire("demo-site"), 10) for _ in range(20)]
+        try:
+            await asyncio.wait_for(limiter.acquire("demo-site"), 1.5)
+            refused = False
+        except TimeoutError:
+            refused = True
+        await limiter.release(grants[0])
+        started = time.monotonic()
+        await asyncio.wait_for(limiter.acquire("demo-site"), 30)
+        return len(grants), refused, time.monotonic() - started
+    finally:
+        await client.aclose()
+
+
+def test_window_log_counts_unanswered_requests_until_answered(redis_url: str) -> None:
+    """20 grants in flight fill a window of 20 for as long as they stay unanswered (here 60 s, far
+    beyond the 1.5 s waited); once one is answered, the next grant comes when that answer leaves
+    the window."""
+    granted, refused, after = asyncio.run(_fill_the_window(redis_url, f"fill:{time.time()}:"))
+    assert granted == 20
+    assert refused, "a 21st grant while 20 requests were unanswered"
+    assert after < 30
+
+
+STALL_RATE = 200.0  # the spacing alone would allow 100 in half a second...
+STALL_WINDOW, STALL_LIMIT = 0.5, 40  # ...the window log allows 40
+STALL_SECONDS = 3.0
+
+
+async def _stalled_senders(url: str, prefix: str) -> tuple[list[float], int]:
+    """Workers that, between grant and arrival, sometimes stall for up to 0.3 s (a descheduled
+    sender, a busy server), and answer after another random delay. Arrival times are taken on the
+    system clock, the one Redis's TIME reads."""
+    clients = [aioredis.from_url(url) for _ in range(3)]
+    limiters = [
+        RedisRateLimiter(
+            c,
+            STALL_RATE,
+            burst=2,
+            window=STALL_WINDOW,
+            window_limit=STALL_LIMIT,
+            inflight_bound=30.0,
+            prefix=prefix,
+        )  # fmt: skip
+        for c in clients
+    ]
+    arrivals: list[float] = []
+    window_waits = 0
+    rng = random.Random(16)
+    deadline = time.monotonic() + STALL_SECONDS
+
+    async def worker(limiter: RedisRateLimiter) -> None:
+        nonlocal window_waits
+        while time.monotonic() < deadline:
+            grant = await limiter.acquire("demo-site")
+            window_waits += grant.window_waits
+            await asyncio.sleep(rng.choice((0.0, 0.0, 0.0, rng.uniform(0.0, 0.3))))
+            arrivals.append(time.time())
+            await asyncio.sleep(rng.uniform(0.0, 0.05))
+            await limiter.release(grant)
+
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(worker(lim) for lim in limiters for _ in range(6))), STALL_SECONDS + 60
+        )
+    finally:
+        for c in clients:
+            await c.aclose()
+    return sorted(arrivals), window_waits
+
+
+def test_window_log_keeps_every_window_of_arrivals_within_the_limit_despite_stalls(redis_url: str) -> None:
+    """However requests bunch between grant and arrival, no window of arrivals holds more than the
+    limit: a guarantee of the log's rule, not of timing, so it holds on a loaded machine too."""
+    arrivals, window_waits = asyncio.run(_stalled_senders(redis_url, f"stall:{time.time()}:"))
+    most = max(bisect.bisect_right(arrivals, t + STALL_WINDOW) - i for i, t in enumerate(arrivals))
+    print(f"{len(arrivals)} arrivals, at most {most} in {STALL_WINDOW} s, {window_waits} window waits")
+    assert most <= STALL_LIMIT, f"{most} arrivals in one {STALL_WINDOW} s window, limit {STALL_LIMIT}"
+    assert len(arrivals) >= STALL_LIMIT, "the log let too little through"

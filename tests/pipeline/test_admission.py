@@ -1,0 +1,83 @@
+"""Admission against a real redis-server: grants only for waiting deliveries, slots held for the
+round trip alone, and the limiter's failure handed to the delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from pipeline.admission import Admission
+from pipeline.limiter import RedisRateLimiter
+
+SLOTS = 3
+DELIVERIES = 12
+
+
+async def _evalsha_calls(client: aioredis.Redis) -> int:
+    stats = await client.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+async def _deliver_through_admission(url: str, prefix: str) -> tuple[int, int, int, int]:
+    client = aioredis.from_url(url)
+    limiter = RedisRateLimiter(client, 500.0, window=1.0, window_limit=1000, prefix=prefix)
+    admission = Admission(limiter, SLOTS)
+    sending = most = delivered = 0
+
+    async def deliver() -> None:
+        nonlocal sending, most, delivered
+        grant = await admission.turn("demo-site")
+        sending += 1
+        most = max(most, sending)
+        await asyncio.sleep(0.02)  # the round trip
+        sending -= 1
+        admission.done(grant)
+        delivered += 1
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(deliver() for _ in range(DELIVERIES))), 60)
+        await asyncio.sleep(0.2)  # the releases land
+        idle_before = await _evalsha_calls(client)
+        await asyncio.sleep(0.5)  # nothing waits: nothing is asked of Redis
+        idle_after = await _evalsha_calls(client)
+        logged = await client.zcard(prefix + "demo-site:log")
+    finally:
+        await admission.close()
+        await client.aclose()
+    return most, delivered, idle_after - idle_before, logged
+
+
+def test_admission_holds_slots_for_the_round_trip_and_asks_only_for_waiting_deliveries(
+    redis_url: str,
+) -> None:
+    most, delivered, idle_calls, logged = asyncio.run(
+        _deliver_through_admission(redis_url, f"admission:{time.time()}:")
+    )
+    assert delivered == DELIVERIES
+    assert most <= SLOTS, f"{most} requests in flight with {SLOTS} slots"
+    assert idle_calls == 0, f"{idle_calls} limiter calls while no delivery waited"
+    assert logged == DELIVERIES, "each delivery took exactly one grant"
+
+
+async def _turn_without_redis(url: str) -> str:
+    client = aioredis.from_url(url, socket_connect_timeout=2)
+    admission = Admission(RedisRateLimiter(client, 100.0), SLOTS)
+    try:
+        await asyncio.wait_for(admission.turn("demo-site"), 30)
+    except RedisError as exc:
+        return type(exc).__name__
+    finally:
+        await admission.close()
+        await client.aclose()
+    return "granted"
+
+
+def test_an_unreachable_limiter_is_handed_to_the_waiting_delivery() -> None:
+    """The delivery gets the error (and holds its batch for a retry) instead of waiting forever."""
+    from plumbing.ports import free_port
+
+    outcome = asyncio.run(_turn_without_redis(f"redis://127.0.0.1:{free_port()}/0"))
+    assert outcome == "ConnectionError"
