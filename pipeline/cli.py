@@ -14,7 +14,6 @@ from cio_contract import parse_track_rate_limit
 from httpserver import limits as server_limits
 from pipeline.config import ConfigError, IngestConfig, KafkaSettings, SenderConfig, parse_workspaces
 from pipeline.options import COMMON, INGEST, SENDER
-from plumbing.budget import headroom_burst
 from plumbing.errors import SuiteError
 from plumbing.options import Options, Parser, report
 
@@ -74,8 +73,7 @@ def build_sender(values: dict[str, Any]) -> SenderConfig:
         kafka=kafka, target=values["target"].rstrip("/"), redis_url=values["redis_url"],
         workspaces=parse_workspaces(values["workspace"]), group_id=values["group_id"],
         rate_limit=limit.per_second, headroom=values["headroom"],
-        burst=min(headroom_burst(limit.requests, values["headroom"]) if values["burst"] is None
-                  else values["burst"], limit.effective_burst),
+        burst=min(values["burst"], limit.effective_burst),
         rate_window=limit.per_seconds if limit.sliding else 0.0,
         max_batch_operations=values["max_batch_operations"], max_batch_bytes=values["max_batch_bytes"],
         linger=values["linger_ms"] / 1000, concurrency=values["concurrency"],

@@ -3,9 +3,12 @@
 Two rules, both kept in Redis and judged by Redis's own clock, so senders on different hosts agree
 without clock sync:
 
-* **Spacing** (GCRA): grants are ``1 / rate`` apart on average, ``burst`` of them may come early. A
-  grant is taken when the caller is about to send, never reserved ahead: a sender that stalls
-  loses its turn instead of waking up with a handful of reserved slots that all fire at once.
+* **Spacing** (GCRA): each grant reserves the workspace's next slot, ``1 / rate`` after the last
+  (``burst`` may come early), and says how long to wait for it; a slot further away than
+  ``max_ahead`` is not reserved (the caller asks again later). Reserving keeps the rate exact
+  when a caller wakes a little late, and a caller that takes one grant at a time (the sender's
+  admission loop, one per process) holds at most one slot: after a stall, at most one request per
+  process goes out late, never a pile of reserved slots at once.
 * **The window log** (when ``window`` is set): the target counts requests when they *arrive*, "at
   most N in any window", and an arrival lies somewhere between the grant and the moment the answer
   came back. Each grant is logged with the latest time its request can have arrived (while in
@@ -35,8 +38,9 @@ GRANTED, SPACING, WINDOW = 0, 1, 2
 
 # KEYS[1] = spacing state (theoretical arrival time, µs), KEYS[2] = window log (member -> latest
 # possible arrival, µs). ARGV = interval, tolerance, window (0: no log), window_limit, member,
-# inflight_bound (µs except the limit). Returns {GRANTED, 0} or {SPACING|WINDOW, wait µs}. Numbers go
-# back to Redis through '%.0f': Lua's own conversion keeps 14 digits, too few for µs since 1970.
+# inflight_bound, max_ahead (µs except the limit). Returns {GRANTED, wait for the slot µs} or
+# {SPACING|WINDOW, wait before asking again µs}. Numbers go back to Redis through '%.0f': Lua's own
+# conversion keeps 14 digits, too few for µs since 1970.
 GRANT_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -46,7 +50,9 @@ local window = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - tolerance - now
-if wait > 0 then return {1, wait} end
+local max_ahead = tonumber(ARGV[7])
+if wait > max_ahead then return {1, wait - max_ahead} end
+if wait < 0 then wait = 0 end
 if window > 0 then
   local limit = tonumber(ARGV[4])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - window))
@@ -56,11 +62,11 @@ if window > 0 then
     return {2, math.max(1, tonumber(oldest[2]) + window - now)}
   end
   local bound = tonumber(ARGV[6])
-  redis.call('ZADD', KEYS[2], string.format('%.0f', now + bound), ARGV[5])
+  redis.call('ZADD', KEYS[2], string.format('%.0f', now + wait + bound), ARGV[5])
   redis.call('PEXPIRE', KEYS[2], math.ceil((bound + window) / 1000) + 1000)
 end
 redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', math.ceil((tat + interval - now) / 1000) + 1000)
-return {0, 0}
+return {0, wait}
 """
 
 # KEYS[1] = window log, ARGV[1] = member: its request was answered, so it arrived by now.
@@ -85,8 +91,8 @@ class Grant:
 
 
 class RedisRateLimiter:
-    def __init__(self, client: aioredis.Redis, rate: float, burst: int = 2, window: float = 0.0,
-                 window_limit: int = 0, inflight_bound: float = 30.0, max_poll: float = 0.05,
+    def __init__(self, client: aioredis.Redis, rate: float, burst: int = 0, window: float = 0.0,
+                 window_limit: int = 0, inflight_bound: float = 30.0, max_ahead: float = 1.0,
                  prefix: str = "cio:rate:") -> None:  # fmt: skip
         """``rate`` grants per second, ``burst`` of them early; with ``window`` > 0 also at most
         ``window_limit`` requests whose arrival may lie in any ``window`` seconds (``inflight_bound``:
@@ -99,7 +105,8 @@ class RedisRateLimiter:
         self._window_us = int(window * 1_000_000)
         self._window_limit = window_limit
         self._bound_us = int(inflight_bound * 1_000_000)
-        self._max_poll = max_poll
+        self._max_ahead_us = int(max_ahead * 1_000_000)
+        self._max_poll = 1.0 / rate
         self._prefix = prefix
         self._grant = client.register_script(GRANT_SCRIPT)
         self._release = client.register_script(RELEASE_SCRIPT)
@@ -107,20 +114,22 @@ class RedisRateLimiter:
         self._serial = count()
 
     async def acquire(self, workspace: str) -> Grant:
-        """Wait for this workspace's next grant; send at once when it comes. Raises redis errors."""
+        """Reserve this workspace's next slot and wait for it; send at once. Raises redis errors."""
         started = time.monotonic()
         keys = [self._prefix + workspace, self._prefix + workspace + ":log"]
         member = self._token + str(next(self._serial))
         args: list[int | str] = [self._interval_us, self._tolerance_us, self._window_us, self._window_limit, member,
-                self._bound_us]  # fmt: skip
+                self._bound_us, self._max_ahead_us]  # fmt: skip
         window_waits = 0
         while True:
             verdict, wait_us = await self._grant(keys=keys, args=args)
             if int(verdict) == GRANTED:
+                if int(wait_us):
+                    await asyncio.sleep(int(wait_us) / 1_000_000)
                 return Grant(workspace, member, time.monotonic() - started, window_waits)
             if int(verdict) == WINDOW:
                 window_waits += 1
-            # A window wait may end early (an answer lowers its bound), so it is polled.
+            # A window wait may end early (an answer lowers its bound): polled once per spacing.
             await asyncio.sleep(min(int(wait_us) / 1_000_000, self._max_poll))
 
     async def release(self, grant: Grant) -> None:

@@ -152,10 +152,8 @@ SENDER = Options(
         replace(HEADROOM, env=_env("--headroom"), processes=("locust", "sender", "capacity")),
         _o(
             "--burst",
-            None,
-            "requests the senders may send ahead of the even spacing; default: what the headroom leaves "
-            "of one window, less one (9 at 100/s and 0.1), so grants alone never pass the limit in any "
-            "window and a late wake-up keeps its turn; never more than --rate-limit's +BURST",
+            0,
+            "requests this sender may send ahead of the even spacing (never more than --rate-limit's +BURST)",
             _S,
             type=int,
             low=0,

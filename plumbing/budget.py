@@ -7,12 +7,11 @@ cap on a real host, the senders' shared limiter and the capacity plan all budget
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from plumbing.options import Option, check_parses
 
-__all__ = ["HEADROOM", "headroom_burst", "rate_limit_option", "request_budget"]
+__all__ = ["HEADROOM", "rate_limit_option", "request_budget"]
 
 HEADROOM = Option(
     "--headroom",
@@ -30,13 +29,6 @@ HEADROOM = Option(
 def request_budget(rate_limit: float, headroom: float) -> float:
     """Requests per second the suite may send to one workspace."""
     return rate_limit * (1.0 - headroom)
-
-
-def headroom_burst(requests_per_window: int, headroom: float) -> int:
-    """Grants that may come ahead of the even spacing while grants alone stay within the limit in any
-    window: spaced at the budget with ``k`` early, at most ``budget + 1 + k`` fall in one window, so
-    ``k`` is what the headroom leaves of the window, less one (9 at 100 per window and 0.1)."""
-    return max(0, math.floor(requests_per_window * headroom + 1e-9) - 1)
 
 
 def rate_limit_option(

@@ -149,15 +149,15 @@ def test_sender_takes_the_shared_rate_limit_grammar():
     assert (sliding.rate_limit, sliding.burst) == (100, 9)
 
 
-def test_sender_burst_defaults_to_what_the_headroom_leaves_of_a_window():
-    """Spaced at the budget with k early, grants alone put at most budget + 1 + k in a window."""
+def test_sender_counts_arrivals_in_the_limits_own_window():
+    """A sliding limit (REQUESTS[/SECONDS]) is enforced on arrivals in its window; the tight form
+    (+BURST) by spacing alone."""
     from pipeline.cli import build_sender, values_for
 
     base = ["--bootstrap-servers", "127.0.0.1:9", "--target", "http://t", "--redis-url", "redis://r"]
     default = build_sender(values_for("sender", [*base, "--rate-limit", "100"], {}))
-    assert (default.burst, default.rate_window, default.window_limit) == (9, 1.0, 100)
-    assert default.requests_per_second + 1 + default.burst <= 100
-    wide = build_sender(values_for("sender", [*base, "--rate-limit", "3000/3", "--headroom", "0.05"], {}))
-    assert (wide.burst, wide.rate_window, wide.window_limit) == (149, 3.0, 3000)
+    assert (default.rate_window, default.window_limit) == (1.0, 100)
+    wide = build_sender(values_for("sender", [*base, "--rate-limit", "3000/3"], {}))
+    assert (wide.rate_window, wide.window_limit) == (3.0, 3000)
     tight = build_sender(values_for("sender", [*base, "--rate-limit", "100/1+3"], {}))
-    assert (tight.burst, tight.rate_window) == (3, 0.0)  # the tight form: spacing alone
+    assert (tight.burst, tight.rate_window) == (0, 0.0)
