@@ -25,7 +25,7 @@ BATCH_OVERHEAD = len(_OPEN) + len(_CLOSE)
 
 @dataclass(eq=False)
 class Item:
-    """One consumed message on its way out."""
+    """One consumed event on its way out (a message holding several events gives one item each)."""
 
     raw: bytes
     key: bytes | None
@@ -34,10 +34,12 @@ class Item:
     envelope: Envelope | None = None
     op: bytes | None = None
     """The encoded v2 operation, or None when the item is sent as its original v1 request."""
+    size: int = -1
+    """Its share of the message's bytes (the in-flight bound); the whole message by default."""
 
-    @property
-    def size(self) -> int:
-        return len(self.raw)
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            self.size = len(self.raw)
 
     def finish(self) -> None:
         self.partition.finish(self.offset)

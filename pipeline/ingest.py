@@ -39,7 +39,14 @@ from httpserver import EMPTY_OK, HttpServer, Request, json_response, raw_respons
 from pipeline.config import IngestConfig
 from pipeline.envelope import Envelope, is_event, person_key
 from pipeline.ids import UlidSource
-from pipeline.kafka import AsyncProducer, KafkaUnavailable, producer_settings
+from pipeline.kafka import (
+    ANY_PARTITION,
+    AsyncProducer,
+    KafkaUnavailable,
+    Message,
+    partition_of,
+    producer_settings,
+)
 from pipeline.memory import MemoryGuard
 from pipeline.metrics import CONTENT_TYPE, IngestMetrics
 
@@ -195,7 +202,8 @@ class IngestService:
         return site
 
     def _messages(self, workspace: str, name: str, method: str, path: str, params: dict[str, str],
-                   raw: bytes) -> tuple[list[tuple[bytes, bytes]], list[tuple[int, Violation]]]:  # fmt: skip
+                   raw: bytes) -> tuple[list[Message], int, list[tuple[int, Violation]]]:  # fmt: skip
+        """The call's Kafka messages, the number of events they hold, and a v2 batch's rejected ops."""
         body = _parse(raw, name)
         now = int(time.time() * 1000)
         if name in _V2:
@@ -212,10 +220,10 @@ class IngestService:
         elif name == "identify":
             body.setdefault("_timestamp", now // 1000)
         env = Envelope(workspace, name, method, path, params, body, event_id, now)
-        return [(person_key(name, params, body).encode(), env.encode())], []
+        return [(person_key(name, params, body).encode(), env.encode(), ANY_PARTITION)], 1, []
 
     def _v2(self, workspace: str, name: str, body: Any, raw: bytes,
-            now: int) -> tuple[list[tuple[bytes, bytes]], list[tuple[int, Violation]]]:  # fmt: skip
+            now: int) -> tuple[list[Message], int, list[tuple[int, Violation]]]:  # fmt: skip
         limits = self.config.limits
         if name == "v2_entity":
             if len(raw) > limits.v2_entity_bytes:
@@ -235,33 +243,45 @@ class IngestService:
             ops, errors = [op for i, op in enumerate(body["batch"]) if i not in bad], result.errors
         ids = self._ids.take(len(ops), now)
         stamp = now // 1000
-        event_ids: list[str | None] = []
-        keys = []
+        # One message per partition the call's people map to (as a v1 call for them would), not one
+        # per operation: a message costs far more to produce and acknowledge than its bytes.
+        partitions = self.producer.partitions(self.config.kafka.topic)
+        groups: dict[int, tuple[bytes, list[Any], list[str | None]]] = {}
         for op, fresh_id in zip(ops, ids, strict=True):
             action = op.get("action")
-            event_ids.append(op.setdefault("id", fresh_id) if action in _EVENT_ACTIONS else None)
+            event_id = op.setdefault("id", fresh_id) if action in _EVENT_ACTIONS else None
             if action in _STAMPED_ACTIONS and op.get("type") == "person":
                 op.setdefault("timestamp", stamp)
             identifiers = op.get("identifiers")
             if type(identifiers) is dict and identifiers and "object_id" not in identifiers:
-                keys.append(str(next(iter(identifiers.values()))).encode())  # person_key, inlined
+                key = str(next(iter(identifiers.values()))).encode()  # person_key, inlined
             else:
-                keys.append(person_key("v2_op", {}, op).encode())
-        values = Envelope.encode_operations(workspace, ops, event_ids, now)
-        return list(zip(keys, values, strict=True)), errors
+                key = person_key("v2_op", {}, op).encode()
+            partition = partition_of(key, partitions) if partitions else ANY_PARTITION
+            group = groups.get(partition)
+            if group is None:
+                groups[partition] = (key, [op], [event_id])
+            else:
+                group[1].append(op)
+                group[2].append(event_id)
+        messages = [
+            (key, Envelope.encode_operations(workspace, group_ops, group_ids, now), partition)
+            for partition, (key, group_ops, group_ids) in groups.items()
+        ]
+        return messages, len(ops), errors
 
-    def _keep(self, name: str, messages: list[tuple[bytes, bytes]], errors: list[tuple[int, Violation]],
+    def _keep(self, name: str, messages: list[Message], events: int, errors: list[tuple[int, Violation]],
               no_content: bool = False) -> Any:  # fmt: skip
         """Produce the call's messages; the reply is a future that resolves once the broker has them."""
         if self.guard.over():
-            return self._unavailable(name, len(messages), "memory bound reached")
+            return self._unavailable(name, events, "memory bound reached")
         try:
             kept = self.producer.produce_many(self.config.kafka.topic, messages, self.config.delivery_timeout)
         except KafkaUnavailable as exc:
-            return self._unavailable(name, len(messages), str(exc))
+            return self._unavailable(name, events, str(exc))
         reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         kept.add_done_callback(
-            lambda done: reply.set_result(self._kept(done, name, len(messages), errors, no_content))
+            lambda done: reply.set_result(self._kept(done, name, events, errors, no_content))
         )
         return reply
 
@@ -333,6 +353,8 @@ async def serve(config: IngestConfig) -> None:
     settings = producer_settings(config.kafka.bootstrap_servers, config.queue_messages, config.queue_kbytes,
                                  config.delivery_timeout)  # fmt: skip
     producer = AsyncProducer(settings, loop, config.queue_messages)
+    await _look_up_partitions(producer, config.kafka.topic)
+    partitions = asyncio.ensure_future(_follow_partitions(producer, config.kafka.topic))
     guard = MemoryGuard(config.max_rss_mb, metrics.rss)
     guard.start()
     service = IngestService(config, producer, metrics, guard)
@@ -344,5 +366,19 @@ async def serve(config: IngestConfig) -> None:
         await wait_for_stop()
     finally:
         server.close()
+        partitions.cancel()
         guard.stop()
         producer.close()
+
+
+async def _look_up_partitions(producer: AsyncProducer, topic: str) -> None:
+    if not await asyncio.get_running_loop().run_in_executor(None, producer.look_up_partitions, topic):
+        log.warning("topic %s not found: a v2 call goes as one message, to the partition of its first "
+                    "person, until it exists", topic)  # fmt: skip
+
+
+async def _follow_partitions(producer: AsyncProducer, topic: str, interval: float = 30.0) -> None:
+    """Keep the topic's partition count current (a topic can grow), asking the broker off the loop."""
+    while True:
+        await asyncio.sleep(interval)
+        await _look_up_partitions(producer, topic)

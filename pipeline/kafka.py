@@ -4,11 +4,17 @@ librdkafka hands delivery reports out from ``poll()``. The producer polls from t
 (every millisecond while messages are in flight, every 50 ms otherwise), so reports resolve their
 futures directly: no thread, no cross-thread wake-up per message, and many requests' messages
 share one poll. Each call's messages share one waiter, so a v2 batch of 100 costs one future.
+
+Keys are partitioned by CRC-32 (librdkafka's ``consistent_random``), which ``partition_of`` computes
+in Python too: ingest groups a v2 call's operations per partition into one message each, and a v1
+call for the same person lands on the same partition, so one person's calls keep their order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import zlib
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +23,22 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from plumbing.errors import PipelineError
 
-__all__ = ["AsyncProducer", "KafkaUnavailable", "QueueFull", "consumer_settings", "producer_settings"]
+__all__ = [
+    "ANY_PARTITION",
+    "AsyncProducer",
+    "KafkaUnavailable",
+    "Message",
+    "QueueFull",
+    "consumer_settings",
+    "partition_of",
+    "producer_settings",
+]
+
+log = logging.getLogger("pipeline.kafka")
+ANY_PARTITION = -1
+"""librdkafka's RD_KAFKA_PARTITION_UA: its partitioner picks by key."""
+Message = tuple[bytes, bytes, int]
+"""``(key, value, partition)``; ``ANY_PARTITION`` lets the partitioner choose by key."""
 
 BUSY_POLL_SECONDS = 0.001
 IDLE_POLL_SECONDS = 0.05
@@ -62,7 +83,8 @@ class AsyncProducer:
         self._max_queued = max_queued
         self._waiters: deque[_Waiter] = deque()
         """In creation order (deadlines too, as every call has the same timeout)."""
-        self._staged: list[tuple[str, Sequence[tuple[bytes, bytes]], _Waiter]] = []
+        self._staged: list[tuple[str, Sequence[Message], _Waiter]] = []
+        self._partitions: dict[str, int] = {}
         self._staged_count = 0
         self._flush_soon = False
         self._timer: asyncio.TimerHandle | None = None
@@ -73,10 +95,25 @@ class AsyncProducer:
     def queued(self) -> int:
         return len(self._producer)
 
-    def produce_many(
-        self, topic: str, messages: Sequence[tuple[bytes, bytes]], timeout: float
-    ) -> asyncio.Future[None]:
-        """Produce ``(key, value)`` pairs; the future resolves when all are acknowledged.
+    def partitions(self, topic: str) -> int:
+        """The topic's partition count as last looked up (0: not known yet)."""
+        return self._partitions.get(topic, 0)
+
+    def look_up_partitions(self, topic: str, timeout: float = 5.0) -> int:
+        """Ask the broker for ``topic``'s partition count (blocking: run it in an executor)."""
+        try:
+            found = self._producer.list_topics(topic, timeout=timeout).topics.get(topic)
+        except KafkaException as exc:
+            log.warning("partition count of %s unknown (%s); asking again later", topic, exc)
+            return self.partitions(topic)
+        count = len(found.partitions) if found is not None and found.error is None else 0
+        if count != self.partitions(topic):
+            log.info("topic %s has %d partitions", topic, count)
+            self._partitions[topic] = count
+        return count
+
+    def produce_many(self, topic: str, messages: Sequence[Message], timeout: float) -> asyncio.Future[None]:
+        """Produce ``(key, value, partition)`` messages; the future resolves when all are acknowledged.
 
         Raises QueueFull at once when the queue cannot take them all, so nothing is half-accepted.
         The future fails with KafkaUnavailable on a delivery error and TimeoutError after ``timeout``
@@ -100,15 +137,18 @@ class AsyncProducer:
 
     def _produce_staged(self) -> None:
         staged, self._staged, self._staged_count, self._flush_soon = self._staged, [], 0, False
-        by_topic: dict[str, list[dict[str, Any]]] = {}
+        # produce_batch ignores a message's own "partition" (confluent-kafka 2.16): one call per partition.
+        by_partition: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for topic, messages, waiter in staged:
             report = waiter.report
-            by_topic.setdefault(topic, []).extend(
-                {"key": key, "value": value, "callback": report} for key, value in messages
-            )
-        for topic, batch in by_topic.items():
+            for key, value, partition in messages:
+                batch = by_partition.get((topic, partition))
+                if batch is None:
+                    batch = by_partition[topic, partition] = []
+                batch.append({"key": key, "value": value, "callback": report})
+        for (topic, partition), batch in by_partition.items():
             try:
-                queued = self._produce_batch(topic, batch)
+                queued = self._produce_batch(topic, partition, batch)
             except BufferError:
                 queued = 0
             if queued < len(batch):
@@ -119,13 +159,13 @@ class AsyncProducer:
             self._busy = True
             self._schedule(BUSY_POLL_SECONDS)
 
-    def _produce_batch(self, topic: str, batch: list[dict[str, Any]]) -> int:
+    def _produce_batch(self, topic: str, partition: int, batch: list[dict[str, Any]]) -> int:
         if self._batch is not None:
-            return int(self._batch(topic, batch))
+            return int(self._batch(topic, batch, partition=partition))
         for i, message in enumerate(batch):  # an older confluent-kafka without produce_batch
             try:
                 self._producer.produce(
-                    topic, message["value"], message["key"], on_delivery=message["callback"]
+                    topic, message["value"], message["key"], partition, on_delivery=message["callback"]
                 )
             except BufferError:
                 for rest in batch[i:]:
@@ -170,8 +210,13 @@ def producer_settings(
         # (barring a broker that stored it but whose ack was lost: then the client's retry duplicates).
         "message.timeout.ms": int(timeout * 1000),
         "socket.timeout.ms": max(1000, int(timeout * 1000)),
-        "partitioner": "murmur2_random",
+        "partitioner": "consistent_random",  # CRC-32 of the key, as partition_of computes
     }
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition librdkafka's ``consistent_random`` partitioner gives a non-empty ``key``."""
+    return zlib.crc32(key) % partitions
 
 
 def consumer_settings(

@@ -2,6 +2,7 @@
 
 Messages finish out of order (batches of different workspaces, retries), but a committed offset means
 "everything before it is delivered", so it only moves past a message once all earlier ones finished.
+A message holding several events (a v2 call's operations for one partition) finishes with its last.
 """
 
 from __future__ import annotations
@@ -19,15 +20,26 @@ class PartitionOffsets:
         """Set when the partition is taken away; late completions then change nothing."""
         self._pending: deque[int] = deque()
         self._finished: set[int] = set()
+        self._parts: dict[int, int] = {}
+        """Events still unfinished, for offsets holding more than one."""
         self._next: int | None = None
         self._committed: int | None = None
 
-    def add(self, offset: int) -> None:
+    def add(self, offset: int, events: int = 1) -> None:
         self._pending.append(offset)
+        if events > 1:
+            self._parts[offset] = events
 
     def finish(self, offset: int) -> None:
+        """One event of ``offset`` finished (the message, once all its events have)."""
         if self.revoked:
             return
+        left = self._parts.get(offset)
+        if left is not None:
+            if left > 1:
+                self._parts[offset] = left - 1
+                return
+            del self._parts[offset]
         self._finished.add(offset)
         while self._pending and self._pending[0] in self._finished:
             done = self._pending.popleft()

@@ -26,7 +26,13 @@ from pipeline.batching import Batch, Batcher, Item
 from pipeline.config import SenderConfig
 from pipeline.delivery import Verdict, backoff, classify
 from pipeline.envelope import Envelope, to_operation
-from pipeline.kafka import AsyncProducer, KafkaUnavailable, consumer_settings, producer_settings
+from pipeline.kafka import (
+    ANY_PARTITION,
+    AsyncProducer,
+    KafkaUnavailable,
+    consumer_settings,
+    producer_settings,
+)
 from pipeline.limiter import RedisRateLimiter
 from pipeline.memory import MemoryGuard
 from pipeline.metrics import SenderMetrics
@@ -80,7 +86,10 @@ class Sender:
         while not self.stopping.is_set():
             self._apply_backpressure()
             messages = self.consumer.consume(_READ_BATCH, 0)
-            for message in messages:
+            for i, message in enumerate(messages):
+                if i and self._inflight_events >= self.config.max_inflight_events:
+                    self._give_back(messages[i:])
+                    break
                 self._accept(message)
             now = time.monotonic()
             self._dispatch(self.batcher.due(now))
@@ -90,6 +99,16 @@ class Sender:
             await asyncio.sleep(0 if len(messages) == _READ_BATCH else 0.005 if messages else 0.02)
         await self._shutdown()
 
+    def _give_back(self, messages: list[Message]) -> None:
+        """Read past the in-flight cap (a v2 call's message holds several events): seek each partition
+        back to its first message not taken, so it is read again once deliveries catch up."""
+        first: dict[tuple[str, int], int] = {}
+        for message in messages:
+            if message.error() is None:
+                first.setdefault((message.topic() or "", message.partition() or 0), message.offset() or 0)
+        for (topic, partition), offset in first.items():
+            self.consumer.seek(TopicPartition(topic, partition, offset))
+
     def _accept(self, message: Message) -> None:
         error = message.error()
         if error is not None:
@@ -98,24 +117,32 @@ class Sender:
             return
         topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
         tracked = self.tracker.partition(topic, partition)
-        tracked.add(offset)
-        item = Item(message.value() or b"", message.key(), tracked, offset)
-        self._inflight_events += 1
-        self._inflight_bytes += item.size
+        raw, key = message.value() or b"", message.key()
         try:
-            item.envelope = Envelope.decode(item.raw)
+            envelopes = Envelope.decode(raw).split()
         except ValueError as exc:
+            tracked.add(offset)
+            item = Item(raw, key, tracked, offset)
+            self._inflight_events += 1
+            self._inflight_bytes += item.size
             self._spawn(self._dead_letter([(item, "undecodable", str(exc))]))
             return
-        if item.envelope.workspace not in self._auth:
-            reason = f"workspace {item.envelope.workspace!r} is not configured in this sender"
-            self._spawn(self._dead_letter([(item, "unknown_workspace", reason)]))
+        tracked.add(offset, len(envelopes))
+        share = len(raw) // len(envelopes)
+        items = [Item(raw, key, tracked, offset, envelope, size=share) for envelope in envelopes]
+        self._inflight_events += len(items)
+        self._inflight_bytes += share * len(items)
+        workspace = envelopes[0].workspace
+        if workspace not in self._auth:
+            reason = f"workspace {workspace!r} is not configured in this sender"
+            self._spawn(self._dead_letter([(item, "unknown_workspace", reason) for item in items]))
             return
-        try:
-            operation = to_operation(item.envelope)
-        except (KeyError, TypeError, AttributeError):
-            operation = None  # malformed for v2: replay the original v1 call and let the target judge
-        self._dispatch(self.batcher.add(item, operation))
+        for item, envelope in zip(items, envelopes, strict=True):
+            try:
+                operation = to_operation(envelope)
+            except (KeyError, TypeError, AttributeError):
+                operation = None  # malformed for v2: replay the original v1 call and let the target judge
+            self._dispatch(self.batcher.add(item, operation))
 
     def _apply_backpressure(self) -> None:
         cfg = self.config
@@ -307,7 +334,8 @@ class Sender:
 
     async def _dead_letter(self, dead: list[tuple[Item, str, str]]) -> None:
         messages = [
-            (item.key or b"", _dead_letter_value(item, reason, message)) for item, reason, message in dead
+            (item.key or b"", _dead_letter_value(item, reason, message), ANY_PARTITION)
+            for item, reason, message in dead
         ]
         attempt = 0
         while not self._abandon:
@@ -346,7 +374,8 @@ def _dead_letter_value(item: Item, reason: str, message: str) -> bytes:
     partition = item.partition
     envelope: Any
     try:
-        envelope = orjson.loads(item.raw)
+        # The event's own envelope: one operation of a v2_ops message, not all of them.
+        envelope = orjson.loads(item.raw if item.envelope is None else item.envelope.encode())
     except orjson.JSONDecodeError:
         envelope = item.raw.decode(errors="replace")
     return orjson.dumps(

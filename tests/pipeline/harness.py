@@ -112,10 +112,10 @@ def scrape(url: str) -> dict[str, float]:
     return run_scrape(url, labels=True)
 
 
-def v2_event_batches(count: int, per_request: int = 100) -> list[Call]:
-    """``count`` person events as v2 batch calls of ``per_request`` operations (seq 0..count-1)."""
+def v2_event_batches(count: int, per_request: int = 100, first: int = 0) -> list[Call]:
+    """``count`` person events as v2 batch calls of ``per_request`` operations (seq first..first+count-1)."""
     ops = [{"type": "person", "action": "event", "identifiers": {"id": f"p{i % 50}"}, "name": "tested",
-            "id": f"evt-{i}", "attributes": {"seq": i}} for i in range(count)]  # fmt: skip
+            "id": f"evt-{i}", "attributes": {"seq": i}} for i in range(first, first + count)]  # fmt: skip
     return [
         ("POST", "/api/v2/batch", {"batch": ops[i : i + per_request]}) for i in range(0, count, per_request)
     ]

@@ -77,10 +77,45 @@ def test_ingest_speaks_the_track_api(broker: Broker, topics: Topics, log_dir: Pa
     assert metrics["pipeline_ingest_events_total{outcome=accepted}"] == 2
     assert metrics["pipeline_ingest_events_total{outcome=invalid}"] == 3
     assert metrics["pipeline_ingest_events_total{outcome=unauthorized}"] == 1
-    kept = [Envelope.decode(v) for v in _read_topic(broker, topics.events, 2)]
+    kept = [e for v in _read_topic(broker, topics.events, 2) for e in Envelope.decode(v).split()]
     track = next(e for e in kept if e.endpoint == "v2_op")
     assert track.event_id and len(track.event_id) == 26  # a ULID was assigned
     assert abs(track.body["timestamp"] - time.time()) < 60  # stamped on receipt, not on delivery
+
+
+def test_a_v2_call_is_one_message_per_partition(broker: Broker, topics: Topics, log_dir: Path) -> None:
+    """100 people in one v2 call: at most one message per partition, each holding only the operations
+    of the people that partition owns, the same partition a v1 call for them goes to."""
+    ops = [
+        {"type": "person", "action": "event", "identifiers": {"id": f"u{i}"}, "name": "n"} for i in range(100)
+    ]
+    with start_ingest(broker, topics, log_dir) as ingest:
+        assert _call(ingest.url, "POST", "/api/v2/batch", {"batch": ops}) == (200, {})
+        for person in ("u0", "u1", "u2", "u3", "u4", "u5"):
+            assert _call(ingest.url, "PUT", f"/api/v1/customers/{person}", {"plan": "x"}) == (200, {})
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"{topics.events}-parts",
+                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000})  # fmt: skip
+    consumer.subscribe([topics.events])
+    partition_of: dict[str, set[int]] = {}
+    v2_messages = read = 0
+    try:
+        deadline = time.monotonic() + 30
+        while read < 106:
+            assert time.monotonic() < deadline, f"read {read} events of 106 in 30 s"
+            for message in consumer.consume(100, 0.5):
+                if message.error():
+                    continue
+                envelopes = Envelope.decode(message.value() or b"").split()
+                v2_messages += envelopes[0].endpoint == "v2_op"
+                read += len(envelopes)
+                for env in envelopes:
+                    person = env.params.get("id") or env.body["identifiers"]["id"]
+                    partition_of.setdefault(person, set()).add(message.partition() or 0)
+    finally:
+        consumer.close()
+    assert v2_messages <= 6
+    assert all(len(parts) == 1 for parts in partition_of.values()), partition_of  # v1 and v2 agree
+    assert len({p for parts in partition_of.values() for p in parts}) > 1  # spread over partitions
 
 
 def test_known_events_all_arrive_and_bad_ones_are_dead_lettered(

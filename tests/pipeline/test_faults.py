@@ -28,6 +28,7 @@ from tests.pipeline.harness import (
     send_calls,
     start_ingest,
     start_sender,
+    v2_event_batches,
     wait_for_group,
     wait_for_seqs,
 )
@@ -80,8 +81,9 @@ def test_reject_mode_rate_limit_loses_nothing(broker: Broker, topics: Topics, re
 
 def test_sender_killed_mid_batch_loses_nothing(broker: Broker, topics: Topics, redis_url: str,
                                                log_dir: Path) -> None:  # fmt: skip
-    """SIGKILL one of two senders while its batches are in flight; the other re-reads and delivers."""
-    calls = [event(i, with_id=i % 2 == 0) for i in range(1500)]
+    """SIGKILL one of two senders while its batches are in flight; the other re-reads and delivers.
+    A third of the events come in v2 calls, whose messages hold several events each."""
+    calls = [event(i, with_id=i % 2 == 0) for i in range(1000)] + v2_event_batches(500, 20, first=1000)
     args = ("--max-batch-operations", "20", "--concurrency", "2")
     with ExitStack() as stack:
         sandbox = stack.enter_context(running_sandbox(log_dir=log_dir))
@@ -125,6 +127,23 @@ def test_frozen_broker_makes_ingest_answer_503_and_loses_nothing(
         assert_all_arrived_once_per_id(events, set(range(4000)))
 
 
+def test_messages_read_past_the_inflight_cap_are_read_again(
+    broker: Broker, topics: Topics, redis_url: str, log_dir: Path
+) -> None:
+    """A cap of 100 events in flight, v2 calls of 100 (about 17 events to a message): the sender keeps
+    stopping mid-read and seeking back, and every event still arrives, once per id."""
+    calls = v2_event_batches(400, 100) + [event(i) for i in range(400, 500)]
+    with running_sandbox(log_dir=log_dir) as sandbox, start_ingest(broker, topics, log_dir) as ingest:
+        admin_call(sandbox.url, "faults", "PUT", {"*": {"latency": {"fixed_ms": 50}}})
+        assert send_calls(ingest.url, calls)[200] == len(calls)  # a backlog before the sender starts
+        with start_sender(broker, topics, sandbox.url, redis_url, log_dir, "--max-inflight-events", "100",
+                          "--max-batch-operations", "20") as sender:  # fmt: skip
+            events = wait_for_seqs(sandbox.url, set(range(500)), timeout=60)
+            metrics = scrape(sender.url)
+    assert_all_arrived_once_per_id(events, set(range(500)))
+    assert metrics["pipeline_sender_events_delivered_total"] >= 500
+
+
 def test_memory_stays_bounded_while_target_is_down(broker: Broker, topics: Topics, redis_url: str,
                                                    log_dir: Path) -> None:  # fmt: skip
     """Target down, ingest flooded: RSS of ingest and sender stays within --max-rss-mb; sender pauses."""
@@ -164,8 +183,9 @@ def test_sigterm_and_rebalance_lose_nothing(
     broker: Broker, topics: Topics, redis_url: str, log_dir: Path
 ) -> None:
     """A second sender joins mid-delivery (rebalance), then the first gets SIGTERM: it finishes its
-    in-flight batches, commits and leaves (exit 0); the other delivers the rest."""
-    calls = [event(i) for i in range(1500)]
+    in-flight batches, commits and leaves (exit 0); the other delivers the rest (a third of the events
+    in v2 calls, several to a message)."""
+    calls = [event(i) for i in range(1000)] + v2_event_batches(500, 20, first=1000)
     args = ("--max-batch-operations", "20", "--concurrency", "2")
     with ExitStack() as stack:
         sandbox = stack.enter_context(running_sandbox(log_dir=log_dir))

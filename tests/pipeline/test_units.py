@@ -119,6 +119,39 @@ def test_commit_point_waits_for_earlier_offsets() -> None:
     assert tracker.commits() == []
 
 
+def test_a_message_of_several_events_finishes_with_its_last() -> None:
+    """A v2_ops message's offset is committed only once every one of its operations finished."""
+    tracker = OffsetTracker()
+    part = tracker.partition("t", 0)
+    part.add(0, events=3)
+    part.add(1)
+    part.finish(1)
+    part.finish(0)
+    part.finish(0)
+    assert tracker.commits() == []
+    part.finish(0)
+    assert tracker.commits() == [("t", 0, 2)]
+
+
+def test_v2_ops_envelope_splits_into_one_v2_op_per_operation() -> None:
+    """The sender gets back exactly the operations and ids ingest packed; a foreign shape is refused."""
+    ops = [
+        {"type": "person", "action": "event", "identifiers": {"id": f"u{i}"}, "name": "n"} for i in range(3)
+    ]
+    raw = Envelope.encode_operations("demo-site", ops, ["a", None, "c"], 7)
+    parts = Envelope.decode(raw).split()
+    assert parts == [Envelope("demo-site", "v2_op", "POST", "/api/v2/batch", {}, op, i, 7)
+                     for op, i in zip(ops, ["a", None, "c"], strict=True)]  # fmt: skip
+    assert [to_operation(e) for e in parts] == ops
+    single = _env("identify", {"plan": "x"}, {"id": "u1"})
+    assert single.split() == [single]
+    for body, ids in (([], []), (ops, ["a"]), ({"op": 1}, ["a"])):
+        foreign = orjson.dumps({"w": "demo-site", "e": "v2_ops", "m": "POST", "p": "/", "a": {}, "b": body,
+                                "id": ids, "t": 0})  # fmt: skip
+        with pytest.raises(ValueError, match="v2_ops"):
+            Envelope.decode(foreign).split()
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
