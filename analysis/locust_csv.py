@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
-import orjson
 import pandas as pd
 
 from analysis.errors import InputError
@@ -294,6 +294,27 @@ def read_exceptions(path: Path) -> pd.DataFrame:
     )
 
 
+class _JsonEntry(msgspec.Struct):
+    """The fields of a ``--json-file`` entry the totals use. Decoding into it skips the rest
+    unread: ``num_reqs_per_sec`` holds a key per second of the run (86,400 in a day's soak), which
+    a general JSON parser would build into dicts only to drop them (~20x the time of the totals)."""
+
+    name: Any = msgspec.UNSET
+    method: Any = msgspec.UNSET
+    num_requests: Any = msgspec.UNSET
+    num_failures: Any = msgspec.UNSET
+    total_response_time: Any = msgspec.UNSET
+    min_response_time: Any = msgspec.UNSET
+    max_response_time: Any = msgspec.UNSET
+    start_time: Any = msgspec.UNSET
+    last_request_timestamp: Any = msgspec.UNSET
+    total_content_length: Any = msgspec.UNSET
+    response_times: Any = msgspec.UNSET
+
+
+_JSON_ENTRIES = msgspec.json.Decoder(list[_JsonEntry])
+
+
 def read_json_totals(path: Path) -> tuple[pd.DataFrame, dict[str, dict[int, int]]]:
     """``--json-file`` output -> final totals per endpoint and each endpoint's latency histogram.
 
@@ -301,13 +322,23 @@ def read_json_totals(path: Path) -> tuple[pd.DataFrame, dict[str, dict[int, int]
     once a second) these are the run's final figures.
     """
     try:
-        entries = orjson.loads(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
-    except orjson.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON ({exc}); expected Locust's --json-file output") from None
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise InputError(path, "expected a JSON list of stats entries as Locust's --json-file writes")
+    try:
+        decoded = _JSON_ENTRIES.decode(data)
+    except msgspec.DecodeError:
+        try:  # the typed decoder stops at the first unexpected token: is it JSON at all?
+            msgspec.json.decode(data)
+        except msgspec.DecodeError as exc:
+            raise InputError(path, f"not valid JSON ({exc}); expected Locust's --json-file output") from None
+        raise InputError(
+            path, "expected a JSON list of stats entries as Locust's --json-file writes"
+        ) from None
+    entries = [
+        {f: v for f in _JsonEntry.__struct_fields__ if (v := getattr(e, f)) is not msgspec.UNSET}
+        for e in decoded
+    ]
     rows, histograms = [], {}
     for i, entry in enumerate(entries):
         try:

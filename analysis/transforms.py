@@ -238,7 +238,9 @@ def error_rate_by_kind(seconds: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFra
     split["timestamp"] = rows["timestamp"].to_numpy()
     wide = split.groupby("timestamp").sum()
     long = wide.reset_index().melt(id_vars="timestamp", var_name="kind", value_name="fail_rps")
-    long["kind"] = pd.Categorical(long["kind"], categories=ERROR_KINDS)
+    # melt stacks the kind columns one after another: their codes, without hashing a string per row.
+    codes = np.repeat(np.arange(len(wide.columns)), len(wide))
+    long["kind"] = pd.Categorical.from_codes(codes, categories=ERROR_KINDS)
     long["share"] = long["fail_rps"] / long["timestamp"].map(totals).where(lambda s: s > 0)
     return long.sort_values(["timestamp", "kind"], kind="stable").reset_index(drop=True)
 
@@ -293,8 +295,11 @@ def downsample(frame: pd.DataFrame, max_points: int = 1500, peaks: Sequence[str]
         for c in frame.columns
         if c not in keys and c != "timestamp" and pd.api.types.is_numeric_dtype(frame[c])
     ]
-    how = {c: ("max" if c in peaks else "mean") for c in numeric}
-    return binned.groupby(["timestamp", *keys], observed=True, sort=True).agg(how).reset_index()
+    grouped = binned.groupby(["timestamp", *keys], observed=True, sort=True)
+    # One reduction per kind over its columns at once (a per-column .agg(dict) is ~2x slower).
+    means = grouped[[c for c in numeric if c not in peaks]].mean()
+    maxima = grouped[[c for c in numeric if c in peaks]].max()
+    return pd.concat([means, maxima], axis=1)[numeric].reset_index()
 
 
 def run_start(*frames: pd.DataFrame | None) -> float | None:

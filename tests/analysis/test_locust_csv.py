@@ -163,3 +163,19 @@ def test_bad_json_file_is_an_input_error(one_request_run: Path) -> None:
     (one_request_run / "locust.json").write_text("{not json")
     with pytest.raises(InputError, match=r"locust.json: not valid JSON"):
         load_run(one_request_run)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"name": "x"}', "expected a JSON list of stats entries"),
+        ('[{"name": "x"}, 3]', "expected a JSON list of stats entries"),
+        ('[{"name": "/ok", "num_requests": 1}]', "entry 0 lacks a valid 'num_failures' field"),
+        ('[{"name": "/ok", "num_requests": "many", "num_failures": 0}]', "entry 0 lacks a valid"),
+    ],
+)
+def test_json_that_is_not_locusts_is_named(one_request_run: Path, text: str, message: str) -> None:
+    """Valid JSON of the wrong shape: one line saying what Locust's --json-file holds instead."""
+    (one_request_run / "locust.json").write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_run(one_request_run)
