@@ -6,6 +6,12 @@ analysis CLI, the capacity plan) registers its options from a table of :class:`O
 so the precedence is the same everywhere: command line > environment variable > config file >
 the declared default. Help strings show the declared default through ``%(default)s``.
 
+A secret (``secret=True``: site ids, keys, tokens) can also be read from a file, the Docker and
+Kubernetes secrets convention: ``--api-key-file PATH`` or ``CIO_API_KEY_FILE=/run/secrets/...``
+(the variable's name plus ``_FILE``), so the value itself never sits in a container's environment
+(``docker inspect``, ``kubectl describe``). A file that cannot be read is an :class:`OptionError`
+naming it; the value is never shown.
+
 Values are converted by the parser (``type``) and checked against the declared range or URL schemes
 when the process builds its one frozen settings object (:meth:`Options.values`): values reach a
 process from the command line, the environment, a config file or Locust's web UI, and all of them
@@ -71,7 +77,8 @@ class Option:
     """``value``, ``flag`` (store_true) or ``list`` (repeatable)."""
     metavar: str | None = None
     secret: bool = False
-    """Never shown: not in help defaults, not in the web UI, not in the table."""
+    """Never shown: not in help defaults, not in the web UI, not in the table. Also read from a file:
+    ``FLAG-file`` / ``ENV_FILE`` (see :attr:`file_flag`)."""
     web: bool = True
     """Shown in Locust's web UI (Locust options only)."""
     check: Check | None = None
@@ -86,6 +93,20 @@ class Option:
     @property
     def dest(self) -> str:
         return self.dest_name or self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def file_flag(self) -> str | None:
+        """``--api-key-file``: the file a secret is read from (None for other options)."""
+        return f"{self.flag}-file" if self.secret else None
+
+    @property
+    def file_env(self) -> str | None:
+        """``CIO_API_KEY_FILE``: the variable naming that file (Docker's ``NAME_FILE`` convention)."""
+        return f"{self.env}_FILE" if self.secret and self.env else None
+
+    @property
+    def file_dest(self) -> str:
+        return f"{self.dest}_file"
 
     @property
     def help_text(self) -> str:
@@ -119,13 +140,73 @@ class Option:
         return kwargs
 
     def add_to(self, parser: Any) -> Any:
-        """Register on ``parser`` (an argparse/configargparse parser or argument group)."""
+        """Register on ``parser`` (an argparse/configargparse parser or argument group); a secret's
+        ``FLAG-file`` too. Returns the option's own action."""
         flags = [self.short, self.flag] if self.short else [self.flag]
         if self.was:
             # Hidden; a config file's old key reaches it too (configargparse maps keys to flags).
             parser.add_argument(self.was, action=_Replaced, nargs="?", help=argparse.SUPPRESS,
                                 dest=f"_was_{self.dest}", replacement=self.replaced_text())  # fmt: skip
-        return parser.add_argument(*flags, **self.argparse_kwargs())
+        action = parser.add_argument(*flags, **self.argparse_kwargs())
+        if self.file_flag:
+            what = "entries of " if self.kind == "list" else ""
+            kwargs = {"env_var": self.file_env} if self.file_env else {}
+            note = f" (env {self.file_env})" if self.file_env else ""
+            parser.add_argument(
+                self.file_flag, default=None, dest=self.file_dest, metavar="FILE",
+                help=f"read the {what}{self.flag} value from FILE, e.g. a mounted Docker or Kubernetes "
+                f"secret{note}", **kwargs,
+            )  # fmt: skip
+        return action
+
+    def value_from(self, namespace: Any, environ: Mapping[str, str] | None = None) -> Any:
+        """The unchecked value in a parsed namespace (Locust's or ours), with a repeatable option's
+        variable entries first and a secret's file read. Raises OptionError for an unusable file."""
+        environ = os.environ if environ is None else environ
+        value = getattr(namespace, self.dest, self.default)
+        path = getattr(namespace, self.file_dest, None) if self.secret else None
+        if self.kind == "list":
+            from_env = environ.get(self.env, "") if self.env else ""
+            entries = [e for e in from_env.split(",") if e.strip()]
+            # A file adds entries like the variable does: comma- or newline-separated.
+            if path:
+                entries += [
+                    e for line in self._read_file(path).splitlines() for e in line.split(",") if e.strip()
+                ]
+            return [_convert(self, e.strip(), f"${self.env}") for e in entries] + list(value or [])
+        if not path:
+            return value
+        if value != self.default:
+            raise OptionError(
+                f"{self.flag} and {self.file_flag} are both set ({self._names()}): give the value or the "
+                "file, not both"
+            )
+        return _convert(self, self._read_file(path), f"{self.file_flag} {path}")
+
+    def _names(self) -> str:
+        return f"${self.env} / ${self.file_env}" if self.env else f"{self.flag} / {self.file_flag}"
+
+    def _read_file(self, path: str) -> str:
+        where = f"{self.file_flag} {path}" + (f" (${self.file_env})" if self.file_env else "")
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(_SECRET_FILE_BYTES + 1)
+        except OSError as exc:
+            raise OptionError(
+                f"{where}: cannot read it ({exc.strerror or exc}); check the path and that the secret is "
+                "mounted readable for this user"
+            ) from None
+        if len(data) > _SECRET_FILE_BYTES:
+            raise OptionError(
+                f"{where}: larger than {_SECRET_FILE_BYTES // 1024} KiB; give a file holding only the secret"
+            )
+        try:
+            text = data.decode().strip()
+        except UnicodeDecodeError:
+            raise OptionError(f"{where}: not UTF-8 text; give a file holding only the secret") from None
+        if not text:
+            raise OptionError(f"{where}: the file is empty; write the secret into it")
+        return text
 
     def replaced_text(self, old: str | None = None) -> str:
         """The one line for the old spelling: what replaced it, and that it means something else now."""
@@ -201,6 +282,10 @@ class _Replaced(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
         parser.error(self.replacement)
+
+
+_SECRET_FILE_BYTES = 64 * 1024
+"""A secret file holds one key or a few workspace entries: anything bigger is the wrong file."""
 
 
 def _number(value: float) -> str:
@@ -294,7 +379,8 @@ class Options:
     def values(self, namespace: Any, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The checked values of these options from a parsed namespace (Locust's or ours).
 
-        A repeatable option's variable adds its comma-separated entries before the command line's.
+        A repeatable option's variable adds its comma-separated entries before the command line's; a
+        secret may come from its file (:meth:`Option.value_from`).
         """
         environ = os.environ if environ is None else environ
         values = {}
@@ -302,13 +388,7 @@ class Options:
             replaced = option.replaced_problem(environ)
             if replaced:
                 raise OptionError(replaced)
-            value = getattr(namespace, option.dest, option.default)
-            if option.kind == "list":
-                from_env = environ.get(option.env, "") if option.env else ""
-                entries = [
-                    _convert(option, e.strip(), f"${option.env}") for e in from_env.split(",") if e.strip()
-                ]
-                value = entries + list(value or [])
+            value = option.value_from(namespace, environ)
             problem = option.problem(value)
             if problem:
                 raise OptionError(problem)
@@ -351,14 +431,15 @@ def _from_file(option: Option, raw: Any, where: str) -> Any:
 
 
 def _convert(option: Option, raw: Any, where: str) -> Any:
+    shown = "(its value not shown: a secret)" if option.secret else repr(raw)
     if isinstance(raw, bool) or isinstance(raw, dict | list):
-        raise OptionError(f"{where}: {option.dest} {raw!r} is not a single value")
+        raise OptionError(f"{where}: {option.dest} {shown} is not a single value")
     try:
         value = option.type(str(raw))
     except (TypeError, ValueError, argparse.ArgumentTypeError):
-        raise OptionError(f"{where}: {option.dest} {raw!r} is not a valid {_type_name(option)}") from None
+        raise OptionError(f"{where}: {option.dest} {shown} is not a valid {_type_name(option)}") from None
     if option.choices is not None and value not in option.choices:
-        raise OptionError(f"{where}: {option.dest} {raw!r} is not one of {', '.join(option.choices)}")
+        raise OptionError(f"{where}: {option.dest} {shown} is not one of {', '.join(option.choices)}")
     return value
 
 
@@ -417,9 +498,13 @@ def markdown_table(tables: Iterable[Options]) -> str:
             help_text = o.help.replace("%(default)s", default).replace("%%", "%").replace("|", "\\|")
             if o.was:
                 help_text += f" (was `{o.was}`" + (f", `{o.was_env}`" if o.was_env else "") + ")"
+            flag = f"`{o.flag}`"
+            env = f"`{o.env}`" if o.env else ""
+            if o.file_flag:  # a secret: its file variant too
+                env += f" or `{o.file_env}`" if o.file_env else ""
+                help_text += f"; or read from a file: `{o.file_flag} FILE`"
             lines.append(
-                f"| `{o.flag}` | {f'`{o.env}`' if o.env else ''} | {default} | {o.range_text()} "
-                f"| {', '.join(o.processes)} | {help_text} |"
+                f"| {flag} | {env} | {default} | {o.range_text()} | {', '.join(o.processes)} | {help_text} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -124,6 +124,21 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("sandbox", ["--host=0.0.0.0"], {}, "--host was renamed --bind"),
     ("sandbox", [], {"SANDBOX_HOST": "0.0.0.0"}, "$SANDBOX_HOST was renamed --bind"),
     ("sandbox", ["--config", "@HOST_YAML@"], {}, "host was renamed --bind"),
+    # secrets from files (Docker's NAME_FILE convention): the file is named, never the value
+    (
+        "sandbox",
+        [],
+        {"SANDBOX_ADMIN_TOKEN_FILE": "/nonexistent/token"},
+        "--admin-token-file /nonexistent/token",
+    ),
+    (
+        "sandbox",
+        [],
+        {"SANDBOX_WORKSPACES_FILE": "@EMPTY@"},
+        "empty.yaml ($SANDBOX_WORKSPACES_FILE): the file is empty",
+    ),
+    ("sandbox", ["--admin-token-file", "@AFILE@"], {}, "--admin-token must be at least 16 characters"),
+    ("sandbox", ["--admin-token", "t" * 20, "--admin-token-file", "@AFILE@"], {}, "both set"),
     # -- pipeline: command, ingest ----------------------------------------------------------------
     ("pipeline", [], {}, "command"),
     ("pipeline", ["bogus"], {}, "invalid choice: 'bogus'"),
@@ -158,6 +173,13 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("pipeline", ["ingest", *INGEST, "--host", "0.0.0.0"], {}, "--host was renamed --bind"),
     ("pipeline", ["ingest", *INGEST], {"PIPELINE_HOST": "0.0.0.0"}, "$PIPELINE_HOST was renamed --bind"),
     ("pipeline", ["ingest", *INGEST, "--config", "@HOST_CONF@"], {}, "--host was renamed --bind"),
+    (
+        "pipeline",
+        ["ingest", *INGEST],
+        {"PIPELINE_WORKSPACES_FILE": "/nonexistent/ws"},
+        "--workspace-file /nonexistent/ws",
+    ),
+    ("pipeline", ["sender", *SENDER, "--workspace-file", "@BINARY@"], {}, "binary.dat"),
     # -- pipeline sender ----------------------------------------------------------------------------
     ("pipeline", ["sender", *SENDER, "--redis-url", "notaurl"], {}, "--redis-url 'notaurl'"),
     ("pipeline", ["sender", *SENDER, "--redis-url", "http://127.0.0.1:6379"], {}, "--redis-url"),
@@ -281,7 +303,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> 
 
 @pytest.mark.parametrize(("cli", "argv", "env", "fragment"), CASES)
 def test_bad_input_is_one_line_exit_2(cli, argv, env, fragment, tmp_path, monkeypatch, capsys):
-    _clean_environment(monkeypatch, env)
+    _clean_environment(monkeypatch, {name: _materialise([value], tmp_path)[0] for name, value in env.items()})
     monkeypatch.chdir(tmp_path)
     try:
         code = CLIS[cli](_materialise(argv, tmp_path))
@@ -311,6 +333,11 @@ TRAFFIC_CASES = [
     (["--people", "0"], "--people must be at least 1"),
     (["--retries", "-1"], "--retries must not be negative"),
     (["--shape-steps", "0"], "--shape-steps must be at least 1"),
+    (
+        ["--api-key-file", "/nonexistent/key"],
+        "--api-key-file /nonexistent/key ($CIO_API_KEY_FILE): cannot read it",
+    ),
+    (["--site-id-file", "/nonexistent/site"], "--site-id-file /nonexistent/site"),
 ]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from cio_contract import is_customerio_host
 from locustfiles.monitoring.scrape import metrics_url_for
+from plumbing.errors import OptionError
 from plumbing.options import Options, declarer
 
 __all__ = ["HISTORY_FILE", "OPTIONS", "Settings", "add_arguments", "settings_from"]
@@ -49,6 +50,16 @@ def _from_environment() -> list[str]:
             sys.stderr.write(f"locust: ${name}: {exc}\n")
             sys.exit(2)
     return urls
+
+
+def _token(options: Any) -> str | None:
+    # $SANDBOX_ADMIN_TOKEN_FILE / --metrics-token-file (a mounted secret) or the value itself; an
+    # unreadable file ends the process as a bad option would: one line naming it, exit 2.
+    try:
+        return OPTIONS["metrics_token"].value_from(options) or None
+    except OptionError as exc:
+        sys.stderr.write(f"locust: {exc}\n")
+        sys.exit(2)
 
 
 def _positive_seconds(value: str) -> float:
@@ -155,6 +166,6 @@ def settings_from(options: Any) -> Settings:
         history_path=history_path,
         target_metrics=not getattr(options, "no_target_metrics", False),
         interval=getattr(options, "metrics_interval", None) or OPTIONS.default("metrics_interval"),
-        token=getattr(options, "metrics_token", None) or None,
+        token=_token(options),
         csv_prefix=csv_prefix,
     )

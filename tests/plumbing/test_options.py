@@ -89,3 +89,67 @@ def test_host_ports():
     assert check_host_ports("127.0.0.1:9092,broker:9093") is None
     assert "not HOST:PORT" in (check_host_ports("garbage") or "")
     assert "not HOST:PORT" in (check_host_ports("h:0") or "")
+
+
+SECRETS = Options(
+    "secrets",
+    (
+        Option("--key", "demo-key", "an API key", env="DEMO_KEY", secret=True),
+        Option("--token", None, "a token", env="DEMO_TOKEN", secret=True),
+        Option("--entry", [], "secret entries", env="DEMO_ENTRIES", kind="list", secret=True),
+    ),
+)
+
+
+def _secret_values(argv, env=None):
+    parser = Parser(prog="demo")
+    SECRETS.add_to(parser)
+    return SECRETS.values(parser.parse_checked(argv, env or {}), env or {})
+
+
+def test_a_secret_comes_from_the_file_its_variable_names(tmp_path):
+    """Docker's NAME_FILE convention: the value stays out of the environment (docker inspect)."""
+    (tmp_path / "key").write_text("file-key-5c1\n")
+    (tmp_path / "entries").write_text("a:1,b:2\nc:3\n")
+    env = {"DEMO_KEY_FILE": str(tmp_path / "key"), "DEMO_ENTRIES_FILE": str(tmp_path / "entries"),
+           "DEMO_ENTRIES": "z:0"}  # fmt: skip
+    values = _secret_values(["--entry", "d:4"], env)
+    assert values == {"key": "file-key-5c1", "token": None, "entry": ["z:0", "a:1", "b:2", "c:3", "d:4"]}
+    assert _secret_values(["--token-file", str(tmp_path / "key")])["token"] == "file-key-5c1"
+
+
+@pytest.mark.parametrize(
+    ("content", "env", "message"),
+    [
+        (None, {}, "--key-file {path} ($DEMO_KEY_FILE): cannot read it (No such file or directory)"),
+        (b"", {}, "--key-file {path} ($DEMO_KEY_FILE): the file is empty"),
+        (b"  \n", {}, "the file is empty"),
+        (b"\xff\xfe", {}, "not UTF-8 text"),
+        (b"k" * 70_000, {}, "larger than 64 KiB"),
+        (b"file-key-5c1", {"DEMO_KEY": "env-key-77e"}, "--key and --key-file are both set"),
+    ],
+)
+def test_an_unusable_secret_file_is_one_line_naming_it_never_the_value(tmp_path, content, env, message):
+    path = tmp_path / "key"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(OptionError) as caught:
+        _secret_values([], {**env, "DEMO_KEY_FILE": str(path)})
+    text = str(caught.value)
+    assert message.format(path=path) in text and "\n" not in text, text
+    assert "file-key-5c1" not in text and "env-key-77e" not in text
+
+
+def test_a_directory_as_secret_file_names_it(tmp_path):
+    with pytest.raises(OptionError, match="--token-file .*: cannot read it"):
+        _secret_values(["--token-file", str(tmp_path)])
+
+
+def test_help_names_the_file_variants_and_no_secret_default(capsys):
+    parser = Parser(prog="demo")
+    SECRETS.add_to(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--key-file FILE" in text and "DEMO_KEY_FILE" in text and "DEMO_ENTRIES_FILE" in text
+    assert "demo-key" not in text
