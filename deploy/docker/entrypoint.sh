@@ -1,7 +1,8 @@
 #!/bin/sh
 # Role dispatcher of the suite's image: the first argument picks what this container runs, the rest
 # is passed on. Options also come from the tools' own environment variables (LOCUST_USERS,
-# LOCUST_RUN_TIME, LOCUST_HOST, ... for Locust; SANDBOX_WORKSPACES for the sandbox).
+# LOCUST_RUN_TIME, LOCUST_HOST, ... for Locust; SANDBOX_WORKSPACES for the sandbox). Credentials come
+# as files: NAME_FILE=/run/secrets/... (CIO_API_KEY_FILE, SANDBOX_WORKSPACES_FILE; plumbing/options.py).
 set -eu
 role="${1:-master}"
 case "$role" in

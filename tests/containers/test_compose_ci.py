@@ -29,9 +29,11 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_headless_ci_flow_verbatim(images: dict[str, str], tmp_path: Path) -> None:
-    """Exit 0, no failed request (App and Pipelines included), the full report set in ./reports/ci."""
+    """Exit 0, no failed request (App and Pipelines included), the full report set in ./reports/ci, and
+    no credential in the ``docker inspect`` output of any container the flow made."""
     flow = documented_flow()
     assert "docker-compose up" in flow and "--headless" in flow and "down -v" in flow
+    assert flow.startswith("deploy/docker/write-secrets.sh")
     # Published ports on free ones: a test never takes a fixed port of the machine.
     env = {**images, **CREDENTIALS, "SANDBOX_PUBLISHED_PORT": str(free_port())}
     env = {k: v for k, v in env.items() if not k.startswith(("CIO_APP", "CIO_CDP", "LOCUST_"))}
@@ -39,6 +41,12 @@ def test_headless_ci_flow_verbatim(images: dict[str, str], tmp_path: Path) -> No
         started = time.time()
         done = project.shell(flow, timeout=420)
         assert done.returncode == 0, f"exit {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        token = project.secret("sandbox_admin_token")
+    # Every container of the flow (the one-off masters included) had its credentials as files only.
+    leaked = project.leaks([*CREDENTIALS.values(), token])
+    assert not leaked, f"credentials in docker inspect output: {leaked}"
+    # sandbox, 2 workers and the two one-off masters: the recorder saw them all
+    assert len(list(project.inspections.glob("*.json"))) >= 5
     reports = tmp_path / "reports" / "ci"
     stats = {row["Name"]: row for row in _rows(reports / "locust_stats.csv")}
     total = stats["Aggregated"]

@@ -17,7 +17,6 @@ from typing import Any
 from plumbing.ports import free_port
 from tests.containers import credentials
 from tests.support.containers import (
-    COMPOSE_ADMIN_TOKEN,
     ComposeProject,
     docker,
     http_json,
@@ -39,6 +38,7 @@ def test_web_ui_worker_kill_and_master_stop(images: dict[str, str], tmp_path: Pa
            "SANDBOX_PUBLISHED_PORT": str(sandbox_port)}  # fmt: skip
     ui = f"http://127.0.0.1:{ui_port}"
     with ComposeProject.copy_of_repo(tmp_path, f"ui{tmp_path.name[-6:].lower()}", env) as project:
+        project.write_secrets()
         project.compose("up", "-d", "--scale", "worker=3")
         wait_until(
             "3 workers in the web UI", lambda: http_json(f"{ui}/stats/requests")["worker_count"] == 3, 180
@@ -72,7 +72,9 @@ def test_web_ui_worker_kill_and_master_stop(images: dict[str, str], tmp_path: Pa
         assert total["num_requests"] > 50 and total["num_failures"] == 0, total
         # Consistent: the master never counts more than the sandbox saw (the killed worker's last
         # unsent report may be missing, nothing may be invented).
-        seen = sandbox_stats(f"http://127.0.0.1:{sandbox_port}", COMPOSE_ADMIN_TOKEN)["workspaces"]
+        seen = sandbox_stats(f"http://127.0.0.1:{sandbox_port}", project.secret("sandbox_admin_token"))[
+            "workspaces"
+        ]
         seen = seen[workspace_label(CREDENTIALS["CIO_SITE_ID"])]
         assert total["num_requests"] <= seen["totals"]["requests"], (total, seen["totals"])
         with urllib.request.urlopen(f"{ui}/stats/report", timeout=30) as report:  # noqa: S310 - loopback
@@ -95,3 +97,6 @@ def test_web_ui_worker_kill_and_master_stop(images: dict[str, str], tmp_path: Pa
             assert state["State"]["Status"] == "exited" and state["RestartCount"] == 0, state["State"]
             assert state["State"]["ExitCode"] == 1, state["State"]
             assert "Lost the Locust master at master:5557" in project.logs(worker), project.logs(worker)
+        token = project.secret("sandbox_admin_token")
+    leaked = project.leaks([*CREDENTIALS.values(), token])
+    assert not leaked, f"credentials in docker inspect output: {leaked}"

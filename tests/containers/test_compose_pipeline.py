@@ -12,7 +12,6 @@ from plumbing.ports import free_port
 from tests.containers import credentials
 from tests.pipeline.harness import scrape
 from tests.support.containers import (
-    COMPOSE_ADMIN_TOKEN,
     ComposeProject,
     http_json,
     wait_until,
@@ -47,6 +46,7 @@ def test_pipeline_and_monitoring_profiles(images: dict[str, str], tmp_path: Path
     name = f"pipe{tmp_path.name[-6:].lower()}"
     with ComposeProject.copy_of_repo(tmp_path, name, env, overrides=[OVERRIDE]) as project:
         profiles = ["--profile", "pipeline", "--profile", "monitoring"]
+        project.write_secrets()
         project.compose(*profiles, "up", "-d", "--scale", "sender=2", "--scale", "worker=1",
                         "sandbox", "ingest", "sender", "prometheus", "worker", timeout=420)  # fmt: skip
         # Track traffic only: ingest speaks the Track API (the App and Pipelines APIs go elsewhere).
@@ -61,7 +61,7 @@ def test_pipeline_and_monitoring_profiles(images: dict[str, str], tmp_path: Path
         assert acknowledged > 50, acknowledged
 
         def delivered() -> Any:
-            seen = sandbox_stats(sandbox, COMPOSE_ADMIN_TOKEN)["workspaces"][
+            seen = sandbox_stats(sandbox, project.secret("sandbox_admin_token"))["workspaces"][
                 workspace_label(CREDENTIALS["CIO_SITE_ID"])
             ]
             seen = seen["totals"]
@@ -91,3 +91,6 @@ def test_pipeline_and_monitoring_profiles(images: dict[str, str], tmp_path: Path
             60,
             interval=2,
         )
+        token = project.secret("sandbox_admin_token")
+    leaked = project.leaks([*CREDENTIALS.values(), token])
+    assert not leaked, f"credentials in docker inspect output: {leaked}"

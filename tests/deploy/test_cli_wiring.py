@@ -88,7 +88,8 @@ def _locust_env_vars() -> frozenset[str]:
     from locustfiles import master_watch, options
     from locustfiles.monitoring import options as monitoring
 
-    declared = {o.env for table in (options, master_watch, monitoring) for o in table.OPTIONS if o.env}
+    tables = (options, master_watch, monitoring)
+    declared = {name for table in tables for o in table.OPTIONS for name in (o.env, o.file_env) if name}
     return frozenset(names | declared)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -46,11 +47,65 @@ def test_compose_file_is_valid_for_every_profile() -> None:
         assert result.returncode == 0, result.stderr
 
 
-def test_compose_refuses_to_start_without_credentials() -> None:
-    """Without the Customer.io credentials compose stops and names the missing variable."""
-    result = _compose("config", "-q", env={"CIO_SITE_ID": "x"})
-    assert result.returncode != 0
-    assert "CIO_API_KEY" in result.stderr
+def _secret_variables() -> set[str]:
+    """Every variable a secret option of the suite is read from (``plumbing.options``: secret=True)."""
+    from plumbing.config_table import SUITE
+
+    names = set()
+    for _, reference in SUITE:
+        module, _, attribute = reference.partition(":")
+        names |= {o.env for o in getattr(importlib.import_module(module), attribute) if o.secret and o.env}
+    return names
+
+
+def test_credentials_reach_containers_as_secret_files_only(resolved: dict[str, Any]) -> None:
+    """No service gets a credential as an environment value (docker inspect would show it): only
+    NAME_FILE=/run/secrets/SECRET for a secret the service mounts, each a file under ./secrets."""
+    secret_names = _secret_variables()
+    assert {"CIO_API_KEY", "SANDBOX_WORKSPACES", "PIPELINE_WORKSPACES", "SANDBOX_ADMIN_TOKEN"} <= secret_names
+    declared = resolved["secrets"]
+    for name, service in resolved["services"].items():
+        env = service.get("environment", {})
+        assert not secret_names & set(env), f"{name} has a credential in its environment"
+        mounted = {entry["source"] for entry in service.get("secrets", [])}
+        for variable in (v for v in env if v.endswith("_FILE") and v[: -len("_FILE")] in secret_names):
+            secret = env[variable].removeprefix("/run/secrets/")
+            assert env[variable] == f"/run/secrets/{secret}" and secret in mounted, (name, variable)
+    for secret in declared.values():
+        assert Path(secret["file"]).parent == ROOT / "secrets"
+    uses = {e["source"] for s in resolved["services"].values() for e in s.get("secrets", [])}
+    assert uses == set(declared)
+
+
+def test_compose_secrets_are_what_write_secrets_writes(tmp_path: Path) -> None:
+    """deploy/docker/write-secrets.sh writes every file docker-compose.yml mounts: a folder only its
+    owner enters, files the containers' uid 10001 can read (compose without swarm ignores `mode`)."""
+    folder = tmp_path / "secrets"
+    done = _write_secrets({**CREDENTIALS, "CIO_SECRETS_DIR": str(folder)})
+    assert done.returncode == 0, done.stderr
+    declared = yaml.safe_load(COMPOSE.read_text())["secrets"]
+    assert {Path(s["file"]).name for s in declared.values()} == {p.name for p in folder.iterdir()}
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o644}
+    token = (folder / "sandbox_admin_token").read_text().strip()
+    assert len(token) >= 16
+    again = _write_secrets({**CREDENTIALS, "CIO_SECRETS_DIR": str(folder)})
+    assert again.returncode == 0 and (folder / "sandbox_admin_token").read_text().strip() == token
+
+
+def test_write_secrets_needs_both_credentials(tmp_path: Path) -> None:
+    done = _write_secrets({"CIO_SITE_ID": "x", "CIO_SECRETS_DIR": str(tmp_path / "s")})
+    assert done.returncode != 0 and "CIO_API_KEY" in done.stderr and not (tmp_path / "s").exists()
+    bad = _write_secrets({"CIO_SITE_ID": "a:b", "CIO_API_KEY": "k", "CIO_SECRETS_DIR": str(tmp_path / "s")})
+    assert bad.returncode == 2 and "must not contain ':'" in bad.stderr
+
+
+def _write_secrets(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CIO_", "SANDBOX_"))}
+    return subprocess.run(
+        [str(ROOT / "deploy" / "docker" / "write-secrets.sh")], env={**clean, **env},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
 
 
 def test_parser_really_rejects_mistakes(tmp_path: Path) -> None:
@@ -131,8 +186,11 @@ def test_prometheus_scrapes_real_metrics_ports(resolved: dict[str, Any]) -> None
         command = resolved["services"][name]["command"]
         flag = "--port" if name == "ingest" else "--metrics-port"
         listens[name] = int(command[command.index(flag) + 1])
+    mounted = {f"/run/secrets/{e['source']}" for e in resolved["services"]["prometheus"]["secrets"]}
     for job in config["scrape_configs"]:
         assert job["metrics_path"] == "/metrics"
+        if "authorization" in job:  # the sandbox's token: a secret file Prometheus mounts
+            assert job["authorization"]["credentials_file"] in mounted, job
         targets = [t for s in job.get("static_configs", []) for t in s["targets"]]
         targets += [f"{n}:{s['port']}" for s in job.get("dns_sd_configs", []) for n in s["names"]]
         for target in targets:
@@ -192,11 +250,24 @@ def test_entrypoint_covers_every_role() -> None:
     assert ROLES <= {role.strip() for case in cases for role in case.split("|")}
 
 
-def test_sandbox_accepts_every_key_the_load_generators_send(resolved: dict[str, Any]) -> None:
-    """The sandbox's workspace is the site id and the Track, App and Pipelines keys workers send."""
+def test_sandbox_accepts_every_key_the_load_generators_send(resolved: dict[str, Any], tmp_path: Path) -> None:
+    """The sandbox's workspace is the site id and the Track, App and Pipelines keys workers send, and
+    ingest/senders take site id and Track key: the files the load generators' variables name."""
+    folder = tmp_path / "secrets"
+    assert _write_secrets({**CREDENTIALS, "CIO_SECRETS_DIR": str(folder)}).returncode == 0
     services = resolved["services"]
+
+    def read(service: str, variable: str) -> str:
+        path = services[service]["environment"][variable]
+        return (folder / Path(path).name).read_text().strip()
+
+    keys = ("CIO_SITE_ID_FILE", "CIO_API_KEY_FILE", "CIO_APP_API_KEY_FILE", "CIO_CDP_API_KEY_FILE")
     for name in ("master", "worker"):
-        env = services[name]["environment"]
-        sent = [env[k] for k in ("CIO_SITE_ID", "CIO_API_KEY", "CIO_APP_API_KEY", "CIO_CDP_API_KEY")]
-        assert services["sandbox"]["environment"]["SANDBOX_WORKSPACES"] == ":".join(sent), name
+        sent = [read(name, k) for k in keys]
+        assert read("sandbox", "SANDBOX_WORKSPACES_FILE") == ":".join(sent), name
+        assert sent[:2] == [CREDENTIALS["CIO_SITE_ID"], CREDENTIALS["CIO_API_KEY"]]
+        for service in ("ingest", "sender"):
+            assert read(service, "PIPELINE_WORKSPACES_FILE") == ":".join(sent[:2])
+    assert read("master", "SANDBOX_ADMIN_TOKEN_FILE") == read("sandbox", "SANDBOX_ADMIN_TOKEN_FILE")
+    assert "sandbox_admin_token" in {e["source"] for e in services["prometheus"]["secrets"]}
     assert services["worker"]["restart"] == "no"  # a worker without master exits and stays down

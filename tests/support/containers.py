@@ -4,14 +4,18 @@
 private dockerd it starts and stops); ``build_images(env)`` runs ``scripts/build-images.sh --tools``
 (base image from Debian's packages, the suite image from this checkout, the offline stand-ins);
 ``ComposeProject`` runs Debian's ``docker-compose`` (v1) in a directory of its own with a unique
-project name and always ends with ``down -v``, printing every container's log tail on the way.
+project name and always ends with ``down -v``, printing every container's log tail on the way. While
+it lives it records ``docker inspect`` of every container of the project (one-off ``run`` containers
+included, which are gone by the end), so a test can grep all of it for credentials (:meth:`leaks`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -21,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "COMPOSE_ADMIN_TOKEN",
+    "IMAGES",
+    "MANIFEST_IMAGE",
     "ROOT",
     "SUITE_IMAGE",
     "TOOLS_IMAGE",
@@ -35,11 +40,16 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITE_IMAGE = "customerio-load-scale:latest"
-# docker-compose.yml's default SANDBOX_ADMIN_TOKEN: published ports reach the sandbox from the bridge,
-# not from its loopback, so the admin API asks for it.
-COMPOSE_ADMIN_TOKEN = "compose-sandbox-admin-token"
-TOOLS_IMAGE = "customerio-load-scale-tools:latest"
+# Tagged per checkout: several checkouts sharing one engine (worktrees on one machine) must not test
+# each other's code under `:latest`. Identical builds share every layer, so a second tag costs seconds.
+_TAG = "checkout-" + hashlib.sha1(str(ROOT).encode()).hexdigest()[:10]
+SUITE_IMAGE = os.environ.get("SUITE_IMAGE") or f"customerio-load-scale:{_TAG}"
+TOOLS_IMAGE = os.environ.get("TOOLS_IMAGE") or f"customerio-load-scale-tools:{_TAG}"
+MANIFEST_IMAGE = "customerio-load-scale:latest"
+"""The image the Kubernetes manifests name; the pod-spec tests run SUITE_IMAGE in its place."""
+IMAGES = {"SUITE_IMAGE": SUITE_IMAGE, "TOOLS_IMAGE": TOOLS_IMAGE}
+"""For scripts/build-images.sh and docker-compose (both read these variables)."""
+SECRETS_SCRIPT = "deploy/docker/write-secrets.sh"
 
 
 @contextmanager
@@ -62,7 +72,7 @@ def build_images(env: dict[str, str]) -> float:
     started = time.monotonic()
     done = subprocess.run(
         [str(ROOT / "scripts" / "build-images.sh"), "--tools"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=1500,
+        env={**env, **IMAGES}, cwd=ROOT, capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, f"image build failed:\n{done.stderr[-3000:]}"
     return time.monotonic() - started
@@ -113,13 +123,19 @@ class ComposeProject:
         binary = shutil.which("docker-compose")
         assert binary, "docker-compose is missing: apt-get install --no-install-recommends docker-compose"
         self.binary = binary
-        self.env = {**env, "COMPOSE_PROJECT_NAME": name}
+        self.env = {**env, **IMAGES, "COMPOSE_PROJECT_NAME": name}
+        self.inspections = directory / ".inspect"
+        """One file per container of the project: its latest ``docker inspect`` output."""
+        self._recorder: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def copy_of_repo(cls, directory: Path, name: str, env: dict[str, str], overrides: Sequence[str] = ()):
-        """The compose file and what it mounts (Prometheus config), copied into ``directory``."""
+        """The compose file, what it mounts (Prometheus config) and the script writing its secret
+        files, copied into ``directory``."""
         shutil.copy(ROOT / "docker-compose.yml", directory / "docker-compose.yml")
         shutil.copytree(ROOT / "deploy" / "prometheus", directory / "deploy" / "prometheus")
+        (directory / "deploy" / "docker").mkdir(parents=True)
+        shutil.copy2(ROOT / SECRETS_SCRIPT, directory / SECRETS_SCRIPT)
         (directory / "reports").mkdir()
         files = []
         for override in overrides:
@@ -140,6 +156,15 @@ class ComposeProject:
         if check:
             assert done.returncode == 0, f"docker-compose {' '.join(args)}: {done.stderr[-2000:]}"
         return done
+
+    def write_secrets(self) -> None:
+        """``deploy/docker/write-secrets.sh``: ./secrets from the CIO_* variables of the environment."""
+        done = self.shell(SECRETS_SCRIPT, timeout=30)
+        assert done.returncode == 0, done.stderr
+
+    def secret(self, name: str) -> str:
+        """The value of a compose secret, as the script wrote it (e.g. ``sandbox_admin_token``)."""
+        return (self.directory / "secrets" / name).read_text().strip()
 
     def shell(self, script: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run ``script`` (e.g. a documented flow, verbatim) with bash in the project directory."""
@@ -165,12 +190,36 @@ class ComposeProject:
         done = docker(self.env, "logs", "--tail", str(tail), container)
         return done.stdout + done.stderr
 
+    def _record(self, once: bool = False) -> subprocess.Popen[bytes]:
+        """A shell loop (a process, not a thread: gevent may patch this session's threads) writing
+        ``docker inspect`` of each container of the project every 2 s."""
+        self.inspections.mkdir(exist_ok=True)
+        loop = (
+            'while :; do for c in $(docker ps -aq --filter "label=com.docker.compose.project=$1"); do '
+            'docker inspect "$c" >"$2/$c.new" 2>/dev/null && mv "$2/$c.new" "$2/$c.json"; done; '
+            '[ "$3" = once ] && exit 0; sleep 2; done'
+        )
+        args = [self.name, str(self.inspections), "once" if once else "loop"]
+        return subprocess.Popen(["bash", "-c", loop, "record", *args], env=self.env, start_new_session=True)
+
+    def leaks(self, values: Sequence[str]) -> dict[str, list[str]]:
+        """Container -> the ``values`` its recorded ``docker inspect`` output contains (none may)."""
+        recorded = {path: path.read_text() for path in self.inspections.glob("*.json")}
+        assert recorded, "no docker inspect output was recorded"
+        found = {json.loads(text)[0]["Name"]: [v for v in values if v in text] for text in recorded.values()}
+        return {name: hits for name, hits in found.items() if hits}
+
     def down(self) -> None:
+        if self._recorder is not None:
+            os.killpg(self._recorder.pid, signal.SIGTERM)
+            self._recorder.wait(timeout=30)
+            self._record(once=True).wait(timeout=120)
         for container in self.containers():
             print(f"----- {container}\n{self.logs(container, 25)}")
         self.compose("down", "-v", "--remove-orphans", "--timeout", "5", check=False, timeout=180)
 
     def __enter__(self) -> ComposeProject:
+        self._recorder = self._record()
         return self
 
     def __exit__(self, *_exc: object) -> None:
