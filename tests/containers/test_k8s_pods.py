@@ -2,12 +2,14 @@
 would start it, and its declared probes answering.
 
 No cluster runs here, but a pod spec can still be proven: same image, command, args (``$(VAR)``
-expanded) and env (envFrom, Secret and ConfigMap keys), ConfigMap volumes as read-only mounted files,
+expanded) and env (envFrom, ConfigMap keys), ConfigMap and Secret volumes as read-only mounted files,
 emptyDir as tmpfs, a PVC as a writable directory, the pod's user, read-only root and dropped
 capabilities; one network per overlay on which every Service name resolves to the pod it selects.
 A container spec already proven in an earlier overlay is not started again. What cannot be pulled
 here gets a stand-in: ``redis:*`` is Debian's redis-server (with the official image's
-``--protected-mode no``), and the external Kafka the pipeline ConfigMap names is Tansu.
+``--protected-mode no``), ``prom/prometheus:*`` Debian's prometheus, and the external Kafka the
+pipeline ConfigMap names is Tansu. Then: Prometheus (components/monitoring) reads a sandbox series
+with the token from the mounted Secret, and no Secret value is in any container's ``docker inspect``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shutil
 import socket
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +29,16 @@ from typing import Any
 
 import pytest
 
-from tests.support.containers import ROOT, SUITE_IMAGE, TOOLS_IMAGE, docker
-from tests.support.k8s import config_files, container_args, container_env, render
+from tests.support.containers import (
+    MANIFEST_IMAGE,
+    ROOT,
+    SUITE_IMAGE,
+    TOOLS_IMAGE,
+    docker,
+    http_json,
+    wait_until,
+)
+from tests.support.k8s import container_args, container_env, render, secret_values, volume_files
 
 OVERLAYS = ["small", "large", "ci"]
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
@@ -81,8 +92,10 @@ def _selected_by(pod: dict[str, Any], resources: list[dict[str, Any]]) -> list[s
 def _stand_in(image: str, args: list[str]) -> tuple[str, list[str]]:
     if image.startswith("redis:"):
         return TOOLS_IMAGE, [*args, "--protected-mode", "no"]
-    assert image == SUITE_IMAGE, f"no local image for {image}: add a stand-in"
-    return image, args
+    if image.startswith("prom/prometheus:"):  # its entrypoint is the binary; the args are the same
+        return TOOLS_IMAGE, ["prometheus", *args]
+    assert image == MANIFEST_IMAGE, f"no local image for {image}: add a stand-in"
+    return SUITE_IMAGE, args
 
 
 def _run_args(
@@ -94,12 +107,14 @@ def _run_args(
     options: list[str] = []
     for mount in container.get("volumeMounts", []):
         volume = volumes[mount["name"]]
-        if "configMap" in volume:
+        if "configMap" in volume or "secret" in volume:
             folder = files / mount["name"]
             folder.mkdir(mode=0o755, parents=True, exist_ok=True)
-            for file_name, content in config_files(volume, resources).items():
+            # The kubelet's default mode for both (defaultMode 0644): the pod's user reads them.
+            mode = (volume.get("secret") or volume["configMap"]).get("defaultMode", 0o644)
+            for file_name, content in volume_files(volume, resources).items():
                 (folder / file_name).write_text(content)
-                (folder / file_name).chmod(0o644)
+                (folder / file_name).chmod(mode)
             options += ["-v", f"{folder}:{mount['mountPath']}:ro"]
         elif "emptyDir" in volume:
             options += ["--tmpfs", mount["mountPath"]]
@@ -146,9 +161,11 @@ def test_every_rendered_pod_starts_and_its_probes_answer(images: dict[str, str],
     suffix = f"{os.getpid()}-{int(time.time()) % 100000}"
     proven: set[str] = set()
     started: list[Started] = []
+    secrets: set[str] = set()
     try:
         for overlay in OVERLAYS:
             resources = render(ROOT / "deploy" / "k8s" / "overlays" / overlay)
+            secrets |= secret_values(resources)
             network = f"k8s-{overlay}-{suffix}"
             assert docker(env, "network", "create", network).returncode == 0
             cleanup.append(network)
@@ -204,5 +221,32 @@ def test_every_rendered_pod_starts_and_its_probes_answer(images: dict[str, str],
                     del pending[key]
             time.sleep(2)
         assert not pending, f"probes that never answered: {sorted(pending)}"
+
+        # components/monitoring's Prometheus scrapes the sandbox beyond loopback: only with the
+        # token it read from the mounted Secret does a sandbox series come back through its API.
+        prometheus = next(s for s in started if s.where.endswith("/Deployment/prometheus"))
+        api = f"http://{_address(env, prometheus.name)}:9090/api/v1/query?query="
+        query = urllib.parse.quote('sandbox_rate_limit_per_second{job="sandbox",api="track"}')
+
+        def sandbox_series() -> Any:
+            answer = http_json(api + query)
+            return answer["status"] == "success" and answer["data"]["result"]
+
+        series = wait_until("a sandbox series read back through Prometheus", sandbox_series, 90, interval=2)
+        assert float(series[0]["value"][1]) > 0, series
+
+        def jobs_up() -> Any:
+            answer = http_json(api + urllib.parse.quote("up == 1"))
+            jobs = {r["metric"]["job"] for r in answer["data"]["result"]}
+            return {"sandbox", "ingest", "sender"} <= jobs and jobs
+
+        wait_until("Prometheus scraping sandbox, ingest and sender", jobs_up, 60, interval=2)
+
+        # Secrets are files in the pods: no value in any container's docker inspect output.
+        assert len(secrets) >= 5
+        inspected = docker(env, "inspect", *(s.name for s in started)).stdout
+        assert len(json.loads(inspected)) == len(started)
+        leaked = sorted(value for value in secrets if value in inspected)
+        assert not leaked, f"Secret values in docker inspect output: {leaked}"
     finally:
         shutil.rmtree(files, ignore_errors=True)

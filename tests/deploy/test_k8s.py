@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support.k8s import container_env, render, render_text
+from tests.support.k8s import container_env, file_values, render, render_text, secret_values
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 OVERLAYS = ["small", "large", "ci"]
@@ -121,6 +121,11 @@ def test_references_resolve(overlay: str) -> None:
         for volume in spec.get("volumes", []):
             if "configMap" in volume:
                 assert volume["configMap"]["name"] in names["ConfigMap"]
+            if "secret" in volume:
+                secret = _by_kind(resources, "Secret").get(volume["secret"]["secretName"])
+                assert secret is not None, volume
+                keys = set(secret.get("data", {})) | set(secret.get("stringData", {}))
+                assert {item["key"] for item in volume["secret"].get("items", [])} <= keys, volume
             if "persistentVolumeClaim" in volume:
                 assert volume["persistentVolumeClaim"]["claimName"] in names["PersistentVolumeClaim"]
         for container in spec["containers"]:
@@ -168,6 +173,8 @@ def test_probes_hit_the_ports_and_paths_the_services_serve(overlay: str) -> None
     for workload in _workloads(_rendered(overlay)):
         for container in _pod(workload)["spec"]["containers"]:
             ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+            if not container["image"].startswith("customerio-load-scale"):
+                continue
             role = container.get("args", [""])[0]
             if role in ROLE_PORTS:
                 assert set(ports.values()) <= ROLE_PORTS[role]
@@ -217,15 +224,86 @@ def test_configmap_locustfile_loads_the_suites_users() -> None:
     assert {"IdentifyUser", "TrackUser", "BatchUser"} <= set(result.stdout.split())
 
 
+def _read(workloads: dict[str, dict[str, Any]], name: str, resources: list[dict[str, Any]]) -> dict[str, str]:
+    """What the first container of ``name`` reads through NAME_FILE from its mounted Secret."""
+    pod = _pod(workloads[name])
+    return file_values(pod, pod["spec"]["containers"][0], resources)
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_sandbox_accepts_every_key_the_locust_pods_send(overlay: str) -> None:
-    """The sandbox's workspace is exactly the site id and Track, App and Pipelines keys Locust sends."""
+    """The sandbox's workspace is exactly the site id and Track, App and Pipelines keys Locust sends
+    (each read from a file of the mounted Secret); ingest and senders take site id and Track key; the
+    master's sampler sends the sandbox's admin token."""
     resources = _rendered(overlay)
     workloads = {w["metadata"]["name"]: w for w in _workloads(resources)}
-    sandbox = container_env(_pod(workloads["sandbox"])["spec"]["containers"][0], resources)
+    sandbox = _read(workloads, "sandbox", resources)
+    checked = 0
     for name in ("locust-worker", "locust-master"):
         if name not in workloads:
             continue
-        env = container_env(_pod(workloads[name])["spec"]["containers"][0], resources)
+        env = _read(workloads, name, resources)
         sent = [env[k] for k in ("CIO_SITE_ID", "CIO_API_KEY", "CIO_APP_API_KEY", "CIO_CDP_API_KEY")]
         assert sandbox["SANDBOX_WORKSPACES"] == ":".join(sent), name
+        for pipeline in ("pipeline-ingest", "pipeline-sender"):
+            if pipeline in workloads:
+                assert _read(workloads, pipeline, resources)["PIPELINE_WORKSPACES"] == ":".join(sent[:2])
+                checked += 1
+        checked += 1
+    assert (
+        _read(workloads, "locust-master", resources)["SANDBOX_ADMIN_TOKEN"] == sandbox["SANDBOX_ADMIN_TOKEN"]
+    )
+    assert checked >= 2
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_credential_in_any_container_environment(overlay: str) -> None:
+    """Secrets are mounted files, never environment (``kubectl describe pod`` and the node's runtime
+    show a container's environment): no envFrom/valueFrom of a Secret, no Secret value in any env."""
+    resources = _rendered(overlay)
+    values = secret_values(resources)
+    assert len(values) >= 5
+    for workload in _workloads(resources):
+        for container in _pod(workload)["spec"]["containers"]:
+            assert not [s for s in container.get("envFrom", []) if "secretRef" in s], workload["metadata"]
+            assert not [e for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+            env = container_env(container, resources)
+            assert not [k for k, v in env.items() if any(secret in v for secret in values)], env
+
+
+def test_monitoring_prometheus_scrapes_the_sandbox_with_its_token() -> None:
+    """components/monitoring: the sandbox job sends the admin token from the file the Secret mounts in
+    the Prometheus pod (the sandbox's own token); every ingest/sender replica through a headless
+    Service on its metrics port; the pods keep their annotations for annotation-driven scrapers."""
+    for overlay in ("small", "large"):
+        resources = _rendered(overlay)
+        workloads = {w["metadata"]["name"]: w for w in _workloads(resources)}
+        config = yaml.safe_load(
+            _by_kind(resources, "ConfigMap")["prometheus-config"]["data"]["prometheus.yml"]
+        )
+        jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+        token_file = jobs["sandbox"]["authorization"]["credentials_file"]
+        pod = _pod(workloads["prometheus"])
+        container = pod["spec"]["containers"][0]
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volume = next(v for v in pod["spec"]["volumes"] if v["name"] == mounts[token_file.rsplit("/", 1)[0]])
+        key = next(i["key"] for i in volume["secret"]["items"] if i["path"] == token_file.rsplit("/", 1)[1])
+        assert key == "SANDBOX_ADMIN_TOKEN"
+        assert jobs["sandbox"]["static_configs"][0]["targets"] == ["sandbox:8080"]
+        assert "sandbox" in _by_kind(resources, "Service")
+        annotated = {
+            w["metadata"]["name"]
+            for w in _workloads(resources)
+            if _pod(w)["metadata"].get("annotations", {}).get("prometheus.io/scrape") == "true"
+        }
+        assert annotated == {"pipeline-ingest", "pipeline-sender"}, annotated
+        services = _by_kind(resources, "Service")
+        for job, workload in (("ingest", "pipeline-ingest"), ("sender", "pipeline-sender")):
+            (sd,) = jobs[job]["dns_sd_configs"]
+            (name,) = sd["names"]
+            service = services[name]["spec"]
+            assert service["clusterIP"] == "None", name  # headless: one record per replica
+            labels = _pod(workloads[workload])["metadata"]["labels"]
+            assert service["selector"].items() <= labels.items(), name
+            container = _pod(workloads[workload])["spec"]["containers"][0]
+            assert sd["port"] in {p["containerPort"] for p in container["ports"]}, job

@@ -15,7 +15,16 @@ from typing import Any
 
 import yaml
 
-__all__ = ["config_files", "container_args", "container_env", "kubectl", "render", "render_text"]
+__all__ = [
+    "container_args",
+    "container_env",
+    "file_values",
+    "kubectl",
+    "render",
+    "render_text",
+    "secret_values",
+    "volume_files",
+]
 
 
 @cache
@@ -96,8 +105,34 @@ def container_args(container: dict[str, Any], env: dict[str, str]) -> list[str]:
     return [_expand(arg, env) for arg in container.get("args", [])]
 
 
-def config_files(volume: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, str]:
-    """File name -> content of a ConfigMap volume (all keys; ``items`` when given)."""
-    data = _data(_named(resources, "ConfigMap", volume["configMap"]["name"]))
-    items = volume["configMap"].get("items")
+def volume_files(volume: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, str]:
+    """File name -> content of a ConfigMap or Secret volume (all keys; ``items`` when given)."""
+    if "secret" in volume:
+        source, data = volume["secret"], _data(_named(resources, "Secret", volume["secret"]["secretName"]))
+    else:
+        source, data = volume["configMap"], _data(_named(resources, "ConfigMap", volume["configMap"]["name"]))
+    items = source.get("items")
     return {item["path"]: data[item["key"]] for item in items} if items else data
+
+
+def secret_values(resources: list[dict[str, Any]]) -> set[str]:
+    """Every value of every rendered Secret (what no container's environment may hold)."""
+    return {value for r in resources if r["kind"] == "Secret" for value in _data(r).values()}
+
+
+def file_values(
+    pod: dict[str, Any], container: dict[str, Any], resources: list[dict[str, Any]]
+) -> dict[str, str]:
+    """``NAME`` -> content of the file ``NAME_FILE`` points at, for each such variable of ``container``
+    whose file is in a ConfigMap or Secret volume it mounts (the Docker ``NAME_FILE`` convention)."""
+    volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+    mounted: dict[str, str] = {}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes[mount["name"]]
+        if "secret" in volume or "configMap" in volume:
+            for name, content in volume_files(volume, resources).items():
+                mounted[f"{mount['mountPath'].rstrip('/')}/{name}"] = content
+    env = container_env(container, resources)
+    return {
+        k.removesuffix("_FILE"): mounted[v] for k, v in env.items() if k.endswith("_FILE") and v in mounted
+    }
