@@ -11,15 +11,15 @@ In one run:
 - **e2e delay at half the delivery ceiling**: ``python -m runs pipeline`` with senders capped at 5
   operations per batch (ceiling 90 req/s x 5 = 450 events/s) driven at 225 calls/s.
 
-Prints markdown tables and writes ``reports/benchmarks/bench_delivery.json``.
+Prints markdown tables; ``--json FILE`` writes the record (``benchmarks/record.py``: every figure,
+its goal, the load average at start and end), as ``make bench`` asks of every benchmark.
 
-    .venv/bin/python benchmarks/bench_delivery.py [--quick]
+    .venv/bin/python benchmarks/bench_delivery.py [--quick] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 
 from benchmarks.bench_sandbox import AUTH, cpu_seconds, run_wrk, served  # noqa: E402
+from benchmarks.record import Record, add_json_option  # noqa: E402
 from runs.processes import ManagedProcess, start_service  # noqa: E402
 
 # Unique, valid ULIDs from Lua: ten fixed time digits, then a 16-digit counter (digits are Crockford).
@@ -147,6 +148,7 @@ def bench_e2e_at_half_ceiling(work: Path, seconds: float) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter measurements")
+    add_json_option(parser)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print(
@@ -154,6 +156,7 @@ def main() -> int:
         )
         return 2
     seconds = 4.0 if args.quick else 8.0
+    record = Record("bench_delivery", quick=args.quick, settings={"seconds": seconds})
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"bench_delivery: {os.cpu_count()} cores, load average {load}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as tmp:
@@ -165,29 +168,41 @@ def main() -> int:
         memory = bench_memory(work)
         print(f"memory: {memory}", flush=True)
         e2e = bench_e2e_at_half_ceiling(work, 20.0 if args.quick else 30.0)
+    cpu_ratio = cost["on"]["cpu_ms_per_1k"] / cost["off"]["cpu_ms_per_1k"]
+    for key in ("off", "on"):
+        record.add(f"sandbox Track events with ULIDs (wrk), accounting {key}", cost[key]["rps"], "req/s")
+        record.add(f"sandbox CPU per 1,000 requests, accounting {key}", cost[key]["cpu_ms_per_1k"], "ms")
+        record.add(f"traffic model (1 Locust process) -> sandbox, accounting {key}", end_to_end[key], "req/s")
+        record.add(f"sandbox RSS growth per million events tracked, accounting {key}", memory[key], "MiB")
+    record.add("sandbox CPU per request, accounting on / off", round(cpu_ratio, 3), "x", goal=("<=", 1.5),
+               note="recording an arrival is a 41-byte append to a buffer")  # fmt: skip
+    record.add("sandbox memory added by accounting per million events tracked", round(memory["on"] - memory["off"], 1),
+               "MiB", goal=("<=", 64), note="the arrivals buffer is bounded (256 KiB); the file grows")  # fmt: skip
+    ms = e2e["e2e_ms"] or {}
+    for q in ("p50", "p95", "p99", "max"):
+        record.add(f"e2e delay {q} at half the delivery ceiling (225 of 450 events/s)", ms.get(q), "ms")
+    record.add("lost at half the delivery ceiling", e2e["lost"], "events", goal=("==", 0))
+    record.add("sandbox 429 answers at half the delivery ceiling", e2e["rate_limited"], goal=("==", 0))
     print()
     print("| measurement | accounting off | accounting on | on / off |")
     print("|---|---:|---:|---:|")
     print(f"| sandbox, Track events with ULIDs (wrk), req/s | {cost['off']['rps']:,.0f} | {cost['on']['rps']:,.0f} "
           f"| {cost['on']['rps'] / cost['off']['rps']:.2f} |")  # fmt: skip
     print(f"| sandbox CPU per 1,000 requests, ms | {cost['off']['cpu_ms_per_1k']:.0f} | {cost['on']['cpu_ms_per_1k']:.0f} "
-          f"| {cost['on']['cpu_ms_per_1k'] / cost['off']['cpu_ms_per_1k']:.2f} |")  # fmt: skip
+          f"| {cpu_ratio:.2f} |")  # fmt: skip
     print(f"| traffic model (1 Locust process) -> sandbox, req/s | {end_to_end['off']:,.0f} | {end_to_end['on']:,.0f} "
           f"| {end_to_end['on'] / end_to_end['off']:.2f} |")  # fmt: skip
     print(
         f"| sandbox RSS growth per million events tracked, MiB | {memory['off']:.1f} | {memory['on']:.1f} | |"
     )
-    ms = e2e["e2e_ms"] or {}
     print()
     print(f"e2e delay at half the delivery ceiling (225 of 450 events/s, achieved {e2e['achieved_rps']}): "
           f"p50 {ms.get('p50')} ms, p95 {ms.get('p95')} ms, p99 {ms.get('p99')} ms, max {ms.get('max')} ms; "
           f"lost {e2e['lost']}, 429 x{e2e['rate_limited']}")  # fmt: skip
-    record = {"load_average": load, "sandbox_cost": cost, "end_to_end_cost": end_to_end,
-              "memory_mib_per_million": memory, "e2e_at_half_ceiling": e2e}  # fmt: skip
-    out = ROOT / "reports" / "benchmarks"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_delivery.json").write_text(json.dumps(record, indent=2) + "\n")
-    return 0
+    print()
+    print(record.goals_markdown())
+    record.write(args.json)
+    return 0 if record.passed else 1
 
 
 if __name__ == "__main__":

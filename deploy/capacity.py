@@ -380,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _write_overlay(result: CapacityPlan, directory: Path, minutes: float) -> None:
-    from deploy.kustomize import write_overlay
+    from deploy.overlay import write_overlay
 
     if directory.exists() and not directory.is_dir():
         raise DeployError(f"--kustomize {directory} is a file; give a directory for the overlay")
