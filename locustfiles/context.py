@@ -7,6 +7,7 @@ Locust environment, and reused across runs while seed and pool size stay the sam
 from __future__ import annotations
 
 import gevent
+from gevent.event import AsyncResult
 
 import itertools
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from locustfiles.payloads import PayloadPool
 __all__ = ["TrafficContext", "build_context", "build_pool", "traffic_context"]
 
 _ATTRIBUTE = "cio_traffic"
+_BUILDS = "cio_pool_builds"
 
 
 @dataclass
@@ -35,16 +37,23 @@ class TrafficContext:
 def build_context(environment: Any) -> TrafficContext:
     """Parse settings and (re)build the pool; raises OptionError for bad options."""
     settings = settings_from(environment.parsed_options, host=environment.host)
-    previous: TrafficContext | None = getattr(environment, _ATTRIBUTE, None)
-    same_pool = previous is not None and previous.pool.seed == settings.seed
-    if same_pool and previous is not None and len(previous.pool.people) == settings.people:
-        pool = previous.pool
-    else:
-        pool = build_pool(settings.seed, settings.people)
+    pool = _pool(environment, settings.seed, settings.people)
     worker = getattr(environment.runner, "worker_index", 0) if environment.runner else 0
     context = TrafficContext(settings, pool, f"w{worker}")
     setattr(environment, _ATTRIBUTE, context)
     return context
+
+
+def _pool(environment: Any, seed: int, people: int) -> PayloadPool:
+    # One build per (seed, size) and process: a worker's test_start, which comes while the prebuild of
+    # its init is still running on a loaded machine, waits for that build instead of starting a second
+    # one beside it (two Faker builds fighting for the GIL made the users start twice as late).
+    builds: dict[tuple[int, int], AsyncResult] = environment.__dict__.setdefault(_BUILDS, {})
+    key = (seed, people)
+    if key not in builds:
+        builds.clear()  # a pool of other options is not used again
+        builds[key] = gevent.get_hub().threadpool.spawn(PayloadPool.build, seed, people)
+    return builds[key].get()
 
 
 def build_pool(seed: int, people: int) -> PayloadPool:

@@ -6,6 +6,7 @@ Pick users by name, ``--tags``/``--class-picker``; pick the shape with ``--shape
 
 from __future__ import annotations
 
+import locustfiles.empty_run  # noqa: F401 - a distributed run that counted nothing fails
 import locustfiles.gate  # noqa: F401 - --slo: live SLO rules judged on the master
 import locustfiles.master_watch  # noqa: F401 - workers exit when their master is gone
 import locustfiles.monitoring  # noqa: F401 - the sampler and the web UI's Customer.io tab

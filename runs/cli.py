@@ -202,6 +202,7 @@ def _run(chosen: Profile, args: argparse.Namespace, run_dir: Path, extra: list[s
             sandbox.stop()  # it writes its last arrivals as it stops: the reconciliation needs them
         if sandbox_totals is not None:
             (run_dir / "sandbox_stats.json").write_text(json.dumps(sandbox_totals, indent=2))
+        _check_counted(run_dir, sandbox_totals, code)
         return _finish(chosen, run_dir, summarise(run_dir, sandbox_totals), args)
     finally:
         for process in reversed(started):
@@ -246,6 +247,25 @@ def _check_master(cluster: LocalCluster, code: int) -> None:
     if not (cluster.run_dir / "locust_stats.csv").exists():
         tail = [line for line in cluster.master_log().splitlines() if line.strip()][-1:] or ["no output"]
         raise ClusterError(f"Locust master wrote no statistics: {tail[0]}")
+
+
+def _check_counted(run_dir: Path, sandbox_totals: dict[str, Any] | None, master_code: int) -> None:
+    """A run whose master counted no request fails, whatever its SLO rules say about 0 of 0.
+
+    The master then exits 1 itself (``locustfiles.empty_run``); the sandbox's count says how much
+    traffic went unmeasured.
+    """
+    from analysis import locust_csv
+
+    stats = locust_csv.read_stats(run_dir / "locust_stats.csv")
+    aggregated = stats[stats["endpoint"] == locust_csv.AGGREGATED]
+    counted = int(aggregated["requests"].iloc[-1]) if len(aggregated) else 0
+    received = int((sandbox_totals or {}).get("requests") or 0)
+    if counted == 0 and (received or master_code != 0):
+        raise ClusterError(
+            f"Locust counted no requests, though the sandbox received {received}: the workers' reports "
+            f"never reached the master (master exit code {master_code}); see the worker logs in {run_dir}"
+        )
 
 
 def _sandbox_totals(sandbox: ManagedProcess | None) -> dict[str, Any] | None:

@@ -251,13 +251,17 @@ def _iso(ts: float) -> str:
 
 def register(environment: Environment) -> LiveGate | None:
     """Attach the gate for ``--slo`` to ``environment`` (master or single process only)."""
-    from analysis.errors import InputError
-    from analysis.slo import load_slo_file
-
     options = environment.parsed_options
     path = getattr(options, "slo", None) if options is not None else None
     if not path or isinstance(environment.runner, WorkerRunner):
         return None
+    # Imported only here, never on a worker: analysis brings pandas, seconds of CPU on a loaded machine,
+    # and a worker's init runs right after it connects, with its gevent loop held by the import (no
+    # heartbeat, no stats report, no spawn message handled), so its users started late or, when the
+    # import outlasted the run, after the master had ended it with 0 requests counted.
+    from analysis.errors import InputError
+    from analysis.slo import load_slo_file
+
     try:
         rules = load_slo_file(path)
     except InputError as exc:
