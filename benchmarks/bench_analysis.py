@@ -24,7 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psutil
-from record import Record, add_json_option  # a sibling script; python puts benchmarks/ on sys.path
+from record import (  # a sibling script; a script's own directory comes first on the import path
+    Record,
+    add_json_option,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PERCENTILES = ["50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%"]

@@ -21,21 +21,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import psutil
+from bench_sandbox import (
+    AUTH,
+    cpu_seconds,
+    run_wrk,
+    served,
+)  # a sibling script (a script's own directory comes first on the import path)
+from record import Record, add_json_option, missing_tool  # a sibling script
+
+from runs.processes import ManagedProcess, start_service
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import psutil  # noqa: E402
-
-from benchmarks.bench_sandbox import AUTH, cpu_seconds, run_wrk, served  # noqa: E402
-from benchmarks.record import Record, add_json_option  # noqa: E402
-from runs.processes import ManagedProcess, start_service  # noqa: E402
 
 # Unique, valid ULIDs from Lua: ten fixed time digits, then a 16-digit counter (digits are Crockford).
 TRACK_ULIDS = f"""
@@ -150,10 +153,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="shorter measurements")
     add_json_option(parser)
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        print(
-            "bench_delivery: wrk is not installed; install it (Debian: apt-get install wrk)", file=sys.stderr
-        )
+    if missing_tool("bench_delivery"):
         return 2
     seconds = 4.0 if args.quick else 8.0
     record = Record("bench_delivery", quick=args.quick, settings={"seconds": seconds})

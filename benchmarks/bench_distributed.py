@@ -110,10 +110,7 @@ def main() -> int:
         record.add(f"{n} worker(s) requests/s", r["rps"], "req/s", note=f"{r['failures']:,.0f} failures")
     record.add("2 local workers / 1", best[2]["rps"] / best[1]["rps"], "x", goal=(">=", 1.7))
     record.add("failed runs", sum(r["exit"] != 0 for _, r in runs), goal=("==", 0))
-    record.write(args.json)
-    print()
-    print(record.goals_markdown())
-    return 0 if record.passed else 1
+    return record.finish(args.json)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,7 @@ import argparse
 import os
 import re
 import resource
-import shutil
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -35,15 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from bench_sandbox import LUA  # a sibling script (its own directory comes first on the import path)
+from record import Record, add_json_option, missing_tool  # a sibling script
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench_sandbox import LUA  # noqa: E402 - sibling script: the same request bodies
-from record import Record, add_json_option  # noqa: E402 - a sibling script
-
-from runs.processes import ManagedProcess, start_service  # noqa: E402
-from tests.support.kafka import Broker, running_broker  # noqa: E402
+from runs.processes import ManagedProcess, start_service
+from runs.services import create_topics, start_tansu
 
 SCENARIOS = {
     "v1 identify": ("identify", 1),
@@ -122,14 +116,14 @@ def ingest_statuses(url: str) -> dict[str, int]:
     }
 
 
-def topic_contents(broker: Broker) -> tuple[int, int]:
+def topic_contents(bootstrap: str) -> tuple[int, int]:
     """``(messages, events)`` in the topic: a v2 call's operations travel several to a message."""
     from confluent_kafka import Consumer, TopicPartition
 
     from pipeline.envelope import MANY_OPERATIONS, Envelope
 
     marker = f'"e":"{MANY_OPERATIONS}"'.encode()
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "bench-ingest-count",
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-ingest-count",
                          "enable.auto.commit": False})  # fmt: skip
     try:
         partitions = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
@@ -157,8 +151,7 @@ def main() -> int:
     parser.add_argument("--ingest-arg", action="append", default=[], help="extra option for ingest")
     add_json_option(parser)
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        print("bench_ingest: wrk is not installed; install it (Debian: apt-get install wrk)", file=sys.stderr)
+    if missing_tool("bench_ingest"):
         return 2
     seconds = args.seconds or (3.0 if args.quick else 8.0)
     record = Record(
@@ -171,8 +164,9 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, ExitStack() as stack:
         logs = Path(tmp)
-        broker = stack.enter_context(running_broker(logs))
-        broker.create_topics(TOPIC, partitions=6)
+        broker = stack.enter_context(start_tansu(logs))
+        bootstrap = str(broker.info["url"])
+        create_topics(bootstrap, [TOPIC], partitions=6)
         sandbox: ManagedProcess = stack.enter_context(
             start_service("sandbox", ["sandbox", "--port", "0", "--rate-mode", "off"], log_dir=logs)
         )
@@ -185,7 +179,7 @@ def main() -> int:
                     "--port",
                     "0",
                     "--bootstrap-servers",
-                    broker.bootstrap,
+                    bootstrap,
                     "--topic",
                     TOPIC,
                     *args.ingest_arg,
@@ -193,10 +187,10 @@ def main() -> int:
                 log_dir=logs,
             )  # fmt: skip
         )
-        broker_pid = broker.popen.pid
+        broker_pid = broker.pid
         for target in (ingest, sandbox):  # warm-up: connections, caches, the broker's partitions
             wrk(target.url, LUA["identify"], 1, target.pid, None)
-        acknowledged = topic_before = topic_contents(broker)[1]
+        acknowledged = topic_before = topic_contents(bootstrap)[1]
         for label, (script, events) in SCENARIOS.items():
             runs: dict[str, list[Run]] = {"ingest": [], "sandbox": []}
             for name in ("ingest", "sandbox", "sandbox", "ingest"):
@@ -247,7 +241,7 @@ def main() -> int:
                 sum(r.non_2xx + r.errors for r in runs["ingest"]), goal=("==", 0),
                 note=f"ingest's answers so far by status: {statuses}",
             )  # fmt: skip
-        messages, events_stored = topic_contents(broker)
+        messages, events_stored = topic_contents(bootstrap)
         stored = events_stored - topic_before
         record.add(
             "events acknowledged by ingest (wrk's 2xx x events)", acknowledged - topic_before, "events"
@@ -258,7 +252,6 @@ def main() -> int:
             "events in the topic / acknowledged (durability)",
             stored / max(acknowledged - topic_before, 1), "x", goal=(">=", 1.0),
         )  # fmt: skip
-    record.write(args.json)
     print(
         "\n| scenario | ingest events/s | sandbox events/s | ratio | ingest ev/CPU-s | sandbox ev/CPU-s | ratio per core |"
     )
@@ -267,10 +260,7 @@ def main() -> int:
         print(f"| {label} | {i.requests_per_s * events:,.0f} | {s.requests_per_s * events:,.0f} | "
               f"{i.requests_per_s / s.requests_per_s:.2f} | {per_core['ingest']:,.0f} | {per_core['sandbox']:,.0f} | "
               f"{per_core['ingest'] / per_core['sandbox']:.2f} |")  # fmt: skip
-    print()
-    print(record.goals_markdown())
-    print(f"\nload average at the end {[round(x, 2) for x in os.getloadavg()]}")
-    return 0 if record.passed else 1
+    return record.finish(args.json)
 
 
 if __name__ == "__main__":

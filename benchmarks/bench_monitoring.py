@@ -17,7 +17,6 @@ from gevent import subprocess
 
 import argparse
 import re
-import shutil
 import statistics
 import tempfile
 import time
@@ -26,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # The sandbox benchmark's identify script (PUT /api/v1/customers/{id}, demo credentials).
-from bench_sandbox import LUA  # noqa: E402 - a sibling script; python puts benchmarks/ on sys.path
-from record import Record, add_json_option  # noqa: E402 - a sibling script
+from bench_sandbox import LUA  # noqa: E402 - a sibling script; a script's own directory comes first on the import path
+from record import Record, add_json_option, missing_tool  # noqa: E402 - a sibling script
 
 from locustfiles.monitoring.sampler import SystemSampler  # noqa: E402
 from locustfiles.monitoring.scrape import parse  # noqa: E402
@@ -99,8 +98,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2 rounds of 3 s per case (default 3 of 5 s)")
     add_json_option(parser)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: run `make system-deps` (Debian package wrk)")
+    if missing_tool("bench_monitoring"):
+        return 2
     seconds, rounds = (3, 2) if args.quick else (5, 3)
     record = Record("bench_monitoring", quick=args.quick, settings={"seconds": seconds, "rounds": rounds})
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,10 +135,7 @@ def main() -> int:
                goal=(">=", 0.9))  # fmt: skip
     record.add("one sample of the sandbox /metrics, master side", per_sample, "ms", goal=("<", 10.0))
     record.add("parse a 2,000-series page", big, "ms")
-    record.write(args.json)
-    print()
-    print(record.goals_markdown())
-    return 0 if record.passed else 1
+    return record.finish(args.json)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import base64
 import os
-import sys
 import tempfile
 import time
 import urllib.request
@@ -31,23 +30,21 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import aiohttp
+import orjson
+import psutil
+from prometheus_client.parser import text_string_to_metric_families
+from record import (  # a sibling script (its own directory comes first on the import path)
+    Record,
+    add_json_option,
+)
 
-import aiohttp  # noqa: E402
-import orjson  # noqa: E402
-import psutil  # noqa: E402
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-from record import Record, add_json_option  # noqa: E402 - a sibling script
-
-from pipeline.envelope import Envelope  # noqa: E402
-from pipeline.ids import new_ulids  # noqa: E402
-from plumbing.budget import HEADROOM, request_budget  # noqa: E402
-from runs.processes import ManagedProcess, start_service  # noqa: E402
-from tests.pipeline.harness import wait_for_group  # noqa: E402
-from tests.support.kafka import Broker, running_broker  # noqa: E402
-from tests.support.redis import running_redis  # noqa: E402
-from tests.support.sandbox import admin_call, running_sandbox  # noqa: E402
+from pipeline.envelope import Envelope
+from pipeline.ids import new_ulids
+from plumbing.budget import HEADROOM, request_budget
+from runs.pipeline import wait_for_group
+from runs.processes import ManagedProcess, start_service
+from runs.services import create_topics, start_redis, start_tansu
 
 LIMIT = 100
 USED = request_budget(LIMIT, HEADROOM.default) / LIMIT  # the senders' default headroom: 10 % kept free
@@ -60,11 +57,11 @@ def _op(n: int) -> dict:
             "id": f"b-{n}", "attributes": {"n": n, "sent": time.time()}}  # fmt: skip
 
 
-def preload(broker: Broker, topic: str, events: int, start: int) -> float:
+def preload(bootstrap: str, topic: str, events: int, start: int) -> float:
     """Produce ``events`` envelopes as ingest writes them; returns the seconds it took."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20, "acks": "all",
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "acks": "all",
                          "queue.buffering.max.messages": 200_000})  # fmt: skip
     began = time.monotonic()
     now = int(time.time() * 1000)
@@ -88,20 +85,13 @@ def preload(broker: Broker, topic: str, events: int, start: int) -> float:
 
 
 def _track(sandbox_url: str) -> dict[str, int]:
-    return admin_call(sandbox_url, "stats")["workspaces"]["demo"]["apis"]["track"]  # type: ignore[no-any-return]
+    with urllib.request.urlopen(f"{sandbox_url}/__sandbox/stats", timeout=10) as response:  # noqa: S310 - loopback
+        return orjson.loads(response.read())["workspaces"]["demo"]["apis"]["track"]  # type: ignore[no-any-return]
 
 
 def cpu_seconds(pid: int) -> float:
     process = psutil.Process(pid)
     return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
-
-
-def redis_pid(url: str) -> int | None:
-    port = url.rsplit(":", 1)[1].split("/")[0]
-    for process in psutil.process_iter(["name", "cmdline"]):
-        if process.info["name"] == "redis-server" and port in " ".join(process.info["cmdline"] or []):
-            return int(process.pid)
-    return None
 
 
 def drain(sandbox_url: str, before: dict[str, int], total: int, timeout: float,
@@ -203,9 +193,9 @@ async def _paced(url: str, events_per_s: float, seconds: float, start: int, per_
 
 
 def _sender_argv(
-    broker: Broker, topic: str, group: str, sandbox_url: str, redis_url: str, batch: int, extra: list[str]
+    bootstrap: str, topic: str, group: str, sandbox_url: str, redis_url: str, batch: int, extra: list[str]
 ) -> list[str]:
-    return ["pipeline", "sender", "--metrics-port", "0", "--bootstrap-servers", broker.bootstrap, "--topic", topic,
+    return ["pipeline", "sender", "--metrics-port", "0", "--bootstrap-servers", bootstrap, "--topic", topic,
             "--dead-letter-topic", "dlq", "--group-id", group, "--target", sandbox_url, "--redis-url", redis_url,
             "--rate-limit", str(LIMIT), "--session-timeout-ms", "6000", "--max-batch-operations", str(batch),
             "--linger-ms", "100", *extra]  # fmt: skip
@@ -214,22 +204,26 @@ def _sender_argv(
 def run(args: argparse.Namespace, record: Record) -> None:
     logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     with ExitStack() as stack:
-        broker = stack.enter_context(running_broker(logs))
-        redis_url = stack.enter_context(running_redis())
-        broker.create_topics("dlq", partitions=1)
-        sandbox = stack.enter_context(running_sandbox("--rate-limit", f"track={LIMIT}", log_dir=logs))
-        pids = {"sandbox": sandbox.pid, "broker": broker.process.pid}
-        if (pid := redis_pid(redis_url)) is not None:
-            pids["redis"] = pid
+        broker = stack.enter_context(start_tansu(logs))
+        bootstrap = str(broker.info["url"])
+        redis = stack.enter_context(start_redis(logs))
+        redis_url = str(redis.info["redis_url"])
+        create_topics(bootstrap, ["dlq"], partitions=1)
+        sandbox = stack.enter_context(
+            start_service(
+                "sandbox", ["sandbox", "--port", "0", "--rate-limit", f"track={LIMIT}"], log_dir=logs
+            )
+        )
+        pids = {"sandbox": sandbox.pid, "broker": broker.pid, "redis": redis.pid}
         start = 0
         for batch in args.batch_sizes:
             ceiling = LIMIT * USED * batch
             backlog = int(ceiling * args.seconds)
             tag = uuid.uuid4().hex[:6]
             topic = f"events-{batch}-{tag}"
-            broker.create_topics(topic, partitions=6)
+            create_topics(bootstrap, [topic], partitions=6)
             argv = _sender_argv(
-                broker, topic, f"senders-{tag}", sandbox.url, redis_url, batch, args.sender_arg
+                bootstrap, topic, f"senders-{tag}", sandbox.url, redis_url, batch, args.sender_arg
             )
             with ExitStack() as senders:
                 procs = [
@@ -240,7 +234,7 @@ def run(args: argparse.Namespace, record: Record) -> None:
                 # what it had read of the partitions it hands over (at-least-once on a rebalance).
                 wait_for_group(procs, partitions=6, timeout=60)
                 before = _track(sandbox.url)
-                load_s = preload(broker, topic, backlog, start)
+                load_s = preload(bootstrap, topic, backlog, start)
                 start += backlog
                 result = drain(sandbox.url, before, backlog, args.seconds * 4 + 40,
                                {**pids, **{f"sender{i}": p.pid for i, p in enumerate(procs)}})  # fmt: skip
@@ -275,11 +269,11 @@ def run(args: argparse.Namespace, record: Record) -> None:
         if args.delay:
             # 2. delay below saturation, fed through ingest at half the ceiling of 50 per batch
             topic = f"events-delay-{uuid.uuid4().hex[:6]}"
-            broker.create_topics(topic, partitions=6)
+            create_topics(bootstrap, [topic], partitions=6)
             ingest = stack.enter_context(start_service("ingest", ["pipeline", "ingest", "--port", "0",
-                "--bootstrap-servers", broker.bootstrap, "--topic", topic], log_dir=logs))  # fmt: skip
+                "--bootstrap-servers", bootstrap, "--topic", topic], log_dir=logs))  # fmt: skip
             argv = _sender_argv(
-                broker, topic, f"senders-delay-{topic[-6:]}", sandbox.url, redis_url, 50, args.sender_arg
+                bootstrap, topic, f"senders-delay-{topic[-6:]}", sandbox.url, redis_url, 50, args.sender_arg
             )
             senders = [
                 stack.enter_context(start_service(f"sender-delay{i}", argv, log_dir=logs)) for i in range(2)
@@ -326,14 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     run(args, record)
-    record.write(args.json)
     print("\n| figure | value |\n|---|---:|")
     for f in record.figures:
         print(f"| {f['name']} | {f['value']:,.3g} {f['unit']} |")
-    print()
-    print(record.goals_markdown())
-    print(f"\nload average at the end {[round(x, 2) for x in os.getloadavg()]}")
-    return 0 if record.passed else 1
+    return record.finish(args.json)
 
 
 if __name__ == "__main__":

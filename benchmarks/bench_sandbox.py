@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from record import Record, add_json_option  # noqa: E402 - a sibling script
+from record import Record, add_json_option, missing_tool  # noqa: E402 - a sibling script
 
 from plumbing.ports import free_port  # noqa: E402
 from runs.processes import ManagedProcess, start_service  # noqa: E402
@@ -346,10 +346,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50, help="Locust users (default 50)")
     add_json_option(parser)
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        print(
-            "bench_sandbox: wrk is not installed; install it (Debian: apt-get install wrk)", file=sys.stderr
-        )
+    if missing_tool("bench_sandbox"):
         return 2
     seconds = 3.0 if args.quick else 8.0
     record = Record(
@@ -389,10 +386,7 @@ def main() -> int:
     record.add(f"sandbox x{args.processes} / sandbox x1 (identify)", multi / identify, "x", goal=(">", 1.0))
     record.add("sandbox x1 identify / bare uvloop+httptools", identify / bare, "x")
     record.add(f"p99 at ~half capacity ({half.rps:,.0f} req/s)", half.p99_ms, "ms", goal=("<", 20.0))
-    record.write(args.json)
-    print()
-    print(record.goals_markdown())
-    return 0 if record.passed else 1
+    return record.finish(args.json)
 
 
 if __name__ == "__main__":

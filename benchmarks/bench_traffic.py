@@ -138,10 +138,7 @@ def main() -> int:
     record.add("bare FastHttpUser requests per Locust CPU-second", b_eff, "req/CPU-s")
     record.add("IdentifyUser+TrackUser requests per Locust CPU-second", o_eff, "req/CPU-s")
     record.add("traffic model / bare, requests per CPU-second", o_eff / b_eff, "x", goal=(">=", 0.9))
-    record.write(args.json)
-    print()
-    print(record.goals_markdown())
-    return 0 if record.passed else 1
+    return record.finish(args.json)
 
 
 if __name__ == "__main__":

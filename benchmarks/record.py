@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Record", "add_json_option", "collect"]
+__all__ = ["Record", "add_json_option", "collect", "missing_tool"]
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -96,6 +96,14 @@ class Record:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.data, indent=2) + "\n")
 
+    def finish(self, path: Path | None) -> int:
+        """Write the record (``--json``), print its goals; the exit code: 0 when every goal held."""
+        self.write(path)
+        print()
+        print(self.goals_markdown())
+        print(f"\nload average at the end {_load()}")
+        return 0 if self.passed else 1
+
     def goals_markdown(self) -> str:
         """The figures that have goals, as a Markdown table (what the scripts print last)."""
         lines = ["| figure | value | goal | pass |", "|---|---:|---|---|"]
@@ -106,6 +114,17 @@ class Record:
                     f"| {f['name']} | {value} {f['unit']} | {f['goal']} | {'✔' if f['pass'] else '✘'} |"
                 )
         return "\n".join(lines)
+
+
+def missing_tool(benchmark: str, tool: str = "wrk") -> bool:
+    """True (after one line on stderr naming the fix) when ``tool`` is not installed."""
+    import shutil
+
+    if shutil.which(tool):
+        return False
+    print(f"{benchmark}: {tool} is not installed; run `make system-deps` (Debian: apt-get install {tool})",
+          file=sys.stderr)  # fmt: skip
+    return True
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
