@@ -6,7 +6,7 @@ It depends on nothing else in this project. An application implements ``Applicat
 ``respond``, ``error_body``); ``HttpServer(app).listen(sock=...)`` serves it.
 """
 
-from httpserver.application import HANG, RESET, Application, Delayed, Hang, Reply, Request
+from httpserver.application import HANG, RESET, Application, Delayed, Hang, Pending, Reply, Request
 from httpserver.limits import ServerLimits
 from httpserver.protocol import HttpProtocol, is_loopback
 from httpserver.responses import EMPTY_OK, EMPTY_OK_CLOSE, json_response, raw_response
@@ -14,5 +14,5 @@ from httpserver.server import HttpServer
 
 __all__ = [
     "EMPTY_OK", "EMPTY_OK_CLOSE", "HANG", "RESET", "Application", "Delayed", "Hang", "HttpProtocol",
-    "HttpServer", "Reply", "Request", "ServerLimits", "is_loopback", "json_response", "raw_response",
+    "HttpServer", "Pending", "Reply", "Request", "ServerLimits", "is_loopback", "json_response", "raw_response",
 ]  # fmt: skip

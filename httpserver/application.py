@@ -9,6 +9,8 @@ A reply is one of:
   the request, say) happen exactly once whatever the client does;
 - ``Hang(seconds)`` / ``HANG``: never answer; close the connection after ``seconds``;
 - ``RESET``: drop the connection with a TCP RST instead of answering;
+- ``Pending()``: the application calls its ``resolve(bytes)`` once, later, on the loop's thread
+  (from another callback: ingest's broker acknowledgement). No future, no task, no extra loop turn;
 - an awaitable of ``bytes`` (a coroutine): written when it completes.
 """
 
@@ -18,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["HANG", "RESET", "Application", "Delayed", "Hang", "Reply", "Request"]
+__all__ = ["HANG", "RESET", "Application", "Delayed", "Hang", "Pending", "Reply", "Request"]
 
 
 @dataclass(slots=True)
@@ -46,7 +48,32 @@ class _Reset:
 RESET = _Reset()
 HANG = Hang(300.0)
 
-Reply = bytes | Delayed | Hang | _Reset | Awaitable[bytes]
+
+class Pending:
+    """A reply given later with ``resolve``; the server writes it as soon as it is resolved."""
+
+    __slots__ = ("_deliver", "_reply")
+
+    def __init__(self) -> None:
+        self._reply: bytes | None = None
+        self._deliver: Callable[[bytes], None] | None = None
+
+    def resolve(self, reply: bytes) -> None:
+        deliver, self._deliver = self._deliver, None
+        if deliver is None:
+            self._reply = reply  # resolved before the server asked for it
+        else:
+            deliver(reply)
+
+    def attach(self, deliver: Callable[[bytes], None]) -> None:
+        """For the server: where the reply goes (at once if it is already there)."""
+        if self._reply is not None:
+            deliver(self._reply)
+        else:
+            self._deliver = deliver
+
+
+Reply = bytes | Delayed | Hang | _Reset | Pending | Awaitable[bytes]
 
 
 @dataclass(slots=True)

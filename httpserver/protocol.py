@@ -20,11 +20,12 @@ import socket
 import struct
 import zlib
 from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httptools
 
-from httpserver.application import Delayed, Hang, Request, _Reset
+from httpserver.application import Delayed, Hang, Pending, Request, _Reset
 from httpserver.responses import raw_response
 
 if TYPE_CHECKING:
@@ -320,6 +321,8 @@ class HttpProtocol(asyncio.Protocol):
         elif type(reply) is Delayed:
             slot.work = reply.reply if callable(reply.reply) else None
             slot.handle = self.loop.call_later(reply.seconds, self._fire, slot, reply.reply)
+        elif type(reply) is Pending:
+            reply.attach(partial(self._fill, slot))
         elif type(reply) is Hang:
             slot.handle = self.loop.call_later(reply.seconds, self._close)
         else:  # an awaitable reply

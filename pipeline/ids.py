@@ -9,10 +9,9 @@ the same millisecond share one random 80-bit value, incremented by one per id. W
 
 from __future__ import annotations
 
+import base64
 import os
 import time
-
-from ulid import ULID
 
 __all__ = ["UlidSource", "new_ulids"]
 
@@ -20,12 +19,16 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TAILS = [_CROCKFORD[i >> 5] + _CROCKFORD[i & 31] for i in range(1024)]  # the last 10 bits
 
 
+_FROM_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
+
+
 def _head(now_ms: int) -> str:
-    """The first 24 characters: the millisecond and 70 fresh random bits (the low 10 are the count)."""
-    noise = bytearray(os.urandom(10))
-    noise[9] = 0
-    noise[8] &= 0xFC
-    return str(ULID.from_bytes(now_ms.to_bytes(6, "big") + bytes(noise)))[:24]
+    """The first 24 characters: the millisecond and 70 fresh random bits (the low 10 are the count).
+
+    24 characters are 120 bits: 2 zero bits, 48 of time, 70 random; base64's base-32 encoder writes
+    them in C (python-ulid's object cost 17 µs a head, a sixtieth of a v1 call)."""
+    bits = now_ms << 70 | int.from_bytes(os.urandom(9), "big") >> 2
+    return base64.b32encode(bits.to_bytes(15, "big")).translate(_FROM_BASE32).decode()
 
 
 class UlidSource:

@@ -35,7 +35,7 @@ from cio_contract import (
 )
 from cio_contract.openapi import openapi_document as contract_document
 from cio_contract.schemas import BODILESS
-from httpserver import EMPTY_OK, HttpServer, Request, json_response, raw_response
+from httpserver import EMPTY_OK, HttpServer, Pending, Request, json_response, raw_response
 from pipeline.config import IngestConfig
 from pipeline.envelope import Envelope, is_event, person_key
 from pipeline.ids import UlidSource
@@ -272,22 +272,22 @@ class IngestService:
 
     def _keep(self, name: str, messages: list[Message], events: int, errors: list[tuple[int, Violation]],
               no_content: bool = False) -> Any:  # fmt: skip
-        """Produce the call's messages; the reply is a future that resolves once the broker has them."""
+        """Produce the call's messages; the reply is resolved once the broker has them (or cannot)."""
         if self.guard.over():
             return self._unavailable(name, events, "memory bound reached")
+        reply = Pending()
+
+        def kept(exc: BaseException | None) -> None:
+            reply.resolve(self._kept(exc, name, events, errors, no_content))
+
         try:
-            kept = self.producer.produce_many(self.config.kafka.topic, messages, self.config.delivery_timeout)
+            self.producer.produce_then(self.config.kafka.topic, messages, self.config.delivery_timeout, kept)
         except KafkaUnavailable as exc:
             return self._unavailable(name, events, str(exc))
-        reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        kept.add_done_callback(
-            lambda done: reply.set_result(self._kept(done, name, events, errors, no_content))
-        )
         return reply
 
-    def _kept(self, done: asyncio.Future[None], name: str, count: int, errors: list[tuple[int, Violation]],
+    def _kept(self, exc: BaseException | None, name: str, count: int, errors: list[tuple[int, Violation]],
               no_content: bool) -> bytes:  # fmt: skip
-        exc = done.exception()
         if exc is not None:
             return self._unavailable(name, count, str(exc) or "broker did not acknowledge in time")
         self._outcomes["accepted"].inc(count)

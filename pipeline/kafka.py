@@ -16,7 +16,7 @@ import asyncio
 import logging
 import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -54,24 +54,36 @@ class QueueFull(KafkaUnavailable):
     """The bounded local producer queue is full."""
 
 
+Done = Callable[[BaseException | None], None]
+"""Called once per call: None when the broker has every message, else why not."""
+
+
 class _Waiter:
-    """One call's messages: the future resolves when all are acknowledged, fails at the first error."""
+    """One call's messages: ``done`` is called when all are acknowledged, or at the first error."""
 
-    __slots__ = ("deadline", "future", "left")
+    __slots__ = ("deadline", "done", "finished", "left")
 
-    def __init__(self, future: asyncio.Future[None], count: int, deadline: float):
-        self.future = future
+    def __init__(self, done: Done, count: int, deadline: float):
+        self.done = done
+        self.finished = False
         self.left = count
         self.deadline = deadline
 
     def report(self, err: KafkaError | None, _msg: Any) -> None:
         self.left -= 1
-        if self.future.done():
+        if self.finished:
             return
         if err is not None:
-            self.future.set_exception(KafkaUnavailable(str(KafkaException(err))))
+            self.finish(KafkaUnavailable(str(KafkaException(err))))
         elif self.left == 0:
-            self.future.set_result(None)
+            self.finish(None)
+
+    def finish(self, exc: BaseException | None) -> None:
+        self.finished = True
+        try:
+            self.done(exc)
+        except Exception:  # an exception would escape through poll() and stop the polling timer
+            log.exception("a delivery callback failed")
 
 
 class AsyncProducer:
@@ -113,10 +125,25 @@ class AsyncProducer:
         return count
 
     def produce_many(self, topic: str, messages: Sequence[Message], timeout: float) -> asyncio.Future[None]:
-        """Produce ``(key, value, partition)`` messages; the future resolves when all are acknowledged.
+        """``produce_then`` with a future: it resolves when the broker has all, or fails with why not."""
+        future: asyncio.Future[None] = self._loop.create_future()
+
+        def done(exc: BaseException | None) -> None:
+            if future.done():  # cancelled by its awaiter
+                return
+            if exc is None:
+                future.set_result(None)
+            else:
+                future.set_exception(exc)
+
+        self.produce_then(topic, messages, timeout, done)
+        return future
+
+    def produce_then(self, topic: str, messages: Sequence[Message], timeout: float, done: Done) -> None:
+        """Produce ``(key, value, partition)`` messages; ``done(None)`` once all are acknowledged.
 
         Raises QueueFull at once when the queue cannot take them all, so nothing is half-accepted.
-        The future fails with KafkaUnavailable on a delivery error and TimeoutError after ``timeout``
+        ``done`` gets KafkaUnavailable on a delivery error and TimeoutError after ``timeout``
         (librdkafka's own message timeout is the same, so a message is not kept later either).
 
         Messages are staged and handed to librdkafka in one ``produce_batch`` at the end of this
@@ -125,15 +152,13 @@ class AsyncProducer:
         """
         if len(self._producer) + self._staged_count + len(messages) > self._max_queued:
             raise QueueFull(f"producer queue holds {len(self._producer) + self._staged_count} messages")
-        future: asyncio.Future[None] = self._loop.create_future()
-        waiter = _Waiter(future, len(messages), self._loop.time() + timeout)
+        waiter = _Waiter(done, len(messages), self._loop.time() + timeout)
         self._staged.append((topic, messages, waiter))
         self._staged_count += len(messages)
         self._waiters.append(waiter)
         if not self._flush_soon:
             self._flush_soon = True
             self._loop.call_soon(self._produce_staged)
-        return future
 
     def _produce_staged(self) -> None:
         staged, self._staged, self._staged_count, self._flush_soon = self._staged, [], 0, False
@@ -182,10 +207,10 @@ class AsyncProducer:
         self._timer = None
         self._producer.poll(0)
         waiters, now = self._waiters, self._loop.time()
-        while waiters and (waiters[0].future.done() or waiters[0].deadline <= now):
+        while waiters and (waiters[0].finished or waiters[0].deadline <= now):
             waiter = waiters.popleft()
-            if not waiter.future.done():
-                waiter.future.set_exception(TimeoutError("broker did not acknowledge in time"))
+            if not waiter.finished:
+                waiter.finish(TimeoutError("broker did not acknowledge in time"))
         self._busy = bool(waiters) or len(self._producer) > 0
         self._schedule(BUSY_POLL_SECONDS if self._busy else IDLE_POLL_SECONDS)
 

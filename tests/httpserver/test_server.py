@@ -10,12 +10,12 @@ import time
 
 import orjson
 
-from httpserver import RESET, Delayed, Hang, Request, json_response
+from httpserver import RESET, Delayed, Hang, Pending, Request, json_response
 from tests.httpserver.conftest import exchange, serving
 
 
 class Echo:
-    """Answers by path: /delay, /hang, /reset, /await, /boom, /refuse; anything else echoes."""
+    """Answers by path: /delay, /hang, /reset, /await, /pending, /resolved, /boom, /refuse; else echoes."""
 
     def __init__(self) -> None:
         self.late_work: list[str] = []
@@ -36,6 +36,14 @@ class Echo:
             return RESET
         if target == "/await":
             return self._later()
+        if target in ("/pending", "/resolved"):  # resolved by a later callback, or before returning
+            reply = Pending()
+            answer = json_response(200, {"target": target})
+            if target == "/resolved":
+                reply.resolve(answer)
+            else:
+                asyncio.get_running_loop().call_later(0.1, reply.resolve, answer)
+            return reply
         if target == "/boom":
             raise RuntimeError("bug")
         return json_response(200, {"target": target, "body": request.body.decode("latin-1"),
@@ -64,11 +72,12 @@ def _bodies(data: bytes) -> list[dict]:
 
 
 def test_pipelined_replies_come_back_in_request_order():
-    """A delayed and an awaited reply hold back the immediate ones queued behind them."""
+    """A delayed, an awaited and a pending reply hold back the immediate ones queued behind them."""
+    paths = ["/delay", "/a", "/await", "/b", "/pending", "/resolved", "/c"]
     with serving(Echo()) as address:
-        data = exchange(address, _get("/delay") + _get("/a") + _get("/await") + _get("/b"),
-                        lambda d: d.count(b"HTTP/1.1 ") == 4 and d.endswith(b"}"))  # fmt: skip
-    assert [b["target"] for b in _bodies(data)] == ["/delay", "/a", "/await", "/b"]
+        data = exchange(address, b"".join(_get(p) for p in paths),
+                        lambda d: d.count(b"HTTP/1.1 ") == len(paths) and d.endswith(b"}"))  # fmt: skip
+    assert [b["target"] for b in _bodies(data)] == paths
 
 
 def test_delayed_work_runs_even_when_the_client_leaves():
