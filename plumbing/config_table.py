@@ -28,6 +28,7 @@ SUITE: tuple[tuple[str, str], ...] = (
     ("Pipeline ingest (`python -m pipeline ingest`)", "pipeline.options:INGEST"),
     ("Pipeline sender (`python -m pipeline sender`)", "pipeline.options:SENDER"),
     ("Runs (`python -m runs PROFILE`)", "runs.options:OPTIONS"),
+    ("Queue runs (`python -m runs pipeline|direct`)", "runs.options:PIPELINE"),
     ("Analysis (`python -m analysis.report RUN`)", "analysis.options:OPTIONS"),
     ("Capacity plan (`python -m deploy.capacity`)", "deploy.capacity:OPTIONS"),
 )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import re
+from dataclasses import replace
 from pathlib import Path
 
-from plumbing.options import Options, declarer
+from cio_contract import DEFAULT_RATE_LIMITS, parse_track_rate_limit
+from plumbing.budget import rate_limit_option
+from plumbing.options import Option, Options, check_host_ports, declarer
 
-__all__ = ["OPTIONS"]
+__all__ = ["OPTIONS", "PIPELINE", "seconds"]
 
 _o = declarer("RUNS_", ("runs",))
 
@@ -61,3 +66,85 @@ OPTIONS = Options(
         ),
     ),
 )
+
+
+def seconds(text: str) -> float:
+    """``60``, ``60s``, ``2m``, ``1h30m`` -> seconds."""
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?", text.strip())
+    if not text.strip() or match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write e.g. 60s, 2m or 90")
+    hours, minutes, secs = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs or 0)
+
+
+_QUEUE_RUNS = ("runs pipeline", "runs direct")
+_p = declarer("RUNS_", _QUEUE_RUNS)
+_q = declarer("RUNS_", ("runs pipeline",))
+
+
+def _shared(dest: str) -> Option:
+    """An option ``python -m runs PROFILE`` declares, with the same meaning for the queue runs."""
+    return replace(OPTIONS[dest], processes=(*OPTIONS[dest].processes, *_QUEUE_RUNS))
+
+
+PIPELINE = Options(
+    "runs pipeline / direct",
+    (
+        _p("--duration", 60.0, "how long the load runs, e.g. 60s or 2m", type=seconds, low=0, low_open=True),
+        _p("--rate", 1000.0, "identify/track calls per second (ten times the limit)", type=float, low=1),
+        _shared("workers"),
+        replace(
+            rate_limit_option(
+                parse_track_rate_limit,
+                DEFAULT_RATE_LIMITS["track"],
+                "RUNS_RATE_LIMIT",
+                _QUEUE_RUNS,
+            ),
+            help="the sandbox's Track limit (reject mode), which the senders budget for too: REQUESTS per "
+            "second, or REQUESTS/SECONDS, as the sandbox's --rate-limit track=...",
+            was="--limit",
+        ),  # fmt: skip
+        _shared("out"),
+        _shared("no_analysis"),
+        replace(
+            _p(
+                "--rate-mode",
+                "reject",
+                "direct: what the sandbox does past the limit (drop answers 200 and keeps nothing: the "
+                "silent loss delivery accounting exposes)",
+                choices=("reject", "drop", "throttle"),
+            ),
+            processes=("runs direct",),
+        ),
+        _q("--senders", 2, "sender processes", type=int, low=1),
+        _q("--partitions", 6, "topic partitions", type=int, low=1),
+        _q(
+            "--drain-timeout",
+            60.0,
+            "longest wait for the queue to drain after the load, e.g. 60s",
+            type=seconds,
+            low=0,
+        ),  # fmt: skip
+        _q(
+            "--bootstrap-servers",
+            None,
+            "use this Kafka instead of starting Tansu",
+            check=check_host_ports,
+            metavar="HOST:PORT[,...]",
+        ),  # fmt: skip
+        _q(
+            "--redis-url",
+            None,
+            "use this Redis instead of starting redis-server, redis://HOST:PORT/0",
+            schemes=("redis", "rediss", "unix"),
+            metavar="URL",
+        ),  # fmt: skip
+        _q(
+            "--compare-direct",
+            False,
+            "first send the same traffic straight to the sandbox, then write comparison.md",
+            kind="flag",
+        ),  # fmt: skip
+    ),
+)
+"""``python -m runs pipeline|direct`` (``direct`` takes the options marked for it)."""

@@ -13,7 +13,6 @@ writes ``comparison.md``, side by side: why the queue is needed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
@@ -25,8 +24,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any, Protocol
 
+from cio_contract import parse_track_rate_limit
+from plumbing.errors import SuiteError
+from plumbing.options import Parser, report
 from runs.cluster import start_local_cluster
 from runs.cpu import CPU_FILE, CpuSampler, saturation
+from runs.options import PIPELINE
 from runs.processes import ManagedProcess, start_service
 from runs.services import create_topics, start_redis, start_tansu
 
@@ -38,25 +41,34 @@ TOPIC, DEAD_LETTERS, GROUP = "cio-events", "cio-events-dlq", "cio-senders"
 RESULT_FILE = "pipeline_run.json"
 
 
+def _d(dest: str) -> Any:
+    return PIPELINE.default(dest)
+
+
 @dataclass(frozen=True)
 class RunPlan:
-    """What to start and how hard to drive it."""
+    """What to start and how hard to drive it; the defaults are the options' (``runs.options.PIPELINE``)."""
 
-    rate: float = 1000.0
+    rate: float = _d("rate")
     """Calls per second Locust sends (default ten times the 100 req/s limit)."""
-    duration: float = 60.0
-    workers: int = 2
-    senders: int = 2
-    partitions: int = 6
-    limit: float = 100.0
-    """The sandbox's Track limit in req/s (reject mode)."""
-    drain_timeout: float = 60.0
+    duration: float = _d("duration")
+    workers: int = _d("workers")
+    senders: int = _d("senders")
+    partitions: int = _d("partitions")
+    rate_limit: str = _d("rate_limit")
+    """The sandbox's Track limit (reject mode) and the senders' budget, as ``--rate-limit`` writes it."""
+    drain_timeout: float = _d("drain_timeout")
     bootstrap_servers: str | None = None
     redis_url: str | None = None
     sender_args: tuple[str, ...] = ()
     user_rate: float = 10.0
-    sandbox_mode: str = "reject"
+    sandbox_mode: str = _d("rate_mode")
     analysis: bool = True
+
+    @property
+    def limit(self) -> float:
+        """The Track limit in requests per second."""
+        return parse_track_rate_limit(self.rate_limit).per_second
 
 
 class MetricsSource(Protocol):
@@ -96,72 +108,31 @@ class PipelineRun:
             self.cpu.stop()
 
 
-def _seconds(text: str) -> float:
-    import re
-
-    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?", text.strip())
-    if not text.strip() or match is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write e.g. 60s, 2m or 90")
-    hours, minutes, seconds = match.groups()
-    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
-
-
-def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-        return value
-
-    return convert
-
-
-def parser(command: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"python -m runs {command}", description=__doc__.splitlines()[0])
-    p.add_argument("--duration", type=_seconds, default=60.0, help="how long the load runs (default 60s)")
-    p.add_argument("--rate", type=_positive(float), default=1000.0,
-                   help="identify/track calls per second (default 1000: ten times the limit)")  # fmt: skip
-    p.add_argument("--workers", type=_positive(int), default=2, help="Locust worker processes (default 2)")
-    p.add_argument(
-        "--limit", type=_positive(float), default=100.0, help="sandbox Track limit, req/s (default 100)"
-    )
-    p.add_argument("--out", type=Path, default=REPO / "reports", help="parent of the run directory")
-    p.add_argument("--no-analysis", action="store_true", help="skip python -m analysis.report")
-    if command == "direct":
-        p.add_argument("--rate-mode", default="reject", choices=["reject", "drop", "throttle"],
-                       help="what the sandbox does past the limit (default reject; drop answers 200 and "
-                            "keeps nothing: the silent loss delivery accounting exposes)")  # fmt: skip
-        return p
-    p.add_argument("--senders", type=_positive(int), default=2, help="sender processes (default 2)")
-    p.add_argument("--partitions", type=_positive(int), default=6, help="topic partitions (default 6)")
-    p.add_argument("--drain-timeout", type=_seconds, default=60.0,
-                   help="longest wait for the queue to drain after the load (default 60s)")  # fmt: skip
-    p.add_argument("--bootstrap-servers", help="use this Kafka instead of starting Tansu (HOST:PORT[,...])")
-    p.add_argument(
-        "--redis-url", help="use this Redis instead of starting redis-server (redis://HOST:PORT/0)"
-    )
-    p.add_argument("--compare-direct", action="store_true",
-                   help="first send the same traffic straight to the sandbox, then write comparison.md")  # fmt: skip
+def parser(command: str) -> Parser:
+    p = Parser(prog=f"python -m runs {command}", description=__doc__.splitlines()[0])
+    PIPELINE.only(f"runs {command}").add_to(p, group=False)
     return p
 
 
 def main(command: str, argv: Sequence[str]) -> int:
-    args = parser(command).parse_args(argv)
-    plan = RunPlan(rate=args.rate, duration=args.duration, workers=args.workers, limit=args.limit,
-                   analysis=not args.no_analysis)  # fmt: skip
+    try:
+        values = PIPELINE.only(f"runs {command}").values(parser(command).parse_checked(argv))
+    except SuiteError as exc:
+        return report("runs", exc)
+    out = values["out"] or REPO / "reports"
+    plan = RunPlan(rate=values["rate"], duration=values["duration"], workers=values["workers"],
+                   rate_limit=values["rate_limit"], analysis=not values["no_analysis"])  # fmt: skip
     if command == "direct":
-        direct = replace(plan, sandbox_mode=args.rate_mode)
-        return _reported(lambda: run_direct(direct, _run_dir(args.out, "direct")))
-    plan = replace(plan, senders=args.senders, partitions=args.partitions, drain_timeout=args.drain_timeout,
-                   bootstrap_servers=args.bootstrap_servers, redis_url=args.redis_url)  # fmt: skip
+        direct = replace(plan, sandbox_mode=values["rate_mode"])
+        return _reported(lambda: run_direct(direct, _run_dir(out, "direct")))
+    plan = replace(plan, senders=values["senders"], partitions=values["partitions"],
+                   drain_timeout=values["drain_timeout"], bootstrap_servers=values["bootstrap_servers"],
+                   redis_url=values["redis_url"])  # fmt: skip
     direct_dir = None
-    if args.compare_direct:
-        direct_dir = _run_dir(args.out, "direct")
+    if values["compare_direct"]:
+        direct_dir = _run_dir(out, "direct")
         _reported(lambda: run_direct(plan, direct_dir))
-    pipeline_dir = _run_dir(args.out, "pipeline")
+    pipeline_dir = _run_dir(out, "pipeline")
     code = _reported(lambda: run_pipeline(plan, pipeline_dir))
     if direct_dir is not None:
         table = comparison(direct_dir, pipeline_dir)
@@ -213,7 +184,7 @@ def traffic_args(plan: RunPlan, run_dir: PurePath) -> list[str]:
 def start_sandbox(run: PipelineRun, mode: str) -> ManagedProcess:
     from runs.cli import arrivals_args
 
-    argv = ["sandbox", "--port", "0", "--rate-limit", f"track={run.plan.limit:g}", "--rate-mode", mode,
+    argv = ["sandbox", "--port", "0", "--rate-limit", f"track={run.plan.rate_limit}", "--rate-mode", mode,
             "--store", "count", *arrivals_args(run.run_dir)]  # fmt: skip
     run.sandbox = run.add("sandbox", start_service("sandbox", argv, log_dir=run.run_dir))
     return run.sandbox
@@ -234,7 +205,7 @@ def start_pipeline(run: PipelineRun, env: dict[str, str] | None = None) -> None:
     for index in range(plan.senders):
         argv = ["pipeline", "sender", "--metrics-port", "0", *kafka, "--dead-letter-topic", DEAD_LETTERS,
                 "--group-id", GROUP, "--target", sandbox.url, "--redis-url", redis_url,
-                "--rate-limit", f"{plan.limit:g}", "--session-timeout-ms", "6000", *plan.sender_args]  # fmt: skip
+                "--rate-limit", plan.rate_limit, "--session-timeout-ms", "6000", *plan.sender_args]  # fmt: skip
         name = f"sender-{index}"
         run.senders.append(run.add(name, start_service(name, argv, log_dir=run_dir, env=env)))
 

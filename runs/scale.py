@@ -28,7 +28,8 @@ from typing import Any
 from deploy.capacity import LOW_UTILISATION, CapacityPlan, format_plan, parse_count, plan
 from deploy.capacity import OPTIONS as CAPACITY_OPTIONS
 from runs.cpu import CPU_FILE, cpu_seconds
-from runs.pipeline import REPO, RunPlan, _reported, _seconds, run_direct, run_pipeline
+from runs.options import seconds as _seconds
+from runs.pipeline import REPO, RunPlan, _reported, run_direct, run_pipeline
 
 __all__ = ["SCALE_FILE", "main", "measure"]
 

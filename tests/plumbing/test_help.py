@@ -18,6 +18,7 @@ def _suite() -> list[tuple[str, Callable[[], Any], list[Options]]]:
     from pipeline.cli import parser as pipeline_parser
     from runs import options as runs_options
     from runs.cli import _parser as runs_parser
+    from runs.pipeline import parser as queue_parser
     from sandbox import options as sandbox_options
     from sandbox.cli import parser as sandbox_parser
 
@@ -26,6 +27,8 @@ def _suite() -> list[tuple[str, Callable[[], Any], list[Options]]]:
         ("ingest", lambda: pipeline_parser("ingest"), [pipeline_options.COMMON, pipeline_options.INGEST]),
         ("sender", lambda: pipeline_parser("sender"), [pipeline_options.COMMON, pipeline_options.SENDER]),
         ("runs", runs_parser, [runs_options.OPTIONS]),
+        ("runs pipeline", lambda: queue_parser("pipeline"), [runs_options.PIPELINE.only("runs pipeline")]),
+        ("runs direct", lambda: queue_parser("direct"), [runs_options.PIPELINE.only("runs direct")]),
         ("report", report_parser, [analysis_options.OPTIONS]),
         ("capacity", capacity._parser, [capacity.OPTIONS]),
         ("locust", _locust_parser, _locust_tables()),
@@ -34,9 +37,10 @@ def _suite() -> list[tuple[str, Callable[[], Any], list[Options]]]:
 
 def _locust_tables() -> list[Options]:
     from locustfiles import master_watch, options
+    from locustfiles.gate import plugin as gate
     from locustfiles.monitoring import options as monitoring
 
-    return [options.OPTIONS, monitoring.OPTIONS, master_watch.OPTIONS]
+    return [options.OPTIONS, monitoring.OPTIONS, gate.OPTIONS, master_watch.OPTIONS]
 
 
 def _locust_parser() -> Any:
@@ -49,7 +53,10 @@ def _locust_parser() -> Any:
     return parser
 
 
-@pytest.mark.parametrize("name", ["sandbox", "ingest", "sender", "runs", "report", "capacity", "locust"])
+@pytest.mark.parametrize(
+    "name",
+    ["sandbox", "ingest", "sender", "runs", "runs pipeline", "runs direct", "report", "capacity", "locust"],
+)
 def test_help_shows_every_declared_default(name):
     _, build, tables = next(entry for entry in _suite() if entry[0] == name)
     text = " ".join(build().format_help().split())

@@ -80,7 +80,7 @@ def test_a_pipeline_that_loses_one_in_a_thousand_fails_the_gate(tmp_path: Path) 
 def test_direct_run_with_a_dropping_sandbox_counts_every_drop_as_lost(tmp_path: Path) -> None:
     """Straight to a sandbox in drop mode: each dropped call was acknowledged (200), never arrived."""
     # A limit of 20 req/s, so even a loaded machine's Locust sends well past it.
-    code, output, result = run_cli("direct", "--rate-mode", "drop", "--limit", "20", "--duration", "10s",
+    code, output, result = run_cli("direct", "--rate-mode", "drop", "--rate-limit", "20", "--duration", "10s",
                                    "--rate", "200", "--out", str(tmp_path))  # fmt: skip
     assert code == 0, output
     dropped = result["sandbox"]["dropped"]
