@@ -193,11 +193,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("reports", type=Path, metavar="REPORTS_DIR", help="directory holding the run directories")
     p.add_argument("--out", type=Path, help="where history.parquet/.png/.md go (default: REPORTS_DIR)")
     p.add_argument(
-        "--last", type=_count, default=10, metavar="N", help="runs in the Markdown table (default 10)"
+        "--last",
+        type=_count,
+        default=10,
+        metavar="N",
+        help="runs in the Markdown table (default: %(default)s)",
     )
-    p.add_argument("--previous", type=_count, default=5, metavar="K", help="runs in the median (default 5)")
+    p.add_argument(
+        "--previous", type=_count, default=5, metavar="K", help="runs in the median (default: %(default)s)"
+    )
     p.add_argument("--tolerance", type=_percent, default=10.0, metavar="PCT",
-                   help="allowed worsening against that median, %% (default 10)")  # fmt: skip
+                   help="allowed worsening against that median, %% (default: %(default)s)")  # fmt: skip
     return p
 
 

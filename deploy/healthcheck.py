@@ -54,16 +54,21 @@ def check_file(path: Path, max_age: float) -> str | None:
     return None if age <= max_age else f"{path} is {age:.0f} s old (limit {max_age:g} s): master silent"
 
 
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m deploy.healthcheck", description=__doc__.splitlines()[0])
+    p.add_argument("url", nargs="?", help="http URL that must answer 2xx")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="address that must accept a TCP connection")
+    p.add_argument("--file", type=Path, help="heartbeat file that must be fresh")
+    p.add_argument("--max-age", type=float, default=10.0, help="seconds (with --file; default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds (URL or --tcp; default: %(default)s)")
+    return p
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.healthcheck", description=__doc__.splitlines()[0])
-    parser.add_argument("url", nargs="?", help="http URL that must answer 2xx")
-    parser.add_argument("--tcp", metavar="HOST:PORT", help="address that must accept a TCP connection")
-    parser.add_argument("--file", type=Path, help="heartbeat file that must be fresh")
-    parser.add_argument("--max-age", type=float, default=10.0, help="seconds (with --file; default 10)")
-    parser.add_argument("--timeout", type=float, default=3.0, help="seconds (URL or --tcp; default 3)")
-    args = parser.parse_args(argv)
+    parser_ = parser()
+    args = parser_.parse_args(argv)
     if [args.url, args.tcp, args.file].count(None) != 2:
-        parser.exit(2, "healthcheck: give exactly one of URL, --tcp HOST:PORT or --file PATH\n")
+        parser_.exit(2, "healthcheck: give exactly one of URL, --tcp HOST:PORT or --file PATH\n")
     if args.url:
         problem = check_url(args.url, args.timeout)
     elif args.tcp:

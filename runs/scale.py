@@ -41,18 +41,27 @@ _SENDERS_MAX = 6
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m runs scale", description=__doc__.splitlines()[0])
     p.add_argument("--events-per-day", required=True, help="daily volume, e.g. 50M, 750K")
-    p.add_argument("--peak-factor", type=float, default=3.0, help="peak / average (default 3)")
+    p.add_argument("--peak-factor", type=float, default=3.0, help="peak / average (default: %(default)s)")
     p.add_argument(
-        "--duration", type=_seconds, default=60.0, help="how long the planned peak is driven (default 60s)"
+        "--duration",
+        type=_seconds,
+        default=60.0,
+        help="how long the planned peak is driven, e.g. 60s (default: %(default)s s)",
     )
     p.add_argument("--machine-rate", type=float, default=300.0,
-                   help="most calls/s this machine drives through the whole stack (default 300; the "
+                   help="most calls/s this machine drives through the whole stack (default: %(default)s; the "
                         "planned rate is scaled down to it and the report says by how much)")  # fmt: skip
-    p.add_argument("--drain-timeout", type=_seconds, default=60.0, help="longest drain wait (default 60s)")
-    p.add_argument("--out", type=Path, default=REPO / "reports", help="parent of the run directory")
+    p.add_argument(
+        "--drain-timeout", type=_seconds, default=60.0, help="longest drain wait (default: %(default)s s)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="parent of the run directory (default: reports/ in the repository)",
+    )
     p.add_argument("--target", choices=["local", "compose"], default="local",
-                   help="local: every process on loopback (default); compose: docker-compose.yml's pipeline "
-                        "profile as a compose project of its own, taken down after the run")  # fmt: skip
+                   help="local: every process on loopback; compose: docker-compose.yml's pipeline "
+                        "profile as a compose project of its own, taken down after the run (default: %(default)s)")  # fmt: skip
     p.add_argument("--compose-file", type=Path, action="append", default=[], metavar="FILE",
                    help="--target compose: a compose file over docker-compose.yml, e.g. "
                         "deploy/docker/compose.offline.yml where Apache Kafka cannot be pulled; repeatable")  # fmt: skip
@@ -78,7 +87,7 @@ def main(argv: Sequence[str]) -> int:
         return 2
     capacity = plan(events, peak_factor=args.peak_factor)
     print(format_plan(capacity))
-    run_dir = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}-scale"
+    run_dir = (args.out or REPO / "reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-scale"
     run_dir.mkdir(parents=True, exist_ok=True)
     scale = min(1.0, args.machine_rate / capacity.test_rps)
     run_plan = sized(capacity, scale, args.duration, args.drain_timeout)

@@ -78,15 +78,19 @@ def parse(
     return OPTIONS.values(args, environ), data
 
 
-def _gen_cert(argv: Sequence[str]) -> int:
-    from sandbox.tls import generate_self_signed
-
+def gen_cert_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sandbox gen-cert")
     p.add_argument("directory")
     p.add_argument(
         "--days", type=int, default=30, help="validity of the certificate in days (default: %(default)s)"
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def _gen_cert(argv: Sequence[str]) -> int:
+    from sandbox.tls import generate_self_signed
+
+    args = gen_cert_parser().parse_args(argv)
     cert, key = generate_self_signed(args.directory, args.days)
     print(f"wrote {cert} and {key}; clients trust it with REQUESTS_CA_BUNDLE={cert}")
     return 0
