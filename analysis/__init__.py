@@ -5,13 +5,15 @@ Notebook use::
     from analysis import load_run, analyse
     run = load_run("reports/20261128-170000-ramp")
     run.history.head()          # one row per (second, endpoint)
+    results = analyse(run, delivery=run_delivery(run))
+    results.delivery            # lost / duplicates / e2e, when the run recorded acks and arrivals
 """
 
 from __future__ import annotations
 
 from analysis.errors import InputError
 from analysis.knee import Knee, KneeThresholds, find_knee
-from analysis.results import Results, analyse, final_table
+from analysis.results import Results, analyse, final_table, run_delivery
 from analysis.run import Run, load_run
 from analysis.slo import Threshold, Verdict, load_slo_file
 
@@ -28,4 +30,5 @@ __all__ = [
     "find_knee",
     "load_run",
     "load_slo_file",
+    "run_delivery",
 ]

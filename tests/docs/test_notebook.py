@@ -13,7 +13,7 @@ from tests.support.terminal import TerminalRun
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "docs" / "notebooks" / "explore-a-run.ipynb"
-PUBLIC = ("load_run", "analyse", "charts")
+PUBLIC = ("analyse", "charts", "history", "load_run", "run_delivery")
 
 
 def test_notebook_is_stored_without_outputs() -> None:
@@ -34,8 +34,13 @@ def test_notebook_uses_the_public_api_only() -> None:
 
 @pytest.fixture(scope="module")
 def two_runs(demo_in_a_terminal: TerminalRun) -> tuple[Path, Path]:
-    """The shared demo run, compared with itself (a second real run would double the CI minute)."""
-    return demo_in_a_terminal.run_dir, demo_in_a_terminal.run_dir
+    """The shared demo run, compared with itself (a second real run would double the CI minute).
+
+    ``python -m runs`` starts the sandbox with --arrivals-dir and the master writes the acks, so the
+    run carries the delivery accounting the notebook reconciles."""
+    run_dir = demo_in_a_terminal.run_dir
+    assert (run_dir / "locust_acks.txt").stat().st_size and any((run_dir / "arrivals").iterdir())
+    return run_dir, run_dir
 
 
 def _execute(cwd: Path, runs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
@@ -62,10 +67,14 @@ def test_notebook_runs_against_real_runs_and_draws_its_charts(
     outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 5, f"{len(images)} charts drawn"  # throughput, latency, errors, summary, system
+    # throughput, latency, errors, summary, delivery, system, history
+    assert len(images) >= 7, f"{len(images)} charts drawn"
     text = "".join(o.get("text", "") for o in outputs)
     assert f"run: {two_runs[0]}" in text and f"baseline: {two_runs[1]}" in text
     assert "regressions against" in text and "endpoints; the busiest is" in text
+    delivered = re.search(r"delivery: ([\d,]+) acknowledged, ([\d,]+) delivered, ([\d,]+) lost", text)
+    assert delivered and int(delivered[2].replace(",", "")) > 0, text[-2000:]
+    assert "history: 1 runs ->" in text and "newest run: no regression" in text
 
 
 @pytest.mark.slow
