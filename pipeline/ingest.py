@@ -219,8 +219,8 @@ class IngestService:
             body.setdefault("timestamp", now // 1000)
         elif name == "identify":
             body.setdefault("_timestamp", now // 1000)
-        env = Envelope(workspace, name, method, path, params, body, event_id, now)
-        return [(person_key(name, params, body).encode(), env.encode(), ANY_PARTITION)], 1, []
+        value = Envelope.encode_call(workspace, name, method, path, params, body, event_id, now)
+        return [(person_key(name, params, body).encode(), value, ANY_PARTITION)], 1, []
 
     def _v2(self, workspace: str, name: str, body: Any, raw: bytes,
             now: int) -> tuple[list[Message], int, list[tuple[int, Violation]]]:  # fmt: skip
