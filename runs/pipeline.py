@@ -33,7 +33,7 @@ from runs.options import PIPELINE
 from runs.processes import ManagedProcess, start_service
 from runs.services import create_topics, start_redis, start_tansu
 
-__all__ = ["PipelineRun", "RunPlan", "main", "run_direct", "run_pipeline"]
+__all__ = ["PipelineRun", "RunPlan", "main", "run_direct", "run_pipeline", "system_series"]
 
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = REPO / "locustfiles" / "locustfile.py"
@@ -459,36 +459,31 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _lag(run_dir: Path) -> tuple[float | None, float | None]:
-    import csv
-
-    path = run_dir / "system_history.csv"
-    if not path.exists():
-        return None, None
-    with path.open(newline="") as f:
-        lags = [
-            float(r["pipeline_consumer_lag"]) for r in csv.DictReader(f) if r.get("pipeline_consumer_lag")
-        ]
+    lags = system_series(run_dir / "system_history.csv", "pipeline_consumer_lag")
     return (max(lags), lags[-1]) if lags else (None, None)
+
+
+def system_series(path: Path, column: str) -> list[float]:
+    """The values of one series of a ``system_history.csv`` (read by ``analysis``), in time order."""
+    if not path.exists():
+        return []
+    from analysis.system import read_system_history
+
+    frame = read_system_history(path)
+    return [float(v) for v in frame[column].dropna()] if column in frame else []
 
 
 def _traffic_window(run_dir: Path) -> tuple[float, float] | None:
     """First and last second Locust's history counted new requests in (None without any)."""
-    import csv
-
     path = run_dir / "locust_stats_history.csv"
     if not path.exists():
         return None
-    seen: list[float] = []
-    last_count = 0
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            if row.get("Name") != "Aggregated":
-                continue
-            count = int(row.get("Total Request Count") or 0)
-            if count > last_count:
-                seen.append(float(row["Timestamp"]))
-                last_count = count
-    return (seen[0] - 1.0, seen[-1]) if seen else None
+    from analysis.locust_csv import AGGREGATED, read_history
+
+    history, _ = read_history(path, columns=["total_requests"])
+    totals = history[history["endpoint"] == AGGREGATED]
+    grew = totals[totals["total_requests"].diff().fillna(totals["total_requests"]) > 0]
+    return (float(grew["timestamp"].iloc[0]) - 1.0, float(grew["timestamp"].iloc[-1])) if len(grew) else None
 
 
 def _lines(result: dict[str, Any]) -> list[str]:

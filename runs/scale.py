@@ -29,7 +29,7 @@ from deploy.capacity import LOW_UTILISATION, CapacityPlan, format_plan, parse_co
 from deploy.capacity import OPTIONS as CAPACITY_OPTIONS
 from runs.cpu import CPU_FILE, cpu_seconds
 from runs.options import seconds as _seconds
-from runs.pipeline import REPO, RunPlan, _reported, run_direct, run_pipeline
+from runs.pipeline import REPO, RunPlan, _reported, run_direct, run_pipeline, system_series
 
 __all__ = ["SCALE_FILE", "main", "measure"]
 
@@ -146,7 +146,8 @@ def measure(capacity: CapacityPlan, scale: float, result: dict[str, Any], run_di
                            [f"locust-worker-{i}" for i in range(plan_["workers"])])  # fmt: skip
     requests = client.get("requests")
     delivery = result.get("delivery") or {}
-    max_delivered = _max_column(run_dir / "system_history.csv", "pipeline_delivered_per_s")
+    delivered_per_s = system_series(run_dir / "system_history.csv", "pipeline_delivered_per_s")
+    max_delivered = max(delivered_per_s) if delivered_per_s else None
     cpu = result.get("cpu") or {}
     measured = {
         "rate_driven": plan_["rate"],
@@ -237,16 +238,6 @@ def _per(count: float | None, seconds: float | None) -> float | None:
     if count is None or not seconds:
         return None
     return round(count / seconds, 1)
-
-
-def _max_column(path: Path, column: str) -> float | None:
-    import csv
-
-    if not path.exists():
-        return None
-    with path.open(newline="") as f:
-        values = [float(r[column]) for r in csv.DictReader(f) if r.get(column)]
-    return max(values) if values else None
 
 
 def render(report: dict[str, Any]) -> str:
