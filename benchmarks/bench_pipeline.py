@@ -41,6 +41,7 @@ from record import (  # a sibling script (its own directory comes first on the i
 
 from pipeline.envelope import Envelope
 from pipeline.ids import new_ulids
+from pipeline.kafka import partition_of
 from plumbing.budget import HEADROOM, request_budget
 from runs.pipeline import wait_for_group
 from runs.processes import ManagedProcess, start_service
@@ -57,27 +58,32 @@ def _op(n: int) -> dict:
             "id": f"b-{n}", "attributes": {"n": n, "sent": time.time()}}  # fmt: skip
 
 
-def preload(bootstrap: str, topic: str, events: int, start: int) -> float:
-    """Produce ``events`` envelopes as ingest writes them; returns the seconds it took."""
+def preload(bootstrap: str, topic: str, events: int, start: int, partitions: int = 6) -> float:
+    """Produce ``events`` as ingest writes v2 batches of 100: one ``v2_ops`` message per (call,
+    partition of the operations' people); returns the seconds it took."""
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "acks": "all",
                          "queue.buffering.max.messages": 200_000})  # fmt: skip
     began = time.monotonic()
     now = int(time.time() * 1000)
-    for first in range(start, start + events, 1000):
-        ops = [_op(n) for n in range(first, min(first + 1000, start + events))]
-        ids = new_ulids(len(ops), now)
-        for op, event_id in zip(ops, ids, strict=True):
+    for first in range(start, start + events, 100):
+        ops = [_op(n) for n in range(first, min(first + 100, start + events))]
+        groups: dict[int, tuple[bytes, list[dict], list[str | None]]] = {}
+        for op, event_id in zip(ops, new_ulids(len(ops), now), strict=True):
             op["id"] = event_id
-        values = Envelope.encode_operations("demo-site", ops, ids, now)
-        while True:
-            try:
-                producer.produce_batch(topic, [{"key": op["identifiers"]["id"].encode(), "value": v}
-                                               for op, v in zip(ops, values, strict=True)])  # fmt: skip
-                break
-            except BufferError:
-                producer.poll(0.05)
+            key = op["identifiers"]["id"].encode()
+            group = groups.setdefault(partition_of(key, partitions), (key, [], []))
+            group[1].append(op)
+            group[2].append(event_id)
+        for partition, (key, group_ops, group_ids) in groups.items():
+            value = Envelope.encode_operations("demo-site", group_ops, group_ids, now)
+            while True:
+                try:
+                    producer.produce(topic, value, key, partition=partition)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
         producer.poll(0)
     if producer.flush(60):
         raise RuntimeError("the broker did not take the whole backlog within 60 s")
@@ -85,7 +91,8 @@ def preload(bootstrap: str, topic: str, events: int, start: int) -> float:
 
 
 def _track(sandbox_url: str) -> dict[str, int]:
-    with urllib.request.urlopen(f"{sandbox_url}/__sandbox/stats", timeout=10) as response:  # noqa: S310 - loopback
+    # Generous: on a loaded machine the stats call waits behind requests of 500 events each.
+    with urllib.request.urlopen(f"{sandbox_url}/__sandbox/stats", timeout=60) as response:  # noqa: S310 - loopback
         return orjson.loads(response.read())["workspaces"]["demo"]["apis"]["track"]  # type: ignore[no-any-return]
 
 
@@ -145,6 +152,7 @@ def _admission_figures(senders: list[ManagedProcess]) -> dict[str, float]:
         "grant_wait_ms": total.get("pipeline_sender_limiter_wait_seconds_sum", 0.0) / grants * 1000,
         "window_waits": total.get("pipeline_sender_limiter_window_waits_total", 0.0),
         "retries": total.get("pipeline_sender_retries_total", 0.0),
+        "limiter_idle_s": total.get("pipeline_sender_limiter_idle_seconds_total", 0.0),
     }
 
 
@@ -255,6 +263,8 @@ def run(args: argparse.Namespace, record: Record) -> None:
             record.add(f"grants held back by the window log ({label})", result["window_waits"],
                        note="tries refused while slow answers might still count in the window")  # fmt: skip
             record.add(f"requests retried ({label})", result["retries"])
+            record.add(f"limiter spacing left unused ({label})", result["limiter_idle_s"], "s",
+                       note="summed over the senders' lifetime: no request was waiting for a slot")  # fmt: skip
             for name in ("sandbox", "broker", "redis", "sender0", "sender1"):
                 key = f"cpu_us_per_event_{name}"
                 if key in result:
@@ -264,7 +274,8 @@ def run(args: argparse.Namespace, record: Record) -> None:
                        note=f"one sender core carries {1e6 / max(senders_us, 1e-9):,.0f} events/s")  # fmt: skip
             print(f"  {label}: {result['delivered_per_s']:,.0f} events/s of {ceiling:,.0f} ({ratio:.1%}), "
                   f"{result['rate_limited']} x 429, {result['requests_per_s']:.1f} req/s, grant wait "
-                  f"{result['grant_wait_ms']:.0f} ms, {result['window_waits']:.0f} window waits; "
+                  f"{result['grant_wait_ms']:.0f} ms, {result['window_waits']:.0f} window waits, spacing unused "
+                  f"{result['limiter_idle_s']:.2f} s; "
                   f"load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
         if args.delay:
             # 2. delay below saturation, fed through ingest at half the ceiling of 50 per batch

@@ -1,10 +1,11 @@
 """When a sender may send: a request slot free, a batch waiting, a grant from the shared limiter.
 
-Deliveries wait here with their request already built. One loop per workspace asks the limiter for
-a grant only once a slot is free and a delivery is waiting, and hands the grant to the first one in
-line, which sends at once. So a slot is held for the round trip alone (not for the wait for a
-grant), grants are never taken ahead for requests that are not ready, and a process has at most
-one grant pending per workspace: when it stalls, nothing piles up to fire all at once afterwards.
+Deliveries wait here with their request already built. A grant is asked for only when a slot is
+free and a delivery is waiting that no grant is on its way for, and at most ``RESERVATIONS`` per
+workspace at once; each grant goes to the first delivery in line, which sends at once. So grants are
+never taken for requests that are not ready, a slot is held for the round trip and at most a few
+reservations (not by every delivery for its whole wait, which capped throughput), and a process
+that stalls wakes with at most ``RESERVATIONS`` requests due, never a pile of them.
 """
 
 from __future__ import annotations
@@ -21,34 +22,71 @@ __all__ = ["Admission"]
 
 log = logging.getLogger("pipeline.admission")
 
+RESERVATIONS = 3
+"""Grants one process asks for at once, per workspace. One at a time, the rate of a process would
+be capped at one grant per Redis round trip plus wake-up, which a loaded machine stretches to tens of
+ms; a few keep the spacing exact, and a stall releases at most this many requests at once."""
+
 
 class Admission:
-    def __init__(self, limiter: RedisRateLimiter, slots: int) -> None:
+    def __init__(self, limiter: RedisRateLimiter, slots: int, reservations: int = RESERVATIONS) -> None:
         self._limiter = limiter
         self._free = slots
+        self._reservations = reservations
         self._waiting: dict[str, deque[asyncio.Future[Grant]]] = {}
-        self._loops: dict[str, asyncio.Task[None]] = {}
-        self._changed: dict[str, asyncio.Event] = {}
+        self._reserving: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._releases: set[asyncio.Task[None]] = set()
 
     async def turn(self, workspace: str) -> Grant:
         """Wait until this delivery may send; raises RedisError when the limiter is unreachable."""
         future: asyncio.Future[Grant] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(workspace, deque()).append(future)
-        if workspace not in self._loops:
-            self._changed[workspace] = asyncio.Event()
-            self._loops[workspace] = asyncio.ensure_future(self._admit(workspace))
-        self._changed[workspace].set()
+        self._reserving.setdefault(workspace, 0)
+        self._reserve(workspace)
         return await future
 
     def done(self, grant: Grant) -> None:
         """The grant's request was answered or failed: free its slot, tell the limiter when."""
         self._free += 1
-        for changed in self._changed.values():
-            changed.set()
         task = asyncio.ensure_future(self._release(grant))
         self._releases.add(task)
         task.add_done_callback(self._releases.discard)
+        for workspace in self._waiting:
+            self._reserve(workspace)
+
+    def _reserve(self, workspace: str) -> None:
+        """Ask for grants while deliveries wait that no request is under way for, slots are free,
+        and fewer than ``reservations`` are under way (given-up deliveries, only at shutdown, may
+        make one too many: it is released unused)."""
+        waiting = self._waiting[workspace]
+        while (self._free > 0 and self._reserving[workspace] < self._reservations
+               and len(waiting) > self._reserving[workspace]):  # fmt: skip
+            self._free -= 1
+            self._reserving[workspace] += 1
+            task = asyncio.ensure_future(self._acquire(workspace))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _acquire(self, workspace: str) -> None:
+        waiting = self._waiting[workspace]
+        try:
+            grant = await self._limiter.acquire(workspace)
+        except Exception as exc:  # noqa: BLE001 - handed to the delivery, which holds its batch
+            self._free += 1
+            self._reserving[workspace] -= 1
+            if not isinstance(exc, RedisError):
+                log.exception("rate limiter failed")
+                exc = RedisError(f"rate limiter failed: {exc!r}")
+            if (future := _first_waiting(waiting)) is not None:
+                future.set_exception(exc)
+            return
+        self._reserving[workspace] -= 1
+        if (future := _first_waiting(waiting)) is not None:
+            future.set_result(grant)
+        else:
+            self.done(grant)
+        self._reserve(workspace)
 
     async def _release(self, grant: Grant) -> None:
         try:
@@ -57,42 +95,20 @@ class Admission:
             # Safe: the logged bound stays at "in flight", which only holds later grants back longer.
             log.warning("rate limiter unavailable (%s); the answered request still counts as in flight", exc)
 
-    async def _admit(self, workspace: str) -> None:
-        waiting = self._waiting[workspace]
-        changed = self._changed[workspace]
-        while True:
-            while waiting and waiting[0].done():  # given up (shutdown)
-                waiting.popleft()
-            if not waiting or self._free <= 0:
-                changed.clear()
-                await changed.wait()
-                continue
-            self._free -= 1
-            try:
-                grant = await self._limiter.acquire(workspace)
-            except Exception as exc:  # noqa: BLE001 - handed to the delivery, which holds its batch
-                self._free += 1
-                if not isinstance(exc, RedisError):
-                    log.exception("rate limiter failed")
-                    exc = RedisError(f"rate limiter failed: {exc!r}")
-                while waiting and waiting[0].done():
-                    waiting.popleft()
-                if waiting:
-                    waiting.popleft().set_exception(exc)
-                continue
-            while waiting and waiting[0].done():
-                waiting.popleft()
-            if waiting:
-                waiting.popleft().set_result(grant)
-            else:
-                self.done(grant)
-
     async def close(self, timeout: float = 2.0) -> None:
         """Stop asking for grants; let the releases of answered requests reach the limiter."""
-        for task in self._loops.values():
+        for task in list(self._tasks):
             task.cancel()
         for waiting in self._waiting.values():
             for future in waiting:
                 future.cancel()
         if self._releases:
             await asyncio.wait(set(self._releases), timeout=timeout)
+
+
+def _first_waiting(waiting: deque[asyncio.Future[Grant]]) -> asyncio.Future[Grant] | None:
+    while waiting:
+        future = waiting.popleft()
+        if not future.done():
+            return future
+    return None

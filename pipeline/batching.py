@@ -23,7 +23,7 @@ _OPEN, _CLOSE = b'{"batch":[', b"]}"
 BATCH_OVERHEAD = len(_OPEN) + len(_CLOSE)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Item:
     """One consumed event on its way out (a message holding several events gives one item each)."""
 
@@ -36,10 +36,16 @@ class Item:
     """The encoded v2 operation, or None when the item is sent as its original v1 request."""
     size: int = -1
     """Its share of the message's bytes (the in-flight bound); the whole message by default."""
+    workspace: str = ""
+    """The envelope's workspace (set directly when the item has no envelope: a v2 operation)."""
+    received_ms: int = 0
+    """When ingest took the call (the envelope's, when there is one)."""
 
     def __post_init__(self) -> None:
         if self.size < 0:
             self.size = len(self.raw)
+        if self.envelope is not None:
+            self.workspace, self.received_ms = self.envelope.workspace, self.envelope.received_ms
 
     def finish(self) -> None:
         self.partition.finish(self.offset)
@@ -80,27 +86,27 @@ class Batcher:
         self._open: dict[str, Batch] = {}
 
     def add(self, item: Item, operation: dict[str, Any] | None) -> list[Batch]:
-        """Place ``item``; returns the batches that are now complete."""
-        env = item.envelope
-        assert env is not None
+        """Place ``item`` (with its ``operation`` to encode, or ``item.op`` encoded already and
+        within the operation limit); returns the batches that are now complete."""
         if operation is not None:
             encoded = orjson.dumps(operation)
             if len(encoded) <= self.operation_bytes:
                 item.op = encoded
+        workspace = item.workspace
         if item.op is None:
-            return [Batch(env.workspace, [item], 0)]
+            return [Batch(workspace, [item], 0)]
         ready = []
-        batch = self._open.get(env.workspace)
+        batch = self._open.get(workspace)
         cost = len(item.op) + 1
         if batch is not None and batch.nbytes + cost > self.max_bytes:
-            ready.append(self._open.pop(env.workspace))
+            ready.append(self._open.pop(workspace))
             batch = None
         if batch is None:
-            batch = self._open[env.workspace] = Batch(env.workspace)
+            batch = self._open[workspace] = Batch(workspace)
         batch.items.append(item)
         batch.nbytes += cost
         if len(batch.items) >= self.max_operations:
-            ready.append(self._open.pop(env.workspace))
+            ready.append(self._open.pop(workspace))
         return ready
 
     def due(self, now: float | None = None) -> list[Batch]:

@@ -64,7 +64,11 @@ class Envelope:
     @classmethod
     def decode(cls, raw: bytes) -> Envelope:
         """Raises ValueError (orjson.JSONDecodeError or KeyError-as-ValueError) on a foreign message."""
-        data = orjson.loads(raw)
+        return cls.from_mapping(orjson.loads(raw))
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> Envelope:
+        """The envelope of a decoded message; ValueError when it is not one."""
         try:
             return cls(
                 data["w"], data["e"], data["m"], data["p"], data["a"], data["b"], data["id"], data["t"]

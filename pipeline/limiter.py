@@ -33,12 +33,16 @@ import redis.asyncio as aioredis
 
 __all__ = ["GRANTED", "Grant", "RedisRateLimiter", "SPACING", "WINDOW"]
 
+_TIMER_MARGIN_US = 2000
+"""How much sooner than asked an event loop's timer may fire (uvloop rounds to milliseconds)."""
+
 GRANTED, SPACING, WINDOW = 0, 1, 2
 """What one try returned: a grant, or a wait for the spacing, or a wait for the window log."""
 
 # KEYS[1] = spacing state (theoretical arrival time, µs), KEYS[2] = window log (member -> latest
 # possible arrival, µs). ARGV = interval, tolerance, window (0: no log), window_limit, member,
-# inflight_bound, max_ahead (µs except the limit). Returns {GRANTED, wait for the slot µs} or
+# inflight_bound, max_ahead, margin (µs except the limit). Returns {GRANTED, wait for the slot µs,
+# how long the workspace's spacing had gone unused, up to 1 s, µs} or
 # {SPACING|WINDOW, wait before asking again µs}. Numbers go back to Redis through '%.0f': Lua's own
 # conversion keeps 14 digits, too few for µs since 1970.
 GRANT_SCRIPT = """
@@ -48,25 +52,30 @@ local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
+local idle = 0
+if tat < now then idle = now - tat; tat = now end
 local wait = tat - tolerance - now
 local max_ahead = tonumber(ARGV[7])
 if wait > max_ahead then return {1, wait - max_ahead} end
 if wait < 0 then wait = 0 end
 if window > 0 then
+  -- Judged at the reserved slot (the request leaves no sooner; 'margin' covers a timer firing a
+  -- hair early), so a reservation made ahead is not held back by answers due before its slot.
+  -- Slots only move forward, so what leaves the window here has left it for every later check.
+  local check = now + wait - tonumber(ARGV[8])
   local limit = tonumber(ARGV[4])
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - window))
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', check - window))
   local logged = redis.call('ZCARD', KEYS[2])
   if logged >= limit then
     local oldest = redis.call('ZRANGE', KEYS[2], logged - limit, logged - limit, 'WITHSCORES')
-    return {2, math.max(1, tonumber(oldest[2]) + window - now)}
+    return {2, math.max(1, tonumber(oldest[2]) + window - check)}
   end
   local bound = tonumber(ARGV[6])
   redis.call('ZADD', KEYS[2], string.format('%.0f', now + wait + bound), ARGV[5])
-  redis.call('PEXPIRE', KEYS[2], math.ceil((bound + window) / 1000) + 1000)
+  redis.call('PEXPIRE', KEYS[2], math.ceil((wait + bound + window) / 1000) + 1000)
 end
 redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', math.ceil((tat + interval - now) / 1000) + 1000)
-return {0, wait}
+return {0, wait, math.min(idle, 1000000)}
 """
 
 # KEYS[1] = window log, ARGV[1] = member: its request was answered, so it arrived by now.
@@ -88,6 +97,9 @@ class Grant:
     """Seconds between asking and the grant."""
     window_waits: int
     """Tries the window log refused on the way (a sign of slow answers)."""
+    idle: float = 0.0
+    """Seconds the workspace's spacing went unused before this grant (up to 1): no sender was
+    waiting for it. Summed over a busy drain, the rate a backlog failed to use."""
 
 
 class RedisRateLimiter:
@@ -119,14 +131,15 @@ class RedisRateLimiter:
         keys = [self._prefix + workspace, self._prefix + workspace + ":log"]
         member = self._token + str(next(self._serial))
         args: list[int | str] = [self._interval_us, self._tolerance_us, self._window_us, self._window_limit, member,
-                self._bound_us, self._max_ahead_us]  # fmt: skip
+                self._bound_us, self._max_ahead_us, _TIMER_MARGIN_US]  # fmt: skip
         window_waits = 0
         while True:
-            verdict, wait_us = await self._grant(keys=keys, args=args)
+            verdict, wait_us, *idle_us = await self._grant(keys=keys, args=args)
             if int(verdict) == GRANTED:
                 if int(wait_us):
                     await asyncio.sleep(int(wait_us) / 1_000_000)
-                return Grant(workspace, member, time.monotonic() - started, window_waits)
+                return Grant(workspace, member, time.monotonic() - started, window_waits,
+                             int(idle_us[0]) / 1_000_000)  # fmt: skip
             if int(verdict) == WINDOW:
                 window_waits += 1
             # A window wait may end early (an answer lowers its bound): polled once per spacing.

@@ -6,7 +6,13 @@ on ``/metrics``. ``pipeline_consumer_lag`` per partition is the autoscaler's inp
 
 from __future__ import annotations
 
+import bisect
+import math
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 __all__ = ["IngestMetrics", "SenderMetrics", "CONTENT_TYPE"]
 
@@ -36,6 +42,34 @@ _DELAY_BUCKETS = (
     60,
     120,
 )
+
+
+class CountedHistogram:
+    """A histogram that takes ``count`` equal observations in one call (prometheus_client's takes
+    one at a time: once per delivered event, a tenth of a sender's CPU per event). One thread only."""
+
+    def __init__(self, name: str, documentation: str, buckets: tuple[float, ...],
+                 registry: CollectorRegistry) -> None:  # fmt: skip
+        self._name = name
+        self._documentation = documentation
+        self._bounds = [*buckets, math.inf]
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+        registry.register(self)
+
+    def observe(self, value: float) -> None:
+        self.observe_many(value, 1)
+
+    def observe_many(self, value: float, count: int) -> None:
+        self._counts[bisect.bisect_left(self._bounds, value)] += count
+        self._sum += value * count
+
+    def collect(self) -> Iterator[Metric]:
+        cumulative, buckets = 0, []
+        for bound, count in zip(self._bounds, self._counts, strict=True):
+            cumulative += count
+            buckets.append((floatToGoString(bound), cumulative))
+        yield HistogramMetricFamily(self._name, self._documentation, buckets=buckets, sum_value=self._sum)
 
 
 class IngestMetrics:
@@ -75,10 +109,13 @@ class SenderMetrics:
         self.window_waits = Counter("pipeline_sender_limiter_window_waits", "Grants held back because "
                                     "the limit's window may already hold its share of arrivals "
                                     "(slow answers)", registry=r)  # fmt: skip
+        self.limiter_idle = Counter("pipeline_sender_limiter_idle_seconds", "Time the workspace's "
+                                    "request spacing went unused before this sender's grants (no "
+                                    "request was waiting for it)", registry=r)  # fmt: skip
         self.batch_ops = Histogram("pipeline_sender_batch_operations", "Operations per request",
                                    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=r)  # fmt: skip
-        self.delay = Histogram("pipeline_end_to_end_seconds", "Ingest to delivery, per event",
-                               buckets=_DELAY_BUCKETS, registry=r)  # fmt: skip
+        self.delay = CountedHistogram("pipeline_end_to_end_seconds", "Ingest to delivery, per event",
+                                      _DELAY_BUCKETS, r)  # fmt: skip
         self.lag = Gauge("pipeline_consumer_lag", "Messages behind the partition end", ["topic", "partition"],
                          registry=r)  # fmt: skip
         self.assigned = Gauge(

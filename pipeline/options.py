@@ -178,7 +178,15 @@ SENDER = Options(
             high_open=True,
         ),  # fmt: skip
         _o("--linger-ms", 200.0, "longest wait to fill a batch, ms", _S, type=float, low=0, high=60_000),
-        _o("--concurrency", 8, "requests in flight", _S, type=int, low=1, high=1024),
+        _o(
+            "--concurrency",
+            16,
+            "requests in flight (held for the round trip only)",
+            _S,
+            type=int,
+            low=1,
+            high=1024,
+        ),
         _o("--request-timeout", 10.0, "seconds per request", _S, type=float, low=0, low_open=True, high=600),
         _o("--backoff-max", 10.0, "longest retry backoff, seconds", _S, type=float, low=0, high=3600),
         _o("--max-inflight-events", 20_000, "events read but not delivered", _S, type=int, low=1),

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import logging
 import time
+from collections import Counter
 from typing import Any
 
 import aiohttp
@@ -25,7 +26,7 @@ from pipeline.admission import Admission
 from pipeline.batching import Batch, Batcher, Item
 from pipeline.config import SenderConfig
 from pipeline.delivery import Verdict, backoff, classify
-from pipeline.envelope import Envelope, to_operation
+from pipeline.envelope import MANY_OPERATIONS, Envelope, to_operation
 from pipeline.kafka import (
     ANY_PARTITION,
     AsyncProducer,
@@ -36,7 +37,7 @@ from pipeline.kafka import (
 from pipeline.limiter import RedisRateLimiter
 from pipeline.memory import MemoryGuard
 from pipeline.metrics import SenderMetrics
-from pipeline.offsets import OffsetTracker
+from pipeline.offsets import OffsetTracker, PartitionOffsets
 
 __all__ = ["Sender", "serve"]
 
@@ -66,6 +67,7 @@ class Sender:
             for w in config.workspaces
         }
         self.admission = Admission(limiter, config.concurrency)
+        self._operation_bytes = config.limits.v2_operation_bytes
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight_events = 0
         self._inflight_bytes = 0
@@ -119,13 +121,17 @@ class Sender:
         tracked = self.tracker.partition(topic, partition)
         raw, key = message.value() or b"", message.key()
         try:
-            envelopes = Envelope.decode(raw).split()
-        except ValueError as exc:
+            data = orjson.loads(raw)
+            if data["e"] == MANY_OPERATIONS and self._take_operations(data, raw, key, tracked, offset):
+                return
+            envelopes = Envelope.from_mapping(data).split()
+        except (ValueError, KeyError, TypeError) as exc:
             tracked.add(offset)
             item = Item(raw, key, tracked, offset)
             self._inflight_events += 1
             self._inflight_bytes += item.size
-            self._spawn(self._dead_letter([(item, "undecodable", str(exc))]))
+            reason = str(exc) if isinstance(exc, ValueError) else f"not a pipeline envelope ({exc!r})"
+            self._spawn(self._dead_letter([(item, "undecodable", reason)]))
             return
         tracked.add(offset, len(envelopes))
         share = len(raw) // len(envelopes)
@@ -143,6 +149,30 @@ class Sender:
             except (KeyError, TypeError, AttributeError):
                 operation = None  # malformed for v2: replay the original v1 call and let the target judge
             self._dispatch(self.batcher.add(item, operation))
+
+    def _take_operations(self, data: dict[str, Any], raw: bytes, key: bytes | None,
+                         tracked: PartitionOffsets, offset: int) -> bool:  # fmt: skip
+        """The hot path for a ``v2_ops`` message of a configured workspace whose operations are all
+        objects within the size limit: an item per operation straight from the decoded message,
+        without an envelope object each (a third of a sender's CPU per event). False: take the
+        message the general way (which also judges it)."""
+        workspace, ops, ids, received_ms = data["w"], data["b"], data["id"], data["t"]
+        if (workspace not in self._auth or not isinstance(ops, list) or not ops
+                or not isinstance(ids, list) or len(ids) != len(ops) or type(received_ms) is not int):  # fmt: skip
+            return False
+        dumps, limit = orjson.dumps, self._operation_bytes
+        encoded = [dumps(op) if isinstance(op, dict) else b"" for op in ops]
+        if not all(0 < len(op) <= limit for op in encoded):
+            return False
+        tracked.add(offset, len(encoded))
+        share = len(raw) // len(encoded)
+        self._inflight_events += len(encoded)
+        self._inflight_bytes += share * len(encoded)
+        add = self.batcher.add
+        for op in encoded:
+            item = Item(raw, key, tracked, offset, None, op, share, workspace, received_ms)
+            self._dispatch(add(item, None))
+        return True
 
     def _apply_backpressure(self) -> None:
         cfg = self.config
@@ -304,6 +334,8 @@ class Sender:
         self.metrics.limiter_wait.observe(grant.waited)
         if grant.window_waits:
             self.metrics.window_waits.inc(grant.window_waits)
+        if grant.idle:
+            self.metrics.limiter_idle.inc(grant.idle)
         self.metrics.batch_ops.observe(len(batch.items))
         self.metrics.requests.labels(str(status) if status else headers.get("error", "error")).inc()
         return classify(status, answer, headers, batch.items)
@@ -322,14 +354,15 @@ class Sender:
             return None, b"", {"error": "connection_error"}
 
     def _finish(self, items: list[Item], delivered: bool) -> None:
-        now = time.time()
         for item in items:
             item.finish()
-            self._inflight_events -= 1
-            self._inflight_bytes -= item.size
-            if delivered and item.envelope is not None:
-                self.metrics.delay.observe(max(0.0, now - item.envelope.received_ms / 1000))
+        self._inflight_events -= len(items)
+        self._inflight_bytes -= sum(item.size for item in items)
         if delivered:
+            # One ingest call's events share their receipt time: one observation per distinct time.
+            now_ms = time.time() * 1000
+            for received_ms, count in Counter(i.received_ms for i in items if i.received_ms).items():
+                self.metrics.delay.observe_many(max(0.0, now_ms - received_ms) / 1000, count)
             self.metrics.delivered.inc(len(items))
 
     async def _dead_letter(self, dead: list[tuple[Item, str, str]]) -> None:

@@ -10,10 +10,25 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from pipeline.admission import Admission
-from pipeline.limiter import RedisRateLimiter
+from pipeline.limiter import Grant, RedisRateLimiter
 
-SLOTS = 3
+SLOTS = 5
+RESERVATIONS = 2
 DELIVERIES = 12
+
+
+class CountingLimiter(RedisRateLimiter):
+    """The real limiter, counting how many grants are being asked for at once."""
+
+    asking = most_asking = 0
+
+    async def acquire(self, workspace: str) -> Grant:
+        self.asking += 1
+        self.most_asking = max(self.most_asking, self.asking)
+        try:
+            return await super().acquire(workspace)
+        finally:
+            self.asking -= 1
 
 
 async def _evalsha_calls(client: aioredis.Redis) -> int:
@@ -21,10 +36,10 @@ async def _evalsha_calls(client: aioredis.Redis) -> int:
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
 
 
-async def _deliver_through_admission(url: str, prefix: str) -> tuple[int, int, int, int]:
+async def _deliver_through_admission(url: str, prefix: str) -> tuple[int, int, int, int, int]:
     client = aioredis.from_url(url)
-    limiter = RedisRateLimiter(client, 500.0, window=1.0, window_limit=1000, prefix=prefix)
-    admission = Admission(limiter, SLOTS)
+    limiter = CountingLimiter(client, 500.0, window=1.0, window_limit=1000, prefix=prefix)
+    admission = Admission(limiter, SLOTS, RESERVATIONS)
     sending = most = delivered = 0
 
     async def deliver() -> None:
@@ -47,16 +62,20 @@ async def _deliver_through_admission(url: str, prefix: str) -> tuple[int, int, i
     finally:
         await admission.close()
         await client.aclose()
-    return most, delivered, idle_after - idle_before, logged
+    return most, limiter.most_asking, delivered, idle_after - idle_before, logged
 
 
 def test_admission_holds_slots_for_the_round_trip_and_asks_only_for_waiting_deliveries(
     redis_url: str,
 ) -> None:
-    most, delivered, idle_calls, logged = asyncio.run(
+    """12 deliveries, 5 slots, 2 reservations: never more asked for at once (a stalled process
+    wakes with at most 2 requests due), never more in flight than slots, one grant each, and no
+    limiter call while nothing waits."""
+    most, asking, delivered, idle_calls, logged = asyncio.run(
         _deliver_through_admission(redis_url, f"admission:{time.time()}:")
     )
     assert delivered == DELIVERIES
+    assert asking == RESERVATIONS, f"{asking} grants asked for at once, {RESERVATIONS} allowed"
     assert most <= SLOTS, f"{most} requests in flight with {SLOTS} slots"
     assert idle_calls == 0, f"{idle_calls} limiter calls while no delivery waited"
     assert logged == DELIVERIES, "each delivery took exactly one grant"

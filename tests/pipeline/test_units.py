@@ -194,3 +194,22 @@ def test_sender_counts_arrivals_in_the_limits_own_window():
     assert (wide.rate_window, wide.window_limit) == (3.0, 3000)
     tight = build_sender(values_for("sender", [*base, "--rate-limit", "100/1+3"], {}))
     assert (tight.burst, tight.rate_window) == (0, 0.0)
+
+
+def test_end_to_end_histogram_takes_many_equal_observations_at_once() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pipeline.metrics import SenderMetrics
+
+    metrics = SenderMetrics()
+    metrics.delay.observe_many(0.3, 500)  # one ingest call's events, delivered together
+    metrics.delay.observe(0.01)
+    metrics.delay.observe(1000.0)
+    [family] = [f for f in text_string_to_metric_families(metrics.render().decode())
+                if f.name == "pipeline_end_to_end_seconds"]  # fmt: skip
+    samples = {(s.name, s.labels.get("le")): s.value for s in family.samples}
+    bucket = "pipeline_end_to_end_seconds_bucket"
+    assert samples[(bucket, "0.01")] == 1 and samples[(bucket, "0.25")] == 1
+    assert samples[(bucket, "0.3")] == 501 and samples[(bucket, "120.0")] == 501
+    assert samples[(bucket, "+Inf")] == samples[("pipeline_end_to_end_seconds_count", None)] == 502
+    assert samples[("pipeline_end_to_end_seconds_sum", None)] == pytest.approx(150.01 + 1000)
