@@ -7,8 +7,11 @@ size (``--scale sender=N --scale worker=W``, ``KAFKA_PARTITIONS``, the senders' 
 sandbox at the limit in reject mode. An override written into the run directory
 (``compose.run.yml``) mounts the run directory into the sandbox (``SANDBOX_ARRIVALS_DIR``) and the
 master (Locust CSVs, acks, status file, system history), runs both as the invoking user so the files
-are theirs, and publishes each sender's ``/metrics`` on a free loopback port (to wait for the
-consumer group and the drain). A headless master is then ``docker-compose run`` with the loopback
+are theirs, publishes each sender's ``/metrics`` on a free loopback port (to wait for the consumer
+group and the drain), and points the compose file's secrets at files ``deploy/docker/write-secrets.sh``
+writes for this run into a private temporary folder (the caller's CIO_* credentials, else a random
+sandbox workspace; removed after the run), so no credential is in any container's environment or in
+the run directory. A headless master is then ``docker-compose run`` with the loopback
 run's traffic; after the drain the project's logs go to ``compose.log`` and the project is taken
 down (``down -v``), always. The run directory is reconciled and reported as a loopback run's.
 """
@@ -19,6 +22,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -49,6 +53,7 @@ from runs.services import MissingTool
 __all__ = ["COMPOSE_FILE", "OVERRIDE_FILE", "ComposeProject", "run_compose"]
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
+SECRETS_SCRIPT = REPO / "deploy" / "docker" / "write-secrets.sh"
 OVERRIDE_FILE = "compose.run.yml"
 # Where the run directory appears inside the sandbox and master containers (on their reports volume).
 _REPORTS = PurePosixPath("/app/reports")
@@ -84,8 +89,7 @@ class ComposeProject:
         done = subprocess.run(self.command(*args), env=self.env, cwd=self.files[0].parent,
                               capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
         if done.returncode != 0:
-            last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-            raise ServiceStartError(f"docker compose {args[0]} failed: {last}")
+            raise ServiceStartError(f"docker compose {args[0]} failed: {_cause(done.stderr or done.stdout)}")
         return done
 
     def containers(self, service: str) -> list[str]:
@@ -119,6 +123,33 @@ class ComposeProject:
             pass
         subprocess.run(self.command("down", "-v", "--remove-orphans", "--timeout", "5"), env=self.env,
                        capture_output=True, timeout=300, check=False)  # fmt: skip
+
+
+def _cause(output: str) -> str:
+    """The line of compose's output that names what went wrong (it ends with a generic one)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    generic = ("Encountered errors while bringing up the project", "Creating ", "Starting ", "Recreating ")
+    telling = [line for line in lines if not line.startswith(generic) and "error" in line.lower()]
+    return (telling or lines or ["no output"])[0 if telling else -1]
+
+
+def _write_secrets(directory: Path) -> dict[str, Path]:
+    """The credentials the compose file hands its containers as secret files, written into
+    ``directory`` by ``deploy/docker/write-secrets.sh``: the caller's CIO_* credentials, else one
+    random sandbox workspace for this run (any values do for the sandbox)."""
+    env = {
+        **os.environ,
+        "CIO_SECRETS_DIR": str(directory),
+        "CIO_SITE_ID": os.environ.get("CIO_SITE_ID") or f"scale-{secrets.token_hex(6)}",
+        "CIO_API_KEY": os.environ.get("CIO_API_KEY") or secrets.token_hex(16),
+    }
+    done = subprocess.run(
+        [str(SECRETS_SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        problem = (done.stderr.strip() or "no output").splitlines()[-1]
+        raise ServiceStartError(f"{SECRETS_SCRIPT.relative_to(REPO)} failed: {problem}")
+    return {path.name: path for path in sorted(directory.iterdir()) if not path.name.startswith(".")}
 
 
 def _compose_binary() -> list[str]:
@@ -156,8 +187,9 @@ def _sender_environment(sender_args: Sequence[str]) -> dict[str, str]:
     return {"PIPELINE_" + flag.lstrip("-").upper().replace("-", "_"): value for flag, value in pairs}
 
 
-def override(plan: RunPlan, run_dir: Path, pipeline: bool) -> dict[str, Any]:
-    """The per-run compose override: run directory mounts, accounting, published sender metrics."""
+def override(plan: RunPlan, run_dir: Path, pipeline: bool, secret_files: dict[str, Path]) -> dict[str, Any]:
+    """The per-run compose override: run directory mounts, accounting, published sender metrics,
+    and the compose file's secrets taken from this run's files."""
     inside = str(_REPORTS / run_dir.name)
     user = f"{os.getuid()}:{os.getgid()}"
     mount = [f"{run_dir.resolve()}:{inside}"]
@@ -179,7 +211,10 @@ def override(plan: RunPlan, run_dir: Path, pipeline: bool) -> dict[str, Any]:
             "ports": [f"127.0.0.1::{_SENDER_METRICS_PORT}"],
             "environment": {"PIPELINE_SESSION_TIMEOUT_MS": "6000", **_sender_environment(plan.sender_args)},
         }
-    return {"services": services}
+    return {
+        "services": services,
+        "secrets": {name: {"file": str(path)} for name, path in secret_files.items()},
+    }
 
 
 def run_compose(
@@ -190,23 +225,30 @@ def run_compose(
     ``pipeline=False`` is the direct tier: the sandbox and the Locust workers only.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / OVERRIDE_FILE).write_text(yaml.safe_dump(override(plan, run_dir, pipeline), sort_keys=False))
     ports = {
         f"{name}_PUBLISHED_PORT": str(free_port()) for name in ("SANDBOX", "INGEST", "MASTER", "PROMETHEUS")
     }
-    token = os.environ.get("SANDBOX_ADMIN_TOKEN") or secrets.token_urlsafe(24)
-    env = {
-        **ports,
-        # Any workspace will do for the sandbox: one per run unless the caller set theirs.
-        "CIO_SITE_ID": os.environ.get("CIO_SITE_ID") or f"scale-{secrets.token_hex(6)}",
-        "CIO_API_KEY": os.environ.get("CIO_API_KEY") or secrets.token_urlsafe(18),
-        "SANDBOX_ADMIN_TOKEN": token,
-        "CIO_RATE_LIMIT": f"{plan.limit:g}",
-        "KAFKA_PARTITIONS": str(plan.partitions),
-    }
-    project = ComposeProject(f"cioscale{time.strftime('%H%M%S')}{secrets.token_hex(2)}",
-                             [*files, run_dir / OVERRIDE_FILE], env)  # fmt: skip
+    env = {**ports, "CIO_RATE_LIMIT": f"{plan.limit:g}", "KAFKA_PARTITIONS": str(plan.partitions)}
+    name = (
+        os.environ.get("COMPOSE_PROJECT_NAME") or f"cioscale{time.strftime('%H%M%S')}{secrets.token_hex(2)}"
+    )
+    project = ComposeProject(name, [*files, run_dir / OVERRIDE_FILE], env)
     _check_engine(project.env)
+    # Outside the run directory (which is mounted into containers and kept): gone after the run.
+    secret_dir = Path(tempfile.mkdtemp(prefix="cio-scale-secrets-"))
+    try:
+        secret_files = _write_secrets(secret_dir)
+        token = secret_files["sandbox_admin_token"].read_text().strip()
+        (run_dir / OVERRIDE_FILE).write_text(
+            yaml.safe_dump(override(plan, run_dir, pipeline, secret_files), sort_keys=False)
+        )
+        return _run(project, plan, run_dir, pipeline, token)
+    finally:
+        shutil.rmtree(secret_dir, ignore_errors=True)
+
+
+def _run(project: ComposeProject, plan: RunPlan, run_dir: Path, pipeline: bool, token: str) -> dict[str, Any]:
+    ports = project.env
     run = PipelineRun(run_dir, plan, cpu=CpuSampler(run_dir / CPU_FILE).start())
     profile = ["--profile", "pipeline"] if pipeline else []
     sandbox_url = f"http://127.0.0.1:{ports['SANDBOX_PUBLISHED_PORT']}"

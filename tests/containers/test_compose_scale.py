@@ -5,15 +5,15 @@ loopback run, and taken down afterwards."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.containers import credentials
-from tests.support.containers import ROOT, docker
+from tests.support.containers import IMAGES, ROOT, ComposeProject, docker
 
 CREDENTIALS = credentials.SCALE
+TOKEN = "scale-admin-token-8f1b"
 
 
 def test_scale_run_through_the_compose_pipeline_profile(images: dict[str, str], tmp_path: Path) -> None:
@@ -21,9 +21,14 @@ def test_scale_run_through_the_compose_pipeline_profile(images: dict[str, str], 
     event without a 429, and its report sets the plan against CPU-measured rates."""
     command = [sys.executable, "-m", "runs", "scale", "--target", "compose",
                "--compose-file", "deploy/docker/compose.offline.yml", "--events-per-day", "2M",
-               "--duration", "12s", "--machine-rate", "40", "--drain-timeout", "60s", "--out", str(tmp_path)]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, env={**images, **CREDENTIALS}, capture_output=True, text=True,
-                          timeout=600, check=False)  # fmt: skip
+               "--duration", "20s", "--machine-rate", "40", "--drain-timeout", "60s", "--out", str(tmp_path)]  # fmt: skip
+    name = f"scale{tmp_path.name[-6:].lower()}"
+    env = {**images, **IMAGES, **CREDENTIALS, "SANDBOX_ADMIN_TOKEN": TOKEN, "COMPOSE_PROJECT_NAME": name}
+    # Records `docker inspect` of each container of the project every 2 s (and once more at the end).
+    (tmp_path / "inspect").mkdir()
+    with ComposeProject(tmp_path / "inspect", name, env) as recorder:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+                              check=False)  # fmt: skip
     output = done.stdout + done.stderr
     (run_dir,) = tmp_path.glob("*-scale")
     report = json.loads((run_dir / "scale.json").read_text())
@@ -61,11 +66,13 @@ def test_scale_run_through_the_compose_pipeline_profile(images: dict[str, str], 
     } <= components
     assert "| events/s per sender | 2,000 (one core) |" in (run_dir / "scale.md").read_text()
 
-    # Taken down: no container of the project is left; secrets stayed out of every file and output.
-    project = re.search(r"project (cioscale\w+)", output)
-    assert project, output[-2000:]
-    left = docker(images, "ps", "-a", "--filter", f"label=com.docker.compose.project={project[1]}", "-q")
+    # Taken down: no container of the project is left; secrets stayed out of every container's
+    # environment (docker inspect), every file of the run and the output.
+    assert f"project {name}" in output
+    left = docker(images, "ps", "-a", "--filter", f"label=com.docker.compose.project={name}", "-q")
     assert left.stdout.strip() == "", left.stdout
+    secrets = [*CREDENTIALS.values(), TOKEN]
+    assert not recorder.leaks(secrets)
     assert (run_dir / "compose.log").stat().st_size > 0
     texts = [output, *(p.read_text(errors="replace") for p in run_dir.rglob("*") if p.is_file() and p.suffix in (".txt", ".log", ".json", ".md", ".yml", ".csv"))]  # fmt: skip
-    assert not [v for v in CREDENTIALS.values() for t in texts if v in t]
+    assert not [v for v in secrets for t in texts if v in t]
