@@ -17,7 +17,6 @@ runs the pipeline as the compose pipeline profile instead of loopback processes 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,8 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deploy.capacity import LOW_UTILISATION, CapacityPlan, format_plan, parse_count, plan
+from deploy.capacity import LOW_UTILISATION, CapacityPlan, format_plan, plan
 from deploy.capacity import OPTIONS as CAPACITY_OPTIONS
+from plumbing.options import Parser
 from runs.cpu import CPU_FILE, cpu_seconds
 from runs.options import seconds as _seconds
 from runs.pipeline import REPO, RunPlan, _reported, run_direct, run_pipeline, system_series
@@ -38,10 +38,11 @@ _LOCUST_WORKERS_MAX = 4
 _SENDERS_MAX = 6
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m runs scale", description=__doc__.splitlines()[0])
-    p.add_argument("--events-per-day", required=True, help="daily volume, e.g. 50M, 750K")
-    p.add_argument("--peak-factor", type=float, default=3.0, help="peak / average (default: %(default)s)")
+def parser() -> Parser:
+    p = Parser(prog="python -m runs scale", description=__doc__.splitlines()[0], config_option=False)
+    # The capacity plan's own declarations (flag, type, default, variable, range): one of each.
+    for dest in ("events_per_day", "peak_factor"):
+        CAPACITY_OPTIONS[dest].add_to(p)
     p.add_argument(
         "--duration",
         type=_seconds,
@@ -69,16 +70,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str]) -> int:
-    args = parser().parse_args(argv)
-    try:
-        events = parse_count(args.events_per_day)
-    except (ValueError, IndexError):
-        print(
-            f"runs scale: --events-per-day {args.events_per_day!r} is not a count like 50M", file=sys.stderr
-        )
-        return 2
-    if args.peak_factor < 1 or args.machine_rate <= 0:
-        print("runs scale: --peak-factor must be >= 1 and --machine-rate > 0", file=sys.stderr)
+    args = parser().parse_checked(argv)
+    events = args.events_per_day
+    problem = (
+        "--events-per-day is required (or CAPACITY_EVENTS_PER_DAY), e.g. 50M"
+        if events is None
+        else CAPACITY_OPTIONS["peak_factor"].problem(args.peak_factor)
+        or ("--machine-rate must be > 0" if args.machine_rate <= 0 else None)
+    )
+    if problem:
+        print(f"runs scale: {problem}", file=sys.stderr)
         return 2
     missing = [f for f in args.compose_file if not f.is_file()]
     if missing or (args.compose_file and args.target != "compose"):

@@ -31,6 +31,7 @@ def test_scale_run_through_the_compose_pipeline_profile(images: dict[str, str], 
                               check=False)  # fmt: skip
     output = done.stdout + done.stderr
     (run_dir,) = tmp_path.glob("*-scale")
+    assert (run_dir / "scale.json").exists(), output[-4000:]
     report = json.loads((run_dir / "scale.json").read_text())
     result = json.loads((run_dir / "pipeline_run.json").read_text())
     # Exit 0 when the plan holds on this machine, 1 when not (CPU per process decides): never 2.
