@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from plumbing.ports import free_port
 from tests.containers import credentials
 from tests.support.containers import ROOT, ComposeProject
 
+if TYPE_CHECKING:
+    from tests.containers.conftest import Scenarios
+
 CREDENTIALS = credentials.CI_FLOW
+
+SCENARIO_SECONDS = 70
+"""About how long it takes alone (up, a 20 s run, the report)."""
 
 
 def documented_flow() -> str:
@@ -28,16 +37,20 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_headless_ci_flow_verbatim(images: dict[str, str], tmp_path: Path) -> None:
+def test_headless_ci_flow_verbatim(scenarios: Scenarios) -> None:
     """Exit 0, no failed request (App and Pipelines included), the full report set in ./reports/ci, and
     no credential in the ``docker inspect`` output of any container the flow made."""
+    scenarios.result(__name__)
+
+
+def scenario(images: dict[str, str], directory: Path, say: Callable[[str], None]) -> None:
     flow = documented_flow()
     assert "docker-compose up" in flow and "--headless" in flow and "down -v" in flow
     assert flow.startswith("deploy/docker/write-secrets.sh")
     # Published ports on free ones: a test never takes a fixed port of the machine.
     env = {**images, **CREDENTIALS, "SANDBOX_PUBLISHED_PORT": str(free_port())}
     env = {k: v for k, v in env.items() if not k.startswith(("CIO_APP", "CIO_CDP", "LOCUST_"))}
-    with ComposeProject.copy_of_repo(tmp_path, f"ci{tmp_path.name[-6:].lower()}", env) as project:
+    with ComposeProject.copy_of_repo(directory, f"ci{os.getpid()}", env, say) as project:
         started = time.time()
         done = project.shell(flow, timeout=420)
         assert done.returncode == 0, f"exit {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -47,12 +60,12 @@ def test_headless_ci_flow_verbatim(images: dict[str, str], tmp_path: Path) -> No
     assert not leaked, f"credentials in docker inspect output: {leaked}"
     # sandbox, 2 workers and the two one-off masters: the recorder saw them all
     assert len(list(project.inspections.glob("*.json"))) >= 5
-    reports = tmp_path / "reports" / "ci"
+    reports = directory / "reports" / "ci"
     stats = {row["Name"]: row for row in _rows(reports / "locust_stats.csv")}
     total = stats["Aggregated"]
     logs = (done.stdout + done.stderr).splitlines()
     output = "\n".join(line for line in logs if "/INFO/" in line or "ERROR" in line or "rror" in line)
-    print(output[-6000:])
+    say(output[-6000:])
     assert int(total["Request Count"]) > 20 and int(total["Failure Count"]) == 0, total
     # The App and Pipelines endpoints were exercised and authenticated (the 401s of issue 10).
     assert {"/v1/send/email", "/v1/batch"} <= set(stats), sorted(stats)
@@ -64,4 +77,4 @@ def test_headless_ci_flow_verbatim(images: dict[str, str], tmp_path: Path) -> No
     assert len(system) >= 10 and max(float(r["sandbox_requests_per_s"] or 0) for r in system) > 0
     summary = json.loads((reports / "summary.json").read_text())
     assert summary and (reports / "report.html").is_file() and (reports / "summary.md").is_file()
-    print(f"up -> first request: {first - started:.1f} s")
+    say(f"up -> first request: {first - started:.1f} s")

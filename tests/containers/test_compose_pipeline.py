@@ -4,9 +4,11 @@ a 429, and Prometheus scrapes sandbox, ingest and both senders."""
 
 from __future__ import annotations
 
+import os
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plumbing.ports import free_port
 from tests.containers import credentials
@@ -19,8 +21,14 @@ from tests.support.containers import (
 )
 from tests.support.sandbox import sandbox_stats
 
+if TYPE_CHECKING:
+    from tests.containers.conftest import Scenarios
+
 CREDENTIALS = credentials.PIPELINE
 OVERRIDE = "deploy/docker/compose.offline.yml"
+
+SCENARIO_SECONDS = 70
+"""About how long it takes alone (up of 8 services, a 20 s run, the drain, Prometheus' scrapes)."""
 
 
 def _query(prometheus: str, expression: str) -> list[dict[str, Any]]:
@@ -37,14 +45,17 @@ def _acknowledged(ingest: str) -> float:
     )
 
 
-def test_pipeline_and_monitoring_profiles(images: dict[str, str], tmp_path: Path) -> None:
+def test_pipeline_and_monitoring_profiles(scenarios: Scenarios) -> None:
+    scenarios.result(__name__)
+
+
+def scenario(images: dict[str, str], directory: Path, say: Callable[[str], None]) -> None:
     ports = {name: free_port() for name in ("SANDBOX", "INGEST", "PROMETHEUS", "MASTER")}
     env = {**images, **CREDENTIALS, **{f"{n}_PUBLISHED_PORT": str(p) for n, p in ports.items()}}
     sandbox = f"http://127.0.0.1:{ports['SANDBOX']}"
     ingest = f"http://127.0.0.1:{ports['INGEST']}"
     prometheus = f"http://127.0.0.1:{ports['PROMETHEUS']}"
-    name = f"pipe{tmp_path.name[-6:].lower()}"
-    with ComposeProject.copy_of_repo(tmp_path, name, env, overrides=[OVERRIDE]) as project:
+    with ComposeProject.copy_of_repo(directory, f"pipe{os.getpid()}", env, say, [OVERRIDE]) as project:
         profiles = ["--profile", "pipeline", "--profile", "monitoring"]
         project.write_secrets()
         project.compose(*profiles, "up", "-d", "--scale", "sender=2", "--scale", "worker=1",
@@ -69,7 +80,7 @@ def test_pipeline_and_monitoring_profiles(images: dict[str, str], tmp_path: Path
 
         seen = wait_until("every acknowledged event at the sandbox", delivered, 120, interval=2)
         assert seen["rate_limited"] == 0 and seen["unauthorized"] == 0, seen
-        print(
+        say(
             f"acknowledged {acknowledged:.0f}, arrived {seen['operations_accepted']}, requests {seen['requests']}"
         )
 

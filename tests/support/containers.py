@@ -19,7 +19,7 @@ import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -116,8 +116,17 @@ def http_json(url: str, data: bytes | None = None, timeout: float = 10) -> Any:
 class ComposeProject:
     """One compose project in ``directory`` (a copy of the repo's compose files), cleaned up on exit."""
 
-    def __init__(self, directory: Path, name: str, env: dict[str, str], files: Sequence[str] = ()):
+    def __init__(
+        self,
+        directory: Path,
+        name: str,
+        env: dict[str, str],
+        files: Sequence[str] = (),
+        say: Callable[[str], None] = print,
+    ):
         self.directory = directory
+        self.say = say
+        """Where its output goes (a scenario running in a thread collects its own)."""
         self.name = name
         self.files = list(files)
         binary = shutil.which("docker-compose")
@@ -129,7 +138,14 @@ class ComposeProject:
         self._recorder: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def copy_of_repo(cls, directory: Path, name: str, env: dict[str, str], overrides: Sequence[str] = ()):
+    def copy_of_repo(
+        cls,
+        directory: Path,
+        name: str,
+        env: dict[str, str],
+        say: Callable[[str], None] = print,
+        overrides: Sequence[str] = (),
+    ) -> ComposeProject:
         """The compose file, what it mounts (Prometheus config) and the script writing its secret
         files, copied into ``directory``."""
         shutil.copy(ROOT / "docker-compose.yml", directory / "docker-compose.yml")
@@ -143,7 +159,7 @@ class ComposeProject:
             shutil.copy(ROOT / override, target)
             files = files or ["docker-compose.yml"]
             files.append(target.name)
-        return cls(directory, name, env, files)
+        return cls(directory, name, env, files, say)
 
     def compose(
         self, *args: str, timeout: float = 300, check: bool = True
@@ -215,7 +231,7 @@ class ComposeProject:
             self._recorder.wait(timeout=30)
             self._record(once=True).wait(timeout=120)
         for container in self.containers():
-            print(f"----- {container}\n{self.logs(container, 25)}")
+            self.say(f"----- {container}\n{self.logs(container, 25)}")
         self.compose("down", "-v", "--remove-orphans", "--timeout", "5", check=False, timeout=180)
 
     def __enter__(self) -> ComposeProject:
