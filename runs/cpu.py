@@ -44,6 +44,8 @@ class CpuSampler:
             self._processes[component] = process
 
     def start(self) -> CpuSampler:
+        # The run directory may not exist yet (the first service started makes it otherwise).
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._thread.start()
         return self
 
