@@ -74,12 +74,17 @@ def test_parser_errors_are_one_line_exit_2(capsys):
     assert caught.value.code == 2 and err.count("\n") == 1 and "--count" in err and "usage" not in err
 
 
-def test_help_shows_each_default_and_variable(capsys):
+def _help_text(table, capsys) -> str:
+    """The ``--help`` a parser built from ``table`` prints, with its line wrapping undone."""
     parser = Parser(prog="demo")
-    TABLE.add_to(parser)
+    table.add_to(parser)
     with pytest.raises(SystemExit):
         parser.parse_args(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_help_shows_each_default_and_variable(capsys):
+    text = _help_text(TABLE, capsys)
     for option in TABLE:
         assert option.env in text
     assert "default: 100.0;" in text and "default: 0.1;" in text and "default: 3;" in text
@@ -146,10 +151,6 @@ def test_a_directory_as_secret_file_names_it(tmp_path):
 
 
 def test_help_names_the_file_variants_and_no_secret_default(capsys):
-    parser = Parser(prog="demo")
-    SECRETS.add_to(parser)
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
+    text = _help_text(SECRETS, capsys)
     assert "--key-file FILE" in text and "DEMO_KEY_FILE" in text and "DEMO_ENTRIES_FILE" in text
     assert "demo-key" not in text
