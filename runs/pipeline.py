@@ -336,13 +336,22 @@ def _live_metrics(senders: Sequence[MetricsSource]) -> list[dict[str, float]]:
     return found
 
 
-def wait_for_group(senders: Sequence[MetricsSource], partitions: int, timeout: float = 30.0) -> None:
+def wait_for_group(senders: Sequence[MetricsSource], partitions: int, timeout: float = 30.0,
+                   settle: float = 1.0) -> bool:  # fmt: skip
+    """True once every sender answers and owns some partitions and together they own all of them,
+    unchanged for ``settle`` seconds (a rebalance has ended); False when ``timeout`` passes first."""
     deadline = time.monotonic() + timeout
+    stable_since = None
     while time.monotonic() < deadline:
         owned = [m.get("pipeline_sender_assigned_partitions", 0) for m in _live_metrics(senders)]
-        if sum(owned) >= partitions and len(owned) == len(senders) and all(owned):
-            return
-        time.sleep(0.3)
+        if sum(owned) == partitions and len(owned) == len(senders) and all(owned):
+            stable_since = stable_since or time.monotonic()
+            if time.monotonic() - stable_since >= settle:
+                return True
+        else:
+            stable_since = None
+        time.sleep(0.2)
+    return False
 
 
 def wait_drained(run: PipelineRun, timeout: float) -> float | None:

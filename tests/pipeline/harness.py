@@ -14,6 +14,7 @@ import aiohttp
 import orjson
 
 from runs.pipeline import scrape as run_scrape
+from runs.pipeline import wait_for_group as run_wait_for_group
 from runs.processes import ManagedProcess, start_service
 from tests.support.kafka import Broker
 from tests.support.sandbox import admin_call
@@ -123,18 +124,8 @@ def v2_event_batches(count: int, per_request: int = 100, first: int = 0) -> list
 
 def wait_for_group(senders: list[ManagedProcess], partitions: int, timeout: float = 30) -> None:
     """Wait until the senders together own every partition, stable for one second (group settled)."""
-    deadline = time.monotonic() + timeout
-    stable_since = None
-    while time.monotonic() < deadline:
-        owned = [scrape(s.url).get("pipeline_sender_assigned_partitions", 0) for s in senders]
-        if sum(owned) == partitions and all(owned):
-            stable_since = stable_since or time.monotonic()
-            if time.monotonic() - stable_since >= 1.0:
-                return
-        else:
-            stable_since = None
-        time.sleep(0.2)
-    raise TimeoutError(f"consumer group did not settle on {partitions} partitions within {timeout} s")
+    if not run_wait_for_group(senders, partitions, timeout):
+        raise TimeoutError(f"consumer group did not settle on {partitions} partitions within {timeout} s")
 
 
 class StatsSampler:
