@@ -28,7 +28,11 @@ SUITE: tuple[tuple[str, str], ...] = (
     ("Pipeline ingest (`python -m pipeline ingest`)", "pipeline.options:INGEST"),
     ("Pipeline sender (`python -m pipeline sender`)", "pipeline.options:SENDER"),
     ("Runs (`python -m runs PROFILE`)", "runs.options:OPTIONS"),
-    ("Queue runs (`python -m runs pipeline|direct`)", "runs.options:PIPELINE"),
+    (
+        "Queue and scale runs (`python -m runs pipeline|direct|scale`; scale also takes the capacity plan's "
+        "`--events-per-day` and `--peak-factor`)",
+        "runs.options:PIPELINE",
+    ),
     ("Analysis (`python -m analysis.report RUN`)", "analysis.options:OPTIONS"),
     ("Capacity plan (`python -m deploy.capacity`)", "deploy.capacity:OPTIONS"),
 )

@@ -57,11 +57,13 @@ def _parser() -> Parser:
     return p
 
 
-def _out_dir(out: Path | None) -> Path:
-    out = REPO / "reports" if out is None else out
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; give a directory (run directories are made inside it)")
-    return out
+def _reports_dir(reports: Path | None) -> Path:
+    reports = REPO / "reports" if reports is None else reports
+    if reports.exists() and not reports.is_dir():
+        raise UsageError(
+            f"--reports-dir {reports} is a file; give a directory (run directories are made inside it)"
+        )
+    return reports
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, locust_extra = _parser().parse_checked(argv[:split]), argv[split + 1 :]
     try:
         vars(args).update(OPTIONS.values(args))
-        args.out = _out_dir(args.out)
+        args.reports_dir = _reports_dir(args.reports_dir)
         chosen = profile(args.profile)
         extra, duration = _duration_args(chosen, args.duration)
         args.slo = _checked_slo(args.slo or slo_path(chosen.name))
@@ -88,11 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SuiteError as exc:
         return report("runs", exc)
-    run_dir = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}-{chosen.name}"
+    run_dir = args.reports_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{chosen.name}"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        print(f"runs: --out {args.out}: cannot make {run_dir.name} there ({exc.strerror})", file=sys.stderr)
+        print(
+            f"runs: --reports-dir {args.reports_dir}: cannot make {run_dir.name} there ({exc.strerror})",
+            file=sys.stderr,
+        )
         return 2
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:

@@ -21,11 +21,15 @@ OPTIONS = Options(
         _o("--workers", 2, "Locust worker processes", type=int, low=1),
         _o("--duration", None, "override the shape's length, e.g. 2m (not for demo's stages)"),
         _o(
-            "--out",
+            "--reports-dir",
             None,
-            "parent of the run directory (default: reports/ in the repository)",
+            "parent of the run directories: each run makes TIMESTAMP-NAME/ in it (default: reports/ "
+            "in the repository)",
             type=Path,
             metavar="DIR",
+            # --out is the analysis CLIs' "write the outputs into DIR": here it meant the parent.
+            was="--out",
+            was_env="RUNS_OUT",
         ),  # fmt: skip
         _o(
             "--host",
@@ -80,17 +84,27 @@ def seconds(text: str) -> float:
 _QUEUE_RUNS = ("runs pipeline", "runs direct")
 _p = declarer("RUNS_", _QUEUE_RUNS)
 _q = declarer("RUNS_", ("runs pipeline",))
+_s = declarer("RUNS_", ("runs scale",))
 
 
-def _shared(dest: str) -> Option:
-    """An option ``python -m runs PROFILE`` declares, with the same meaning for the queue runs."""
-    return replace(OPTIONS[dest], processes=(*OPTIONS[dest].processes, *_QUEUE_RUNS))
+def _shared(dest: str, *others: str) -> Option:
+    """An option ``python -m runs PROFILE`` declares, with the same meaning for the queue runs (and
+    ``others``)."""
+    return replace(OPTIONS[dest], processes=(*OPTIONS[dest].processes, *_QUEUE_RUNS, *others))
 
 
 PIPELINE = Options(
-    "runs pipeline / direct",
+    "runs pipeline / direct / scale",
     (
-        _p("--duration", 60.0, "how long the load runs, e.g. 60s or 2m", type=seconds, low=0, low_open=True),
+        _p(
+            "--duration",
+            60.0,
+            "how long the load runs, e.g. 60s or 2m",
+            type=seconds,
+            low=0,
+            low_open=True,
+            processes=(*_QUEUE_RUNS, "runs scale"),
+        ),  # fmt: skip
         _p("--rate", 1000.0, "identify/track calls per second (ten times the limit)", type=float, low=1),
         _shared("workers"),
         replace(
@@ -104,7 +118,7 @@ PIPELINE = Options(
             "second, or REQUESTS/SECONDS, as the sandbox's --rate-limit track=...",
             was="--limit",
         ),  # fmt: skip
-        _shared("out"),
+        _shared("reports_dir", "runs scale"),
         _shared("no_analysis"),
         replace(
             _p(
@@ -124,6 +138,7 @@ PIPELINE = Options(
             "longest wait for the queue to drain after the load, e.g. 60s",
             type=seconds,
             low=0,
+            processes=("runs pipeline", "runs scale"),
         ),  # fmt: skip
         _q(
             "--bootstrap-servers",
@@ -145,6 +160,31 @@ PIPELINE = Options(
             "first send the same traffic straight to the sandbox, then write comparison.md",
             kind="flag",
         ),  # fmt: skip
+        _s(
+            "--machine-rate",
+            300.0,
+            "most calls/s this machine drives through the whole stack: the planned rate is scaled down to it "
+            "and the report says by how much",
+            type=float,
+            low=0,
+            low_open=True,
+        ),  # fmt: skip
+        _s(
+            "--target",
+            "local",
+            "local: every process on loopback; compose: docker-compose.yml's pipeline profile as a compose "
+            "project of its own, taken down after the run",
+            choices=("local", "compose"),
+        ),  # fmt: skip
+        _s(
+            "--compose-file",
+            [],
+            "--target compose: a compose file over docker-compose.yml, e.g. deploy/docker/compose.offline.yml "
+            "where Apache Kafka cannot be pulled; repeatable",
+            type=Path,
+            kind="list",
+            metavar="FILE",
+        ),  # fmt: skip
     ),
 )
-"""``python -m runs pipeline|direct`` (``direct`` takes the options marked for it)."""
+"""``python -m runs pipeline|direct|scale`` (each takes the options marked for it)."""

@@ -119,20 +119,20 @@ def main(command: str, argv: Sequence[str]) -> int:
         values = PIPELINE.only(f"runs {command}").values(parser(command).parse_checked(argv))
     except SuiteError as exc:
         return report("runs", exc)
-    out = values["out"] or REPO / "reports"
+    reports = values["reports_dir"] or REPO / "reports"
     plan = RunPlan(rate=values["rate"], duration=values["duration"], workers=values["workers"],
                    rate_limit=values["rate_limit"], analysis=not values["no_analysis"])  # fmt: skip
     if command == "direct":
         direct = replace(plan, sandbox_mode=values["rate_mode"])
-        return _reported(lambda: run_direct(direct, _run_dir(out, "direct")))
+        return _reported(lambda: run_direct(direct, _run_dir(reports, "direct")))
     plan = replace(plan, senders=values["senders"], partitions=values["partitions"],
                    drain_timeout=values["drain_timeout"], bootstrap_servers=values["bootstrap_servers"],
                    redis_url=values["redis_url"])  # fmt: skip
     direct_dir = None
     if values["compare_direct"]:
-        direct_dir = _run_dir(out, "direct")
+        direct_dir = _run_dir(reports, "direct")
         _reported(lambda: run_direct(plan, direct_dir))
-    pipeline_dir = _run_dir(out, "pipeline")
+    pipeline_dir = _run_dir(reports, "pipeline")
     code = _reported(lambda: run_pipeline(plan, pipeline_dir))
     if direct_dir is not None:
         table = comparison(direct_dir, pipeline_dir)
@@ -141,8 +141,8 @@ def main(command: str, argv: Sequence[str]) -> int:
     return code
 
 
-def _run_dir(out: Path, name: str) -> Path:
-    run_dir = out / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+def _run_dir(reports: Path, name: str) -> Path:
+    run_dir = reports / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 

@@ -17,6 +17,7 @@ runs the pipeline as the compose pipeline profile instead of loopback processes 
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -26,9 +27,11 @@ from typing import Any
 
 from deploy.capacity import LOW_UTILISATION, CapacityPlan, format_plan, plan
 from deploy.capacity import OPTIONS as CAPACITY_OPTIONS
-from plumbing.options import Parser
+from plumbing.errors import SuiteError
+from plumbing.options import Options, Parser
+from plumbing.options import report as report_error
 from runs.cpu import CPU_FILE, cpu_seconds
-from runs.options import seconds as _seconds
+from runs.options import PIPELINE
 from runs.pipeline import REPO, RunPlan, _reported, run_direct, run_pipeline, system_series
 
 __all__ = ["SCALE_FILE", "main", "measure"]
@@ -38,48 +41,28 @@ _LOCUST_WORKERS_MAX = 4
 _SENDERS_MAX = 6
 
 
+def options() -> Options:
+    """What ``python -m runs scale`` takes: the capacity plan's own declarations of the load it plans for
+    (flag, type, default, variable, range: one of each), then the run's (``runs.options.PIPELINE``)."""
+    planned = tuple(CAPACITY_OPTIONS[dest] for dest in ("events_per_day", "peak_factor"))
+    return Options("runs scale", (*planned, *PIPELINE.only("runs scale")))
+
+
 def parser() -> Parser:
-    p = Parser(prog="python -m runs scale", description=__doc__.splitlines()[0], config_option=False)
-    # The capacity plan's own declarations (flag, type, default, variable, range): one of each.
-    for dest in ("events_per_day", "peak_factor"):
-        CAPACITY_OPTIONS[dest].add_to(p)
-    p.add_argument(
-        "--duration",
-        type=_seconds,
-        default=60.0,
-        help="how long the planned peak is driven, e.g. 60s (default: %(default)s s)",
-    )
-    p.add_argument("--machine-rate", type=float, default=300.0,
-                   help="most calls/s this machine drives through the whole stack (default: %(default)s; the "
-                        "planned rate is scaled down to it and the report says by how much)")  # fmt: skip
-    p.add_argument(
-        "--drain-timeout", type=_seconds, default=60.0, help="longest drain wait (default: %(default)s s)"
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        help="parent of the run directory (default: reports/ in the repository)",
-    )
-    p.add_argument("--target", choices=["local", "compose"], default="local",
-                   help="local: every process on loopback; compose: docker-compose.yml's pipeline "
-                        "profile as a compose project of its own, taken down after the run (default: %(default)s)")  # fmt: skip
-    p.add_argument("--compose-file", type=Path, action="append", default=[], metavar="FILE",
-                   help="--target compose: a compose file over docker-compose.yml, e.g. "
-                        "deploy/docker/compose.offline.yml where Apache Kafka cannot be pulled; repeatable")  # fmt: skip
+    p = Parser(prog="python -m runs scale", description=__doc__.splitlines()[0])
+    options().add_to(p, group=False)
     return p
 
 
 def main(argv: Sequence[str]) -> int:
-    args = parser().parse_checked(argv)
+    try:
+        args = argparse.Namespace(**options().values(parser().parse_checked(argv)))
+    except SuiteError as exc:
+        return report_error("runs scale", exc)
     events = args.events_per_day
-    problem = (
-        "--events-per-day is required (or CAPACITY_EVENTS_PER_DAY), e.g. 50M"
-        if events is None
-        else CAPACITY_OPTIONS["peak_factor"].problem(args.peak_factor)
-        or ("--machine-rate must be > 0" if args.machine_rate <= 0 else None)
-    )
-    if problem:
-        print(f"runs scale: {problem}", file=sys.stderr)
+    if events is None:
+        print("runs scale: --events-per-day is required (or CAPACITY_EVENTS_PER_DAY), e.g. 50M",
+              file=sys.stderr)  # fmt: skip
         return 2
     missing = [f for f in args.compose_file if not f.is_file()]
     if missing or (args.compose_file and args.target != "compose"):
@@ -88,7 +71,7 @@ def main(argv: Sequence[str]) -> int:
         return 2
     capacity = plan(events, peak_factor=args.peak_factor)
     print(format_plan(capacity))
-    run_dir = (args.out or REPO / "reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-scale"
+    run_dir = (args.reports_dir or REPO / "reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-scale"
     run_dir.mkdir(parents=True, exist_ok=True)
     scale = min(1.0, args.machine_rate / capacity.test_rps)
     run_plan = sized(capacity, scale, args.duration, args.drain_timeout)

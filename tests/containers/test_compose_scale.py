@@ -21,7 +21,8 @@ def test_scale_run_through_the_compose_pipeline_profile(images: dict[str, str], 
     event without a 429, and its report sets the plan against CPU-measured rates."""
     command = [sys.executable, "-m", "runs", "scale", "--target", "compose",
                "--compose-file", "deploy/docker/compose.offline.yml", "--events-per-day", "2M",
-               "--duration", "20s", "--machine-rate", "40", "--drain-timeout", "60s", "--out", str(tmp_path)]  # fmt: skip
+               "--duration", "20s", "--machine-rate", "40", "--drain-timeout", "60s",
+               "--reports-dir", str(tmp_path)]  # fmt: skip
     name = f"scale{tmp_path.name[-6:].lower()}"
     env = {**images, **IMAGES, **CREDENTIALS, "SANDBOX_ADMIN_TOKEN": TOKEN, "COMPOSE_PROJECT_NAME": name}
     # Records `docker inspect` of each container of the project every 2 s (and once more at the end).

@@ -38,7 +38,7 @@ def test_latency_fault_aborts_a_two_minute_run_by_rule(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with running_sandbox() as sandbox:
         command = [sys.executable, "-m", "runs", "baseline", "--host", sandbox.url, "--workers", "1",
-                   "--duration", "2m", "--slo", str(_slo(tmp_path)), "--out", str(tmp_path / "reports"),
+                   "--duration", "2m", "--slo", str(_slo(tmp_path)), "--reports-dir", str(tmp_path / "reports"),
                    "--", *RATE]  # fmt: skip
         runs = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

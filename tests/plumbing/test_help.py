@@ -19,6 +19,8 @@ def _suite() -> list[tuple[str, Callable[[], Any], list[Options]]]:
     from runs import options as runs_options
     from runs.cli import _parser as runs_parser
     from runs.pipeline import parser as queue_parser
+    from runs.scale import options as scale_options
+    from runs.scale import parser as scale_parser
     from sandbox import options as sandbox_options
     from sandbox.cli import parser as sandbox_parser
 
@@ -29,6 +31,7 @@ def _suite() -> list[tuple[str, Callable[[], Any], list[Options]]]:
         ("runs", runs_parser, [runs_options.OPTIONS]),
         ("runs pipeline", lambda: queue_parser("pipeline"), [runs_options.PIPELINE.only("runs pipeline")]),
         ("runs direct", lambda: queue_parser("direct"), [runs_options.PIPELINE.only("runs direct")]),
+        ("runs scale", scale_parser, [scale_options()]),
         ("report", report_parser, [analysis_options.OPTIONS]),
         ("capacity", capacity._parser, [capacity.OPTIONS]),
         ("locust", _locust_parser, _locust_tables()),
@@ -55,8 +58,11 @@ def _locust_parser() -> Any:
 
 @pytest.mark.parametrize(
     "name",
-    ["sandbox", "ingest", "sender", "runs", "runs pipeline", "runs direct", "report", "capacity", "locust"],
-)
+    [
+        "sandbox", "ingest", "sender", "runs", "runs pipeline", "runs direct", "runs scale", "report",
+        "capacity", "locust",
+    ],
+)  # fmt: skip
 def test_help_shows_every_declared_default(name):
     _, build, tables = next(entry for entry in _suite() if entry[0] == name)
     text = " ".join(build().format_help().split())
@@ -73,13 +79,11 @@ def _plain_parsers() -> dict[str, Callable[[], Any]]:
     """The CLIs built on argparse itself (one-off tools and subcommands), not on a declaration table."""
     from analysis.history import _parser as history_parser
     from deploy.healthcheck import parser as healthcheck_parser
-    from runs.scale import parser as scale_parser
     from sandbox.cli import gen_cert_parser
 
     return {
         "analysis.history": history_parser,
         "deploy.healthcheck": healthcheck_parser,
-        "runs scale": scale_parser,
         "sandbox gen-cert": gen_cert_parser,
     }
 

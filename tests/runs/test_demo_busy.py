@@ -36,7 +36,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     """``python -m runs demo`` with stdout a pipe (not a TTY) while two busy loops run."""
     out = tmp_path_factory.mktemp("demo")
     busy = [subprocess.Popen([sys.executable, "-c", _BUSY_LOOP]) for _ in range(2)]
-    demo = subprocess.Popen([sys.executable, "-m", "runs", "demo", "--out", str(out)], cwd=REPO,
+    demo = subprocess.Popen([sys.executable, "-m", "runs", "demo", "--reports-dir", str(out)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         stdout, stderr = demo.communicate(timeout=BUSY_SECONDS)

@@ -27,7 +27,7 @@ def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 240
 ) -> tuple[int, str, dict[str, Any]]:
     """Run ``python -m runs ARGS``; returns (exit code, output, the run's pipeline_run.json)."""
-    out_dir = Path(args[args.index("--out") + 1])
+    out_dir = Path(args[args.index("--reports-dir") + 1])
     done = subprocess.run([sys.executable, "-m", "runs", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})}, check=False)  # fmt: skip
     results = sorted(out_dir.glob("*/pipeline_run.json"))
@@ -66,7 +66,7 @@ def test_a_pipeline_that_loses_one_in_a_thousand_fails_the_gate(tmp_path: Path) 
     """The test-only sender fault drops 1 in 1,000 events unsent: lost is about 0.1% and the run fails."""
     # One sender, so every 1,000th event it reads is dropped (a few thousand events in all).
     code, output, result = run_cli("pipeline", "--duration", "15s", "--rate", "300", "--senders", "1",
-                                   "--partitions", "2", "--out", str(tmp_path),
+                                   "--partitions", "2", "--reports-dir", str(tmp_path),
                                    env={"PIPELINE_TEST_SKIP_ONE_IN": "1000"})  # fmt: skip
     delivery = result["delivery"]
     assert code == 1, output
@@ -81,7 +81,7 @@ def test_direct_run_with_a_dropping_sandbox_counts_every_drop_as_lost(tmp_path: 
     """Straight to a sandbox in drop mode: each dropped call was acknowledged (200), never arrived."""
     # A limit of 20 req/s, so even a loaded machine's Locust sends well past it.
     code, output, result = run_cli("direct", "--rate-mode", "drop", "--rate-limit", "20", "--duration", "10s",
-                                   "--rate", "200", "--out", str(tmp_path))  # fmt: skip
+                                   "--rate", "200", "--reports-dir", str(tmp_path))  # fmt: skip
     assert code == 0, output
     dropped = result["sandbox"]["dropped"]
     assert dropped > 100

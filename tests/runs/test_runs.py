@@ -43,7 +43,7 @@ def alive(pids: set[int]) -> list[int]:
 @pytest.mark.slow
 def test_short_baseline_writes_the_run_directory_and_stops_everything(tmp_path):
     """Sandbox + master + 2 workers + analysis; every shared run file is written; nothing left."""
-    proc = start_runs("baseline", "--duration", "8s", "--out", str(tmp_path), "--", "--seed", "3")
+    proc = start_runs("baseline", "--duration", "8s", "--reports-dir", str(tmp_path), "--", "--seed", "3")
     pids = children_while(proc, time.monotonic() + 120)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode in (0, 1), err  # 1 = an SLO breach on a loaded machine, still a full run
@@ -59,7 +59,7 @@ def test_short_baseline_writes_the_run_directory_and_stops_everything(tmp_path):
 @pytest.mark.slow
 def test_interrupt_stops_every_process(tmp_path):
     """Ctrl-C during the run: exit 130, sandbox, master and workers all gone."""
-    proc = start_runs("soak", "--duration", "2m", "--out", str(tmp_path))
+    proc = start_runs("soak", "--duration", "2m", "--reports-dir", str(tmp_path))
     pids = children_while(proc, time.monotonic() + 60, want=4)
     assert len(pids) >= 4, proc.stderr.read() if proc.poll() is not None else "too few processes"
     time.sleep(2)
@@ -80,7 +80,7 @@ def test_interrupt_stops_every_process(tmp_path):
 )
 def test_bad_arguments_one_line_exit_2(tmp_path, args, message):
     """Unknown profile or bad option: one line, exit 2, nothing started."""
-    done = subprocess.run([sys.executable, "-m", "runs", *args, "--out", str(tmp_path)], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "runs", *args, "--reports-dir", str(tmp_path)], cwd=REPO,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and message in lines[-1] and "Traceback" not in done.stderr
@@ -118,7 +118,7 @@ def test_summary_reads_locust_csvs_and_failure_kinds(tmp_path):
 @pytest.mark.slow
 def test_bad_locust_option_after_double_dash_exits_2_and_stops_everything(tmp_path):
     """`-- --target-rate -5`: Locust's one line is repeated, exit 2, sandbox and workers stopped."""
-    proc = start_runs("baseline", "--out", str(tmp_path), "--", "--target-rate", "-5")
+    proc = start_runs("baseline", "--reports-dir", str(tmp_path), "--", "--target-rate", "-5")
     pids = children_while(proc, time.monotonic() + 60)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2

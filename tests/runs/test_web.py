@@ -67,7 +67,7 @@ def test_web_runs_the_profile_from_the_page_and_reports_when_it_stops(tmp_path: 
     Customer.io tab fill; Stop on the page ends the run, and the analysis report follows."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runs", "demo", "--web", "--out", str(tmp_path)],
+        [sys.executable, "-m", "runs", "demo", "--web", "--reports-dir", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     lines, seen = _lines_of(proc), []

@@ -41,7 +41,7 @@ def run_demo_in_a_terminal(out: Path, timeout: float = 240.0) -> TerminalRun:
     master_fd, slave_fd = pty.openpty()
     fcntl.ioctl(slave_fd, termios.TIOCSWINSZ, struct.pack("HHHH", _ROWS, _COLUMNS, 0, 0))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runs", "demo", "--workers", "3", "--out", str(out)],
+        [sys.executable, "-m", "runs", "demo", "--workers", "3", "--reports-dir", str(out)],
         cwd=REPO, stdin=slave_fd, stdout=slave_fd, stderr=slave_fd, start_new_session=True,
     )  # fmt: skip
     os.close(slave_fd)
