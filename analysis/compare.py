@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.options import TOLERANCE
+
 __all__ = ["COMPARED", "compare"]
 
 # metric -> True when higher is worse. Absolute floors stop 1 ms -> 2 ms or 0% -> 0.01% from
@@ -19,7 +21,9 @@ COMPARED: dict[str, bool] = {
 _FLOORS = {"p50": 1.0, "p95": 1.0, "p99": 1.0, "avg_ms": 1.0, "error_rate": 0.001, "rps": 0.5}
 
 
-def compare(current: pd.DataFrame, baseline: pd.DataFrame, tolerance_pct: float = 10.0) -> pd.DataFrame:
+def compare(
+    current: pd.DataFrame, baseline: pd.DataFrame, tolerance_pct: float = TOLERANCE.default
+) -> pd.DataFrame:
     """Long frame ``endpoint, metric, baseline, current, delta, delta_pct, regression``.
 
     Endpoints in only one run appear with NaN on the other side and never count as regressions.

@@ -18,7 +18,6 @@ regress, 1 it did, 2 unusable input (one line on stderr).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -31,6 +30,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.errors import InputError
+from analysis.options import HISTORY
+from plumbing.errors import SuiteError
+from plumbing.options import Parser
 
 __all__ = [
     "INDEX_FILE",
@@ -53,9 +55,9 @@ INDEX_FILE = "history.parquet"
 
 @dataclass(frozen=True)
 class HistoryRules:
-    previous: int = 5
+    previous: int = HISTORY.default("previous")
     """K: the newest run is compared with the median of this many runs before it."""
-    tolerance_pct: float = 10.0
+    tolerance_pct: float = HISTORY.default("tolerance")
     min_previous: int = 2
     """A run with fewer earlier runs than this is never flagged (no median worth the name)."""
 
@@ -201,44 +203,17 @@ def _n(value: Any, fmt: str) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m analysis.history", description=__doc__.splitlines()[0])
+def _parser() -> Parser:
+    p = Parser(prog="python -m analysis.history", description=__doc__.splitlines()[0])
     p.add_argument("reports", type=Path, metavar="REPORTS_DIR", help="directory holding the run directories")
-    p.add_argument("--out", type=Path, help="where history.parquet/.png/.md go (default: REPORTS_DIR)")
-    p.add_argument(
-        "--last",
-        type=_count,
-        default=10,
-        metavar="N",
-        help="runs in the Markdown table (default: %(default)s)",
-    )
-    p.add_argument(
-        "--previous", type=_count, default=5, metavar="K", help="runs in the median (default: %(default)s)"
-    )
-    p.add_argument("--tolerance", type=_percent, default=10.0, metavar="PCT",
-                   help="allowed worsening against that median, %% (default: %(default)s)")  # fmt: skip
+    HISTORY.add_to(p, group=False)
     return p
 
 
-def _count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number >= 1")
-    return int(text)
-
-
-def _percent(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 1000 or math.isnan(value):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a percentage between 0 and 1000")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_checked(argv)
     try:
+        vars(args).update(HISTORY.values(args))
         frame = build_frame(args.reports)
         regressions = flag_regressions(
             frame, HistoryRules(previous=args.previous, tolerance_pct=args.tolerance)
@@ -253,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise InputError(
                 out, f"cannot write the history ({exc.strerror}); pass a writable --out"
             ) from None
-    except InputError as exc:
+    except SuiteError as exc:  # InputError, OptionError
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     newest = int(frame["run_index"].max())

@@ -1,4 +1,5 @@
-"""Every option of ``python -m analysis.report``, declared once (see ``plumbing.options``)."""
+"""Every option of ``python -m analysis.report`` and ``python -m analysis.history``, declared once (see
+``plumbing.options``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,30 @@ from pathlib import Path
 
 from plumbing.options import Options, declarer
 
-__all__ = ["JUNIT", "OPTIONS", "SLO"]
+__all__ = ["HISTORY", "JUNIT", "OPTIONS", "OUT", "SLO", "TOLERANCE"]
 
 _o = declarer("ANALYSIS_", ("report",))
+_both = declarer("ANALYSIS_", ("report", "history"))
+_h = declarer("ANALYSIS_HISTORY_", ("history",))
+
+# --out means the same in both: the directory the outputs are written into.
+OUT = _both(
+    "--out",
+    None,
+    "the directory the outputs are written into: report.html, summary.md/json, charts/ (report; "
+    "default: next to the CSVs) or history.parquet/.png/.md (history; default: REPORTS_DIR)",
+    type=Path,
+    metavar="DIR",
+)
+TOLERANCE = _both(
+    "--tolerance",
+    10.0,
+    "allowed worsening against the reference (report: the --baseline run; history: the median of the "
+    "--previous runs), %",
+    type=float,
+    low=0,
+    metavar="PCT",
+)
 
 SLO = _o("--slo", None, "SLO rules, YAML/JSON, e.g. ['p95 < 500ms', 'error_rate < 1%']", type=Path,
          metavar="FILE")  # fmt: skip
@@ -18,17 +40,11 @@ JUNIT = _o("--junit", None, "also write the SLO verdicts as JUnit XML (one testc
 OPTIONS = Options(
     "report",
     (
-        _o(
-            "--out",
-            None,
-            "where to write report.html, summary.md/json, charts/ (default: next to the CSVs)",
-            type=Path,
-            metavar="DIR",
-        ),  # fmt: skip
+        OUT,
         SLO,
         JUNIT,
         _o("--baseline", None, "run directory or prefix to compare with", metavar="OTHER_RUN"),
-        _o("--tolerance", 10.0, "allowed worsening vs baseline, %", type=float, low=0, metavar="PCT"),
+        TOLERANCE,
         _o(
             "--knee-p95-ms",
             500.0,
@@ -50,3 +66,21 @@ OPTIONS = Options(
         ),  # fmt: skip
     ),
 )
+
+HISTORY = Options(
+    "history",
+    (
+        OUT,
+        _h("--last", 10, "runs in the Markdown table", type=int, low=1, metavar="N"),
+        _h(
+            "--previous",
+            5,
+            "runs before the newest whose median it is compared with",
+            type=int,
+            low=1,
+            metavar="K",
+        ),  # fmt: skip
+        TOLERANCE,
+    ),
+)
+"""``python -m analysis.history REPORTS_DIR``."""

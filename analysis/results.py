@@ -13,6 +13,7 @@ from analysis.compare import compare
 from analysis.delivery import Delivery, reconcile_files
 from analysis.knee import Knee, KneeThresholds, find_knee
 from analysis.locust_csv import AGGREGATED
+from analysis.options import TOLERANCE
 from analysis.run import TRAILING_NOTE, Run
 from analysis.slo import Threshold, Verdict, evaluate
 
@@ -35,7 +36,7 @@ class Results:
     verdicts: list[Verdict] = field(default_factory=list)
     comparison: pd.DataFrame | None = None
     baseline_path: Path | None = None
-    tolerance_pct: float = 10.0
+    tolerance_pct: float = TOLERANCE.default
     notes: list[str] = field(default_factory=list)
     delivery: dict[str, Any] | None = None
     """The delivery reconciliation (``summary.json``'s ``delivery`` block); None without accounting."""
@@ -93,7 +94,7 @@ def analyse(
     run: Run,
     thresholds: list[Threshold] | None = None,
     baseline: Run | None = None,
-    tolerance_pct: float = 10.0,
+    tolerance_pct: float = TOLERANCE.default,
     knee_thresholds: KneeThresholds | None = None,
     delivery: Delivery | None = None,
 ) -> Results:

@@ -9,7 +9,6 @@ Prints one line and exits 0 (healthy) or 1 (unhealthy); bad usage exits 2.
 
 from __future__ import annotations
 
-import argparse
 import socket
 import sys
 import time
@@ -17,8 +16,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["check_file", "check_tcp", "check_url", "main"]
+from plumbing.errors import OptionError
+from plumbing.options import Options, Parser, check_host_ports, declarer, report
+
+__all__ = ["OPTIONS", "check_file", "check_tcp", "check_url", "main"]
 
 
 def check_url(url: str, timeout: float) -> str | None:
@@ -54,21 +57,48 @@ def check_file(path: Path, max_age: float) -> str | None:
     return None if age <= max_age else f"{path} is {age:.0f} s old (limit {max_age:g} s): master silent"
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m deploy.healthcheck", description=__doc__.splitlines()[0])
+def _one_host_port(value: str) -> str | None:
+    if "," in value:
+        return f"{value!r}: one HOST:PORT, e.g. 127.0.0.1:5557"
+    return check_host_ports(value)
+
+
+_o = declarer("HEALTHCHECK_", ("healthcheck",))
+_SECONDS: dict[str, Any] = {"type": float, "low": 0, "low_open": True, "metavar": "S"}
+
+OPTIONS = Options(
+    "healthcheck",
+    (
+        _o(
+            "--tcp",
+            None,
+            "address that must accept a TCP connection",
+            metavar="HOST:PORT",
+            check=_one_host_port,
+        ),  # fmt: skip
+        _o("--file", None, "heartbeat file that must be fresh", type=Path, metavar="PATH"),
+        _o("--max-age", 10.0, "seconds the --file may be old", **_SECONDS),
+        _o("--timeout", 3.0, "seconds to wait for the URL or --tcp", **_SECONDS),
+    ),
+)
+
+
+def parser() -> Parser:
+    p = Parser(prog="python -m deploy.healthcheck", description=__doc__.splitlines()[0])
     p.add_argument("url", nargs="?", help="http URL that must answer 2xx")
-    p.add_argument("--tcp", metavar="HOST:PORT", help="address that must accept a TCP connection")
-    p.add_argument("--file", type=Path, help="heartbeat file that must be fresh")
-    p.add_argument("--max-age", type=float, default=10.0, help="seconds (with --file; default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=3.0, help="seconds (URL or --tcp; default: %(default)s)")
+    OPTIONS.add_to(p, group=False)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser_ = parser()
-    args = parser_.parse_args(argv)
+    args = parser_.parse_checked(argv)
+    try:
+        vars(args).update(OPTIONS.values(args))
+    except OptionError as exc:
+        return report("healthcheck", exc)
     if [args.url, args.tcp, args.file].count(None) != 2:
-        parser_.exit(2, "healthcheck: give exactly one of URL, --tcp HOST:PORT or --file PATH\n")
+        parser_.error("give exactly one of URL, --tcp HOST:PORT or --file PATH")
     if args.url:
         problem = check_url(args.url, args.timeout)
     elif args.tcp:

@@ -24,6 +24,7 @@ SUITE: tuple[tuple[str, str], ...] = (
     ("Live SLO gate (Locust master)", "locustfiles.gate.plugin:OPTIONS"),
     ("Distributed runs (Locust worker)", "locustfiles.master_watch:OPTIONS"),
     ("Sandbox (`python -m sandbox`)", "sandbox.options:OPTIONS"),
+    ("Sandbox certificate (`python -m sandbox gen-cert DIR`)", "sandbox.options:GEN_CERT"),
     ("Pipeline, both services (`python -m pipeline ingest|sender`)", "pipeline.options:COMMON"),
     ("Pipeline ingest (`python -m pipeline ingest`)", "pipeline.options:INGEST"),
     ("Pipeline sender (`python -m pipeline sender`)", "pipeline.options:SENDER"),
@@ -34,7 +35,9 @@ SUITE: tuple[tuple[str, str], ...] = (
         "runs.options:PIPELINE",
     ),
     ("Analysis (`python -m analysis.report RUN`)", "analysis.options:OPTIONS"),
+    ("Run history (`python -m analysis.history REPORTS_DIR`)", "analysis.options:HISTORY"),
     ("Capacity plan (`python -m deploy.capacity`)", "deploy.capacity:OPTIONS"),
+    ("Container health probe (`python -m deploy.healthcheck`)", "deploy.healthcheck:OPTIONS"),
 )
 """(heading, ``module:attribute`` of an :class:`Options`), in page order."""
 
@@ -67,6 +70,8 @@ def replace_section(page: str, table: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Plain argparse on purpose: a developer's tool, run from the checkout, whose options are no
+    # process's configuration (no variable, no config file) and so belong in no table.
     p = argparse.ArgumentParser(prog="python -m plumbing.config_table", description=__doc__.splitlines()[0])
     p.add_argument(
         "--page", type=Path, default=DEFAULT_PAGE, help="the page with the markers (default: %(default)s)"

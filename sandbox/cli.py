@@ -6,7 +6,6 @@ Bad input ends with one line on stderr and exit code 2.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -32,7 +31,7 @@ from sandbox.config import (
     parse_workspace,
     policy_from_mapping,
 )
-from sandbox.options import OPTIONS
+from sandbox.options import GEN_CERT, OPTIONS
 
 __all__ = ["build_config", "main", "parse", "parser"]
 
@@ -78,20 +77,20 @@ def parse(
     return OPTIONS.values(args, environ), data
 
 
-def gen_cert_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m sandbox gen-cert")
-    p.add_argument("directory")
-    p.add_argument(
-        "--days", type=int, default=30, help="validity of the certificate in days (default: %(default)s)"
-    )
+def gen_cert_parser() -> Parser:
+    p = Parser(prog="python -m sandbox gen-cert", description="Write a self-signed certificate for "
+               "127.0.0.1/localhost (for --tls-cert/--tls-key).", config_option=False)  # fmt: skip
+    p.add_argument("directory", help="where cert.pem and key.pem are written")
+    GEN_CERT.add_to(p, group=False)
     return p
 
 
 def _gen_cert(argv: Sequence[str]) -> int:
     from sandbox.tls import generate_self_signed
 
-    args = gen_cert_parser().parse_args(argv)
-    cert, key = generate_self_signed(args.directory, args.days)
+    args = gen_cert_parser().parse_checked(argv)
+    days = GEN_CERT.values(args)["days"]
+    cert, key = generate_self_signed(args.directory, days)
     print(f"wrote {cert} and {key}; clients trust it with REQUESTS_CA_BUNDLE={cert}")
     return 0
 

@@ -11,7 +11,7 @@ from cio_contract import DEFAULT_RATE_LIMITS, RATE_LIMIT_GRAMMAR, parse_rate_lim
 from httpserver import limits as server_limits
 from plumbing.options import Option, Options, check_parses
 
-__all__ = ["OPTIONS", "RATE_MODES", "STORE_MODES"]
+__all__ = ["GEN_CERT", "OPTIONS", "RATE_MODES", "STORE_MODES"]
 
 RATE_MODES = ("reject", "throttle", "drop", "block", "off")
 STORE_MODES = ("full", "count")
@@ -244,3 +244,19 @@ OPTIONS = Options(
         ),  # fmt: skip
     ),
 )
+
+GEN_CERT = Options(
+    "sandbox gen-cert",
+    (
+        Option(
+            "--days",
+            30,
+            "validity of the certificate in days",
+            type=int,
+            low=1,
+            env="SANDBOX_CERT_DAYS",
+            processes=("sandbox gen-cert",),
+        ),  # fmt: skip
+    ),
+)
+"""``python -m sandbox gen-cert DIR``."""

@@ -67,12 +67,26 @@ def _capacity(argv: list[str]) -> int:
     return main(argv)
 
 
+def _history(argv: list[str]) -> int:
+    from analysis.history import main
+
+    return main(argv)
+
+
+def _healthcheck(argv: list[str]) -> int:
+    from deploy.healthcheck import main
+
+    return main(argv)
+
+
 CLIS: dict[str, Callable[[list[str]], int]] = {
     "sandbox": _sandbox,
     "pipeline": _pipeline,
     "runs": _runs,
     "report": _report,
     "capacity": _capacity,
+    "history": _history,
+    "healthcheck": _healthcheck,
 }
 
 # (cli, argv, environment, what the one line must contain)
@@ -294,6 +308,23 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("capacity", ["--events-per-day", "5M", "--rate-limit", "0"], {}, "--rate-limit"),
     ("capacity", ["--events-per-day", "5M", "--worker-rps", "-1"], {}, "--worker-rps"),
     ("capacity", ["--events-per-day", "5M"], {"CAPACITY_HEADROOM": "1"}, "--headroom"),
+    # -- analysis.history ---------------------------------------------------------------------------------
+    ("history", ["@RUN@", "--last", "0"], {}, "--last must be at least 1"),
+    ("history", ["@RUN@", "--previous", "x"], {}, "--previous"),
+    ("history", ["@RUN@", "--tolerance", "-1"], {}, "--tolerance must not be negative"),
+    ("history", ["@RUN@"], {"ANALYSIS_HISTORY_PREVIOUS": "0"}, "--previous must be at least 1"),
+    ("history", ["/nonexistent/reports"], {}, "/nonexistent/reports"),
+    ("history", [], {}, "REPORTS_DIR"),
+    # -- sandbox gen-cert ---------------------------------------------------------------------------------
+    ("sandbox", ["gen-cert", "@DIR@", "--days", "0"], {}, "--days must be at least 1"),
+    ("sandbox", ["gen-cert", "@DIR@", "--days", "soon"], {}, "--days"),
+    ("sandbox", ["gen-cert"], {}, "directory"),
+    # -- deploy.healthcheck ---------------------------------------------------------------------------------
+    ("healthcheck", [], {}, "give exactly one of URL, --tcp HOST:PORT or --file PATH"),
+    ("healthcheck", ["--tcp", "nohost"], {}, "--tcp 'nohost' is not HOST:PORT"),
+    ("healthcheck", ["--tcp", "a:1,b:2"], {}, "--tcp 'a:1,b:2': one HOST:PORT"),
+    ("healthcheck", ["--file", "/tmp/x", "--max-age", "0"], {}, "--max-age must be greater than 0"),
+    ("healthcheck", ["--tcp", "127.0.0.1:9"], {"HEALTHCHECK_TIMEOUT": "-1"}, "--timeout"),
 ]
 
 STATS = (
@@ -312,6 +343,8 @@ def _materialise(argv: list[str], tmp_path: Path) -> list[str]:
             path = tmp_path / name
             path.write_bytes(content)
             arg = str(path)
+        elif arg == "@DIR@":
+            arg = str(tmp_path)
         elif arg == "@RUN@":
             run = tmp_path / "run"
             run.mkdir(exist_ok=True)
@@ -323,7 +356,9 @@ def _materialise(argv: list[str], tmp_path: Path) -> list[str]:
 
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     for name in list(os.environ):
-        if name.startswith(("SANDBOX_", "PIPELINE_", "RUNS_", "ANALYSIS_", "CAPACITY_", "LOCUST_", "CIO_")):
+        if name.startswith(
+            ("SANDBOX_", "PIPELINE_", "RUNS_", "ANALYSIS_", "CAPACITY_", "HEALTHCHECK_", "LOCUST_", "CIO_")
+        ):
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
