@@ -1,4 +1,4 @@
-"""``python -m runs scale --target compose``: the planned run as the compose pipeline profile.
+"""``python -m runs scale --run-on compose``: the planned run as the compose pipeline profile.
 
 The same run as on loopback (``runs.pipeline``), with every process in a container of its own compose
 project: ``docker-compose.yml``'s pipeline profile (plus any ``--compose-file``, e.g.

@@ -170,16 +170,18 @@ PIPELINE = Options(
             low_open=True,
         ),  # fmt: skip
         _s(
-            "--target",
+            "--run-on",
             "local",
-            "local: every process on loopback; compose: docker-compose.yml's pipeline profile as a compose "
-            "project of its own, taken down after the run",
+            "where the planned stack runs: local, every process on loopback; compose, docker-compose.yml's "
+            "pipeline profile as a compose project of its own, taken down after the run",
             choices=("local", "compose"),
+            # --target is the sender's Track API URL (pipeline sender); here it meant where to run.
+            was="--target",
         ),  # fmt: skip
         _s(
             "--compose-file",
             [],
-            "--target compose: a compose file over docker-compose.yml, e.g. deploy/docker/compose.offline.yml "
+            "--run-on compose: a compose file over docker-compose.yml, e.g. deploy/docker/compose.offline.yml "
             "where Apache Kafka cannot be pulled; repeatable",
             type=Path,
             kind="list",

@@ -11,7 +11,7 @@ One machine cannot carry a plan sized for a fleet: the rate is scaled down to ``
 once), and the report says so. At that rate each process uses a fraction of a core, so what it
 managed per second is no capacity: the report gives each one's CPU share too (``runs.cpu``) and its
 rate per CPU-second (events delivered / CPU-seconds spent), which is what ``python -m
-deploy.capacity --from-run DIR`` plans with (one core per sender and per worker). ``--target compose``
+deploy.capacity --from-run DIR`` plans with (one core per sender and per worker). ``--run-on compose``
 runs the pipeline as the compose pipeline profile instead of loopback processes (``runs.compose``).
 """
 
@@ -65,8 +65,8 @@ def main(argv: Sequence[str]) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     missing = [f for f in args.compose_file if not f.is_file()]
-    if missing or (args.compose_file and args.target != "compose"):
-        problem = f"{missing[0]} is not a file" if missing else "only goes with --target compose"
+    if missing or (args.compose_file and args.run_on != "compose"):
+        problem = f"{missing[0]} is not a file" if missing else "only goes with --run-on compose"
         print(f"runs scale: --compose-file {problem}", file=sys.stderr)
         return 2
     capacity = plan(events, peak_factor=args.peak_factor)
@@ -77,7 +77,7 @@ def main(argv: Sequence[str]) -> int:
     run_plan = sized(capacity, scale, args.duration, args.drain_timeout)
 
     def run() -> dict[str, Any]:
-        if args.target == "compose":
+        if args.run_on == "compose":
             from runs.compose import COMPOSE_FILE, run_compose
 
             files = [COMPOSE_FILE, *(f.resolve() for f in args.compose_file)]

@@ -272,7 +272,8 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
         {},
         "--machine-rate must be greater",
     ),
-    ("runs", ["scale", "--events-per-day", "2M", "--target", "k8s"], {}, "--target"),
+    ("runs", ["scale", "--events-per-day", "2M", "--run-on", "k8s"], {}, "--run-on"),
+    ("runs", ["scale", "--events-per-day", "2M", "--target", "compose"], {}, "--target was renamed --run-on"),
     ("runs", ["scale", "--events-per-day", "2M", "--duration", "0"], {}, "--duration must be greater than 0"),
     ("runs", ["scale", "--events-per-day", "2M", "--compose-file", "/nonexistent.yml"], {}, "--compose-file"),
     (

@@ -1,4 +1,4 @@
-"""``python -m runs scale --target compose``: the planned pipeline as the compose pipeline profile
+"""``python -m runs scale --run-on compose``: the planned pipeline as the compose pipeline profile
 (offline override: Tansu, Debian's redis), driven at the planned peak, reconciled and reported as a
 loopback run, and taken down afterwards."""
 
@@ -19,7 +19,7 @@ TOKEN = "scale-admin-token-8f1b"
 def test_scale_run_through_the_compose_pipeline_profile(images: dict[str, str], tmp_path: Path) -> None:
     """2M/day plans 2 senders, 6 partitions, 1 Locust worker; the run delivers every acknowledged
     event without a 429, and its report sets the plan against CPU-measured rates."""
-    command = [sys.executable, "-m", "runs", "scale", "--target", "compose",
+    command = [sys.executable, "-m", "runs", "scale", "--run-on", "compose",
                "--compose-file", "deploy/docker/compose.offline.yml", "--events-per-day", "2M",
                "--duration", "20s", "--machine-rate", "40", "--drain-timeout", "60s",
                "--reports-dir", str(tmp_path)]  # fmt: skip
