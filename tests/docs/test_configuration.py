@@ -39,3 +39,25 @@ def test_every_declared_option_is_in_the_page():
     for _, reference in config_table.SUITE:
         for option in config_table._load(reference):
             assert f"| `{option.flag}` |" in page, option.flag
+
+
+def test_every_declaration_table_is_in_the_page():
+    """A module-level ``NAME = Options(...)`` that config_table.SUITE does not list would never reach the
+    page (nor the check above): each one is listed."""
+    import ast
+
+    root = PAGE.parents[1]
+    packages = ("analysis", "cio_contract", "deploy", "httpserver", "locustfiles", "pipeline", "plumbing",
+                "runs", "sandbox")  # fmt: skip
+    declared = set()
+    for package in packages:
+        for path in (root / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if "Options(" not in text:
+                continue
+            module = ".".join(path.relative_to(root).with_suffix("").parts)
+            for node in ast.parse(text).body:
+                value = node.value if isinstance(node, ast.Assign) else None
+                if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "Options":
+                    declared |= {f"{module}:{t.id}" for t in node.targets if isinstance(t, ast.Name)}
+    assert declared == {reference for _, reference in config_table.SUITE}
