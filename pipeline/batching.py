@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
 
 from pipeline.envelope import Envelope
@@ -32,8 +33,9 @@ class Item:
     partition: PartitionOffsets
     offset: int
     envelope: Envelope | None = None
-    op: bytes | None = None
-    """The encoded v2 operation, or None when the item is sent as its original v1 request."""
+    op: bytes | msgspec.Raw | None = None
+    """The encoded v2 operation (as it arrived, for a ``v2_ops`` message's), or None when the item is
+    sent as its original v1 request."""
     size: int = -1
     """Its share of the message's bytes (the in-flight bound); the whole message by default."""
     workspace: str = ""
@@ -70,7 +72,8 @@ class Batch:
             assert env is not None
             body = b"" if env.body == {} and env.method == "DELETE" else orjson.dumps(env.body)
             return env.method, env.path, body
-        return "POST", "/api/v2/batch", _OPEN + b",".join(i.op for i in self.items if i.op) + _CLOSE
+        operations = b",".join([i.op for i in self.items if i.op])
+        return "POST", "/api/v2/batch", b"".join((_OPEN, operations, _CLOSE))
 
     def with_items(self, items: list[Item]) -> Batch:
         nbytes = BATCH_OVERHEAD + sum(len(i.op or b"") + 1 for i in items)
@@ -92,21 +95,30 @@ class Batcher:
             encoded = orjson.dumps(operation)
             if len(encoded) <= self.operation_bytes:
                 item.op = encoded
-        workspace = item.workspace
         if item.op is None:
-            return [Batch(workspace, [item], 0)]
+            return [Batch(item.workspace, [item], 0)]
+        return self.add_encoded(item.workspace, [item])
+
+    def add_encoded(self, workspace: str, items: list[Item]) -> list[Batch]:
+        """Place ``items`` of ``workspace``, each with its ``op`` set and within the operation limit
+        (a ``v2_ops`` message's operations, in one call); returns the batches now complete."""
         ready = []
-        batch = self._open.get(workspace)
-        cost = len(item.op) + 1
-        if batch is not None and batch.nbytes + cost > self.max_bytes:
-            ready.append(self._open.pop(workspace))
-            batch = None
-        if batch is None:
-            batch = self._open[workspace] = Batch(workspace)
-        batch.items.append(item)
-        batch.nbytes += cost
-        if len(batch.items) >= self.max_operations:
-            ready.append(self._open.pop(workspace))
+        batch = self._open.pop(workspace, None)
+        max_operations, max_bytes = self.max_operations, self.max_bytes
+        for item in items:
+            cost = len(item.op or b"") + 1
+            if batch is None:
+                batch = Batch(workspace)
+            elif batch.nbytes + cost > max_bytes:
+                ready.append(batch)
+                batch = Batch(workspace)
+            batch.items.append(item)
+            batch.nbytes += cost
+            if len(batch.items) >= max_operations:
+                ready.append(batch)
+                batch = None
+        if batch is not None:
+            self._open[workspace] = batch
         return ready
 
     def due(self, now: float | None = None) -> list[Batch]:

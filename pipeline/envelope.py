@@ -3,18 +3,28 @@
 An envelope keeps the accepted call as it arrived (workspace, endpoint, path, params, body) plus the
 event id and the ingest time, so the sender can turn it into a ``/api/v2/batch`` operation, or replay
 it as the original v1 request when v2 cannot carry it (anonymous events, operations over 32 KB).
-A v2 call's operations travel as one ``v2_ops`` message per partition (``Envelope.split`` unpacks it).
+A v2 call's operations travel as one ``v2_ops`` message per partition (``Envelope.split`` unpacks it;
+``read_operations`` is the sender's hot path for them: each operation's JSON as it arrived, unparsed).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import orjson
 
-__all__ = ["MANY_OPERATIONS", "Envelope", "person_key", "to_operation", "v1_identifiers"]
+__all__ = [
+    "MANY_OPERATIONS",
+    "Envelope",
+    "Operations",
+    "person_key",
+    "read_operations",
+    "to_operation",
+    "v1_identifiers",
+]
 
 MANY_OPERATIONS = "v2_ops"
 """The endpoint of a message holding several v2 operations (see ``Envelope.encode_operations``)."""
@@ -94,6 +104,45 @@ class Envelope:
     @property
     def age(self) -> float:
         return time.time() - self.received_ms / 1000
+
+
+class Operations(msgspec.Struct, gc=False):
+    """A ``v2_ops`` message as the sender's hot path reads it. Each operation stays the JSON text it
+    arrived as (``msgspec.Raw``: its syntax checked, no object built), so a request body is a join of
+    them: no decode and re-encode per event."""
+
+    workspace: str = msgspec.field(name="w")
+    endpoint: Literal["v2_ops"] = msgspec.field(name="e")
+    operations: list[msgspec.Raw] = msgspec.field(name="b")
+    event_ids: list[msgspec.Raw] = msgspec.field(name="id")
+    received_ms: int = msgspec.field(name="t")
+
+
+# Decoding stops at the first field that does not fit, so another endpoint's message costs little.
+_OPERATIONS = msgspec.json.Decoder(Operations)
+_OBJECT = ord("{")
+
+
+def read_operations(raw: bytes, max_operation_bytes: int) -> Operations | None:
+    """The operations of ``raw`` when it is a well-formed ``v2_ops`` message whose operations are all
+    JSON objects of at most ``max_operation_bytes``; None for anything else (another endpoint, an
+    operation v2 cannot carry, a foreign or malformed message), which ``Envelope.decode`` then judges.
+
+    Accepts what orjson would, except numbers beyond a double's range (``1e400``), which only a
+    foreign producer writes (ingest encodes with orjson): those reach the target, which judges them."""
+    try:
+        message = _OPERATIONS.decode(raw)
+        if not raw.isascii():
+            raw.decode()  # msgspec leaves the UTF-8 of text it keeps raw unchecked; orjson refuses it
+    except (ValueError, RecursionError):  # msgspec.DecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    ops = message.operations
+    if not ops or len(message.event_ids) != len(ops):
+        return None
+    # A Raw holds one value without the whitespace around it: an object starts with "{".
+    if not all(len(op) <= max_operation_bytes and memoryview(op)[0] == _OBJECT for op in ops):
+        return None
+    return message
 
 
 def v1_identifiers(path_id: str) -> dict[str, str]:

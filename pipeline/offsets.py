@@ -30,14 +30,14 @@ class PartitionOffsets:
         if events > 1:
             self._parts[offset] = events
 
-    def finish(self, offset: int) -> None:
-        """One event of ``offset`` finished (the message, once all its events have)."""
+    def finish(self, offset: int, events: int = 1) -> None:
+        """``events`` events of ``offset`` finished (the message, once all its events have)."""
         if self.revoked:
             return
         left = self._parts.get(offset)
         if left is not None:
-            if left > 1:
-                self._parts[offset] = left - 1
+            if left > events:
+                self._parts[offset] = left - events
                 return
             del self._parts[offset]
         self._finished.add(offset)
