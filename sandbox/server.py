@@ -8,7 +8,6 @@ With one process the parent serves itself.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import signal
 import socket
@@ -18,6 +17,7 @@ import time
 from typing import Any
 
 from httpserver import HttpServer
+from plumbing.heap import freeze_startup_objects
 from plumbing.ready import write_ready_file
 from sandbox.accounting import Accounting
 from sandbox.admin import Admin
@@ -84,10 +84,7 @@ def _worker(config: SandboxConfig, shared: SharedMemory, accounting: Accounting,
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    # Startup objects never die; freezing them and raising the threshold keeps GC off the hot path.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    freeze_startup_objects()
     on_ready()
     loop.run_until_complete(stop.wait())
     server.close()
