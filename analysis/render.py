@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from analysis import transforms
 from analysis.drawing import ChartJob, draw_all
 from analysis.locust_csv import AGGREGATED
@@ -45,9 +43,16 @@ def chart_jobs(results: Results, max_points: int = MAX_POINTS) -> dict[str, Char
     """name -> (chart function, downsampled frames) for every chart the data supports."""
     jobs: dict[str, ChartJob] = {}
     has_traffic = int(results.totals["requests"]) > 0
+    raw_system = results.run.system
+    # Downsampled once, for the system and the delivery charts both.
+    system = (
+        transforms.downsample(raw_system, max_points, peaks=("pipeline_consumer_lag",))
+        if raw_system is not None
+        else None
+    )
+    # Every over-time chart counts elapsed time from the same start: the run's first second.
+    start = transforms.run_start(results.seconds) if results.seconds is not None else None
     if results.seconds is not None and has_traffic:
-        # Every over-time chart counts elapsed time from the same start: the run's first second.
-        start = transforms.run_start(results.seconds)
         seconds = transforms.downsample(results.seconds, max_points, peaks=_PEAKS)
         jobs["throughput"] = ("throughput_chart", (seconds, results.knee, start))
         jobs["latency"] = ("latency_chart", (seconds, results.knee, start))
@@ -56,19 +61,17 @@ def chart_jobs(results: Results, max_points: int = MAX_POINTS) -> dict[str, Char
         if results.kind_rates is not None:
             kind_rates = transforms.downsample(results.kind_rates, max_points)
             jobs["errors"] = ("error_chart", (kind_rates, start))
-        system = results.run.system
         if system is not None and len(system):
-            jobs["system"] = ("system_chart", (seconds, _downsample_system(system, max_points), start))
+            jobs["system"] = ("system_chart", (seconds, system, start))
     delivery = results.delivery_seconds
     if delivery is not None and len(delivery):
-        system = results.run.system
         by_send_time = delivery.rename(columns={"second": "timestamp"})
         jobs["delivery"] = (
             "delivery_chart",
             (
                 transforms.downsample(by_send_time, max_points, peaks=("e2e_p99", "e2e_max", "lost")),
-                _downsample_system(system, max_points) if system is not None else None,
-                transforms.run_start(results.seconds) if results.seconds is not None else None,
+                system,
+                start,
             ),
         )
     if has_traffic:
@@ -85,10 +88,6 @@ def build_charts(results: Results, max_points: int = MAX_POINTS) -> dict[str, Fi
     from analysis import charts
 
     return {name: getattr(charts, f)(*args) for name, (f, args) in chart_jobs(results, max_points).items()}
-
-
-def _downsample_system(system: pd.DataFrame, max_points: int) -> pd.DataFrame:
-    return transforms.downsample(system, max_points, peaks=("pipeline_consumer_lag",))
 
 
 def _clean(value: Any) -> Any:

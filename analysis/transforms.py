@@ -280,26 +280,59 @@ def downsample(frame: pd.DataFrame, max_points: int = 1500, peaks: Sequence[str]
     """Average a per-second frame into at most ``max_points`` time bins per endpoint/kind.
 
     Columns in ``peaks`` (latency percentiles) keep each bin's maximum so spikes stay visible.
-    Returns the frame unchanged when it is already short enough.
+    NaN is skipped within a bin. Returns the frame unchanged when it is already short enough.
+    Only what is drawn is reduced: figures and verdicts come from the full frame.
     """
     if frame.empty:
         return frame
-    span = int(frame["timestamp"].max() - frame["timestamp"].min()) + 1
+    ts = frame["timestamp"].to_numpy()
+    span = int(ts.max() - ts.min()) + 1
     width = math.ceil(span / max_points)
     if width <= 1:
         return frame
     keys = [c for c in ("endpoint", "kind") if c in frame.columns]
-    binned = frame.assign(timestamp=frame["timestamp"] - frame["timestamp"] % width)
-    numeric = [
-        c
-        for c in frame.columns
-        if c not in keys and c != "timestamp" and pd.api.types.is_numeric_dtype(frame[c])
-    ]
-    grouped = binned.groupby(["timestamp", *keys], observed=True, sort=True)
-    # One reduction per kind over its columns at once (a per-column .agg(dict) is ~2x slower).
-    means = grouped[[c for c in numeric if c not in peaks]].mean()
-    maxima = grouped[[c for c in numeric if c in peaks]].max()
-    return pd.concat([means, maxima], axis=1)[numeric].reset_index()
+    # One group per (bin, series), bins first as a sorted groupby would give them. The reductions
+    # run over contiguous groups (numpy reduceat): a pandas groupby on ~1M rows cost 0.6 s here.
+    binned = ts - ts % width
+    group = (binned - binned.min()) // width
+    kept = np.ones(len(frame), dtype=bool)
+    for key in keys:
+        codes = _codes(frame[key])
+        kept &= codes >= 0  # a missing key is no series, as in groupby
+        group = group * (int(codes.max()) + 1) + codes
+    order = np.argsort(group, kind="stable")
+    order = order[kept[order]]
+    grouped = group[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    heads = order[starts]
+    columns: dict[str, object] = {"timestamp": binned[heads]}
+    for key in keys:
+        columns[key] = frame[key].iloc[heads].to_numpy()
+    for col in frame.columns:
+        if col in keys or col == "timestamp" or not pd.api.types.is_numeric_dtype(frame[col]):
+            continue
+        values = frame[col].to_numpy()[order]
+        if col in peaks:
+            columns[col] = np.fmax.reduceat(values, starts)
+            continue
+        values = values.astype("float64")
+        present = ~np.isnan(values)
+        with np.errstate(invalid="ignore", divide="ignore"):  # an all-NaN bin's mean is NaN
+            columns[col] = np.add.reduceat(np.where(present, values, 0.0), starts) / np.add.reduceat(
+                present, starts
+            )
+    out = pd.DataFrame(columns)
+    for key in keys:
+        if isinstance(frame[key].dtype, pd.CategoricalDtype):
+            out[key] = pd.Categorical(out[key], dtype=frame[key].dtype)
+    return out
+
+
+def _codes(column: pd.Series) -> np.ndarray:
+    """Integer codes of a key column in sorted order (-1 for missing), as a sorted groupby orders it."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy().astype("int64")
+    return pd.factorize(column, sort=True)[0].astype("int64")
 
 
 def run_start(*frames: pd.DataFrame | None) -> float | None:

@@ -225,3 +225,53 @@ def test_downsample_bins_means_and_peaks() -> None:
     )
     assert_frame_equal(got, expected)
     assert t.downsample(frame, max_points=10) is frame
+
+
+def test_a_one_second_latency_spike_in_a_day_survives_downsampling() -> None:
+    """A day per second, two endpoints, one 1 s p99 spike: the chart's frame still peaks there."""
+    day = 86_400
+    rng = np.random.default_rng(3)
+    ts = np.repeat(np.arange(day), 2)
+    p99 = rng.uniform(100, 120, 2 * day)
+    spike = 2 * 40_001 + 1  # the second endpoint, 40,001 s in
+    p99[spike] = 5_000.0
+    frame = pd.DataFrame(
+        {
+            "timestamp": 1_795_800_000 + ts,
+            "endpoint": pd.Categorical(np.tile(["GET /a", "GET /b"], day)),
+            "rps": rng.uniform(10, 20, 2 * day),
+            "p99_ms": p99,
+        }
+    )
+    got = t.downsample(frame, max_points=1500, peaks=["p99_ms"])
+    per_endpoint = got.groupby("endpoint", observed=True)
+    assert per_endpoint.size().max() <= 1500
+    spiked = got[got["p99_ms"] == 5_000.0]
+    assert spiked["endpoint"].tolist() == ["GET /b"]
+    # In the bin that holds the spike's second, and nowhere else.
+    width = math.ceil(day / 1500)
+    assert int(spiked["timestamp"].iloc[0]) == 1_795_800_000 + 40_001 - (1_795_800_000 + 40_001) % width
+    assert got.loc[got["endpoint"] == "GET /a", "p99_ms"].max() < 121
+    assert 10 < got["rps"].min() and got["rps"].max() < 20  # rates are bin means
+
+
+def test_downsample_equals_a_pandas_groupby() -> None:
+    """Bins per (time, series) as a sorted pandas groupby gives them: means skip NaN, peaks keep the
+    max, integer peaks stay integers, an object key sorts by value, non-numeric columns drop."""
+    rng = np.random.default_rng(5)
+    n = 5_000
+    frame = pd.DataFrame(
+        {
+            "timestamp": 1_000 + np.repeat(np.arange(n // 2), 2),
+            "kind": np.tile(["b", "a"], n // 2),
+            "share": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+            "lost": rng.integers(0, 9, n),
+            "note": "x",
+        }
+    )
+    got = t.downsample(frame, max_points=100, peaks=["lost"])
+    width = math.ceil((n // 2) / 100)
+    binned = frame.assign(timestamp=frame["timestamp"] - frame["timestamp"] % width)
+    grouped = binned.groupby(["timestamp", "kind"], sort=True)
+    expected = pd.concat([grouped[["share"]].mean(), grouped[["lost"]].max()], axis=1).reset_index()
+    assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
