@@ -13,7 +13,8 @@ from analysis.drawing import worth_workers
 # In a fresh interpreter, as `python -m analysis.report` runs: the test session itself has gevent's
 # patches (from the Locust tests) and many imports that a report process never has.
 _COMPARE = """
-import json, sys
+import json, multiprocessing, os, sys
+from concurrent.futures import ProcessPoolExecutor
 from analysis.drawing import chart_workers, draw_all
 from analysis.render import chart_jobs
 from analysis.results import analyse
@@ -24,8 +25,18 @@ here = draw_all(jobs, None)
 with chart_workers(2) as pool:
     assert pool is not None, "no worker pool on this machine"
     there = draw_all(jobs, pool)
+# A pool whose worker died: the same charts come back, drawn in this process.
+broken = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+try:
+    broken.submit(os._exit, 1).result()
+except Exception:
+    pass
+first = next(iter(jobs))
+fallback = draw_all({first: jobs[first]}, broken)
 print(json.dumps({"here": sorted(here), "there": sorted(there),
-                  "differ": sorted(n for n in here if there.get(n) != here[n])}))
+                  "differ": sorted(n for n in here if there.get(n) != here[n]),
+                  "fallback_differ": sorted(n for n in fallback if fallback[n] != here[n]),
+                  "fallback": sorted(fallback)}))
 """
 
 
@@ -36,4 +47,5 @@ def test_worker_processes_draw_the_same_charts(real_run: Path) -> None:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["there"] == result["here"] and len(result["here"]) >= 5
     assert result["differ"] == []  # Agg output is deterministic
+    assert result["fallback"] and result["fallback_differ"] == []
     assert worth_workers(1024) == 0  # a short run draws in its own process
