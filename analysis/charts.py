@@ -11,10 +11,13 @@ run's. The numbers come from :mod:`analysis.transforms`; this module only draws.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import ParamSpec
 
 import pandas as pd
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
@@ -98,6 +101,26 @@ def _aggregated(seconds: pd.DataFrame) -> pd.DataFrame:
     return seconds[seconds["endpoint"] == AGGREGATED]
 
 
+_P = ParamSpec("_P")
+
+
+def _titles_at_top(chart: Callable[_P, Figure]) -> Callable[_P, Figure]:
+    """Build ``chart``'s axes with their titles fixed at the top edge (``axes.titley`` 1.0).
+
+    Left to itself matplotlib searches, for every axes at every draw, for a title height that
+    clears whatever sits above the axes; no chart here has anything there (no top ticks), so the
+    answer is always 1.0, and the search was a tenth of the drawing time. Pixels are unchanged.
+    """
+
+    @functools.wraps(chart)
+    def build(*args: _P.args, **kwargs: _P.kwargs) -> Figure:
+        with rc_context({"axes.titley": 1.0}):
+            return chart(*args, **kwargs)
+
+    return build
+
+
+@_titles_at_top
 def throughput_chart(seconds: pd.DataFrame, knee: Knee | None = None, start: float | None = None) -> Figure:
     """Requests/s and failures/s (left axis) with the user count (right axis) over time."""
     fig = Figure(figsize=(10, 4))
@@ -123,6 +146,7 @@ def throughput_chart(seconds: pd.DataFrame, knee: Knee | None = None, start: flo
     return fig
 
 
+@_titles_at_top
 def latency_chart(seconds: pd.DataFrame, knee: Knee | None = None, start: float | None = None) -> Figure:
     """Aggregated p50/p95/p99 over time (Locust's ~10 s window)."""
     fig = Figure(figsize=(10, 4))
@@ -146,6 +170,7 @@ def _percentile_lines(ax: Axes, frame: pd.DataFrame, start: float) -> None:
     ax.set_ylim(bottom=0)
 
 
+@_titles_at_top
 def endpoint_latency_chart(seconds: pd.DataFrame, start: float | None = None) -> Figure:
     """p50, p95 and p99 panels over time, one line per endpoint, sharing the time axis."""
     endpoints = [e for e in pd.unique(seconds["endpoint"]) if e != AGGREGATED]
@@ -167,6 +192,7 @@ def endpoint_latency_chart(seconds: pd.DataFrame, start: float | None = None) ->
     return fig
 
 
+@_titles_at_top
 def error_chart(kind_rates: pd.DataFrame, start: float | None = None) -> Figure:
     """Failed requests as a share of all requests over time, one line per kind that occurred."""
     fig = Figure(figsize=(10, 4))
@@ -190,6 +216,7 @@ def error_chart(kind_rates: pd.DataFrame, start: float | None = None) -> Figure:
     return fig
 
 
+@_titles_at_top
 def distribution_chart(distribution: pd.DataFrame) -> Figure:
     """Response time at each reported percentile, one line per endpoint (log scale)."""
     fig = Figure(figsize=(10, 4))
@@ -213,6 +240,7 @@ def distribution_chart(distribution: pd.DataFrame) -> Figure:
     return fig
 
 
+@_titles_at_top
 def endpoint_summary_chart(final: pd.DataFrame) -> Figure:
     """Three bar panels per endpoint: requests/s, p95 and error rate (final figures)."""
     rows = final[final["endpoint"] != AGGREGATED].sort_values("endpoint", ascending=False)
@@ -258,6 +286,7 @@ _SYSTEM_PANELS: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (
 )
 
 
+@_titles_at_top
 def system_chart(seconds: pd.DataFrame, system: pd.DataFrame, start: float | None = None) -> Figure:
     """Client throughput above the target-side series, all on one shared time axis."""
     panels = [
@@ -289,6 +318,7 @@ def system_chart(seconds: pd.DataFrame, system: pd.DataFrame, start: float | Non
     return fig
 
 
+@_titles_at_top
 def delivery_chart(
     per_second: pd.DataFrame, system: pd.DataFrame | None = None, start: float | None = None
 ) -> Figure:
