@@ -24,7 +24,7 @@ from typing import Any
 from plumbing.errors import RunsError, SuiteError
 from plumbing.options import Parser, report
 from runs.cluster import ClusterError, LocalCluster, start_local_cluster
-from runs.options import OPTIONS
+from runs.options import OPTIONS, new_run_dir
 from runs.outcome import open_report, verdict_line
 from runs.processes import ManagedProcess, ServiceStartError, start_service
 from runs.profiles import PROFILES, Profile, profile, slo_path
@@ -57,15 +57,6 @@ def _parser() -> Parser:
     return p
 
 
-def _reports_dir(reports: Path | None) -> Path:
-    reports = REPO / "reports" if reports is None else reports
-    if reports.exists() and not reports.is_dir():
-        raise UsageError(
-            f"--reports-dir {reports} is a file; give a directory (run directories are made inside it)"
-        )
-    return reports
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] and argv[0] in ("pipeline", "direct"):
@@ -81,24 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, locust_extra = _parser().parse_checked(argv[:split]), argv[split + 1 :]
     try:
         vars(args).update(OPTIONS.values(args))
-        args.reports_dir = _reports_dir(args.reports_dir)
         chosen = profile(args.profile)
         extra, duration = _duration_args(chosen, args.duration)
         args.slo = _checked_slo(args.slo or slo_path(chosen.name))
+        run_dir = new_run_dir(args.reports_dir, chosen.name)
     except KeyError as exc:
         print(f"runs: {str(exc).strip(chr(39))}", file=sys.stderr)
         return 2
     except SuiteError as exc:
         return report("runs", exc)
-    run_dir = args.reports_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{chosen.name}"
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(
-            f"runs: --reports-dir {args.reports_dir}: cannot make {run_dir.name} there ({exc.strerror})",
-            file=sys.stderr,
-        )
-        return 2
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return _run(chosen, args, run_dir, [*extra, *locust_extra], duration)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from cio_contract import DEFAULT_RATE_LIMITS, parse_track_rate_limit
 from plumbing.budget import rate_limit_option
+from plumbing.errors import OptionError
 from plumbing.options import Option, Options, check_host_ports, declarer
 
-__all__ = ["OPTIONS", "PIPELINE", "seconds"]
+__all__ = ["OPTIONS", "PIPELINE", "new_run_dir", "seconds"]
 
 _o = declarer("RUNS_", ("runs",))
 
@@ -70,6 +72,25 @@ OPTIONS = Options(
         ),
     ),
 )
+
+
+def new_run_dir(reports_dir: Path | None, name: str) -> Path:
+    """Make ``TIMESTAMP-NAME/`` in ``--reports-dir`` (reports/ in the repository when not given).
+
+    Raises OptionError (one line, exit 2) when it cannot be made there, e.g. the path is a file.
+    """
+    reports = Path(__file__).resolve().parent.parent / "reports" if reports_dir is None else reports_dir
+    run_dir = reports / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = (
+            "is a file; give a directory (run directories are made inside it)"
+            if reports.is_file()
+            else f"cannot make {run_dir.name} there ({exc.strerror}); give a writable directory"
+        )
+        raise OptionError(f"--reports-dir {reports}: {problem}") from None
+    return run_dir
 
 
 def seconds(text: str) -> float:

@@ -29,7 +29,7 @@ from plumbing.errors import SuiteError
 from plumbing.options import Parser, report
 from runs.cluster import start_local_cluster
 from runs.cpu import CPU_FILE, CpuSampler, saturation
-from runs.options import PIPELINE
+from runs.options import PIPELINE, new_run_dir
 from runs.processes import ManagedProcess, start_service
 from runs.services import create_topics, start_redis, start_tansu
 
@@ -117,34 +117,33 @@ def parser(command: str) -> Parser:
 def main(command: str, argv: Sequence[str]) -> int:
     try:
         values = PIPELINE.only(f"runs {command}").values(parser(command).parse_checked(argv))
-    except SuiteError as exc:
+        return _main(command, values)
+    except SuiteError as exc:  # a bad option, or no run directory where --reports-dir says
         return report("runs", exc)
-    reports = values["reports_dir"] or REPO / "reports"
+
+
+def _main(command: str, values: dict[str, Any]) -> int:
+    reports = values["reports_dir"]
     plan = RunPlan(rate=values["rate"], duration=values["duration"], workers=values["workers"],
                    rate_limit=values["rate_limit"], analysis=not values["no_analysis"])  # fmt: skip
     if command == "direct":
         direct = replace(plan, sandbox_mode=values["rate_mode"])
-        return _reported(lambda: run_direct(direct, _run_dir(reports, "direct")))
+        direct_dir = new_run_dir(reports, "direct")
+        return _reported(lambda: run_direct(direct, direct_dir))
     plan = replace(plan, senders=values["senders"], partitions=values["partitions"],
                    drain_timeout=values["drain_timeout"], bootstrap_servers=values["bootstrap_servers"],
                    redis_url=values["redis_url"])  # fmt: skip
-    direct_dir = None
+    compared = None
     if values["compare_direct"]:
-        direct_dir = _run_dir(reports, "direct")
-        _reported(lambda: run_direct(plan, direct_dir))
-    pipeline_dir = _run_dir(reports, "pipeline")
+        compared = new_run_dir(reports, "direct")
+        _reported(lambda: run_direct(plan, compared))
+    pipeline_dir = new_run_dir(reports, "pipeline")
     code = _reported(lambda: run_pipeline(plan, pipeline_dir))
-    if direct_dir is not None:
-        table = comparison(direct_dir, pipeline_dir)
+    if compared is not None:
+        table = comparison(compared, pipeline_dir)
         (pipeline_dir / "comparison.md").write_text(table + "\n")
         print(table)
     return code
-
-
-def _run_dir(reports: Path, name: str) -> Path:
-    run_dir = reports / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
 
 
 def _reported(run: Callable[[], dict[str, Any]]) -> int:

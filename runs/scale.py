@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,8 @@ from plumbing.errors import SuiteError
 from plumbing.options import Options, Parser
 from plumbing.options import report as report_error
 from runs.cpu import CPU_FILE, cpu_seconds
-from runs.options import PIPELINE
-from runs.pipeline import REPO, RunPlan, _reported, run_direct, run_pipeline, system_series
+from runs.options import PIPELINE, new_run_dir
+from runs.pipeline import RunPlan, _reported, run_direct, run_pipeline, system_series
 
 __all__ = ["SCALE_FILE", "main", "measure"]
 
@@ -69,10 +68,12 @@ def main(argv: Sequence[str]) -> int:
         problem = f"{missing[0]} is not a file" if missing else "only goes with --run-on compose"
         print(f"runs scale: --compose-file {problem}", file=sys.stderr)
         return 2
+    try:
+        run_dir = new_run_dir(args.reports_dir, "scale")
+    except SuiteError as exc:
+        return report_error("runs scale", exc)
     capacity = plan(events, peak_factor=args.peak_factor)
     print(format_plan(capacity))
-    run_dir = (args.reports_dir or REPO / "reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-scale"
-    run_dir.mkdir(parents=True, exist_ok=True)
     scale = min(1.0, args.machine_rate / capacity.test_rps)
     run_plan = sized(capacity, scale, args.duration, args.drain_timeout)
 

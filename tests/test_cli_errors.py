@@ -255,6 +255,9 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("runs", ["stress", "--host", "http://"], {}, "--host"),
     ("runs", ["demo", "--reports-dir", "@AFILE@"], {}, "--reports-dir"),
     ("runs", ["demo"], {"RUNS_REPORTS_DIR": "@AFILE@"}, "--reports-dir"),
+    ("runs", ["direct", "--reports-dir", "@AFILE@"], {}, "a-file: is a file; give a directory"),
+    ("runs", ["pipeline", "--reports-dir", "@AFILE@"], {}, "a-file: is a file; give a directory"),
+    ("runs", ["scale", "--events-per-day", "2M", "--reports-dir", "@AFILE@"], {}, "a-file: is a file"),
     (
         "runs",
         ["demo", "--out", "/tmp"],
