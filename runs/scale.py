@@ -7,8 +7,8 @@ against what was measured (delivery ceiling, events/s per sender and per Locust 
 delay, the component that saturated first, and whether the plan holds on this machine).
 
 One machine cannot carry a plan sized for a fleet: the rate is scaled down to ``--machine-rate``
-(default 300 calls/s, what a loaded 2-core machine drives through every process of the stack at
-once), and the report says so. At that rate each process uses a fraction of a core, so what it
+(its default is what a loaded 2-core machine drives through every process of the stack at once,
+declared in ``runs.options``), and the report says so. At that rate each process uses a fraction of a core, so what it
 managed per second is no capacity: the report gives each one's CPU share too (``runs.cpu``) and its
 rate per CPU-second (events delivered / CPU-seconds spent), which is what ``python -m
 deploy.capacity --from-run DIR`` plans with (one core per sender and per worker). ``--run-on compose``
