@@ -118,8 +118,8 @@ class Operations(msgspec.Struct, gc=False):
     received_ms: int = msgspec.field(name="t")
 
 
-# Decoding stops at the first field that does not fit, so another endpoint's message costs little.
 _OPERATIONS = msgspec.json.Decoder(Operations)
+_MANY_OPERATIONS_TEXT = orjson.dumps(MANY_OPERATIONS)
 _OBJECT = ord("{")
 
 
@@ -130,6 +130,8 @@ def read_operations(raw: bytes, max_operation_bytes: int) -> Operations | None:
 
     Accepts what orjson would, except numbers beyond a double's range (``1e400``), which only a
     foreign producer writes (ingest encodes with orjson): those reach the target, which judges them."""
+    if _MANY_OPERATIONS_TEXT not in raw:  # a v1 call's message: spare it a failed decode (~2 µs)
+        return None
     try:
         message = _OPERATIONS.decode(raw)
         if not raw.isascii():
