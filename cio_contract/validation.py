@@ -193,7 +193,11 @@ def validate_identify(identifier: str, body: Any, limits: Limits = DEFAULT_LIMIT
     return problems + validate_attributes(body, limits)
 
 
-def _validate_event_fields(name: Any, data: Any, data_field: str, limits: Limits) -> list[Violation]:
+def _validate_event_fields(
+    name: Any, data: Any, data_field: str, limits: Limits, data_bytes_below: int | None = None
+) -> list[Violation]:
+    """``data_bytes_below``: a bound known to exceed the data's JSON size (that of the operation
+    holding it); within the limit, the data need not be measured again."""
     if not isinstance(name, str) or not name.strip():
         return [Violation("event name must not be blank", "name", "required")]
     if _utf8_len(name.strip()) > limits.event_name_bytes:
@@ -204,7 +208,8 @@ def _validate_event_fields(name: Any, data: Any, data_field: str, limits: Limits
         return []
     if not isinstance(data, dict):
         return [Violation("event data must be a hash", data_field, "invalid_type")]
-    if json_size(data) > limits.event_data_bytes:
+    within = data_bytes_below is not None and data_bytes_below <= limits.event_data_bytes
+    if not within and json_size(data) > limits.event_data_bytes:
         return [
             Violation(
                 f"event data cannot be longer than {limits.event_data_bytes} bytes", data_field, "too_long"
@@ -270,7 +275,10 @@ def validate_merge(body: Any) -> list[Violation]:
     return [p for f in ("primary", "secondary") if (p := _single_identifier(body.get(f), allowed, f))]
 
 
-def _validate_person_operation(op: dict[str, Any], limits: Limits) -> list[Violation]:
+def _validate_person_operation(
+    op: dict[str, Any], limits: Limits, measured: int | None = None
+) -> list[Violation]:
+    """``measured``: the operation's own JSON size, when measured (it bounds every part of it)."""
     action = op.get("action")
     if not _is_one_of(action, PERSON_ACTIONS):
         return [Violation(f"unknown person action {action!r}", "action", "invalid_value")]
@@ -285,7 +293,7 @@ def _validate_person_operation(op: dict[str, Any], limits: Limits) -> list[Viola
         return [ident]
     attributes = op.get("attributes")
     if action in ("event", "screen", "page"):
-        return _validate_event_fields(op.get("name"), attributes, "attributes", limits)
+        return _validate_event_fields(op.get("name"), attributes, "attributes", limits, measured)
     if action in ("add_device", "delete_device"):
         device = op.get("device")
         if not isinstance(device, dict) or not device.get("token"):
@@ -341,14 +349,18 @@ def validate_v2_operation(
     """One v2 operation (``/api/v2/entity`` body or a ``/api/v2/batch`` item), including its size."""
     if not isinstance(op, dict):
         return [Violation("operation must be a JSON object", "", "invalid_type")]
-    size = json_size(op) if size is None else size
+    # A size given by the caller is the bytes received, which need not bound the compact form of a
+    # part (1e15 grows when re-encoded); one measured here does.
+    measured = None
+    if size is None:
+        size = measured = json_size(op)
     if size > limits.v2_operation_bytes:
         return [
             Violation(f"operation cannot be larger than {limits.v2_operation_bytes} bytes", "", "too_large")
         ]
     kind = op.get("type")
     if kind == "person":
-        return _validate_person_operation(op, limits)
+        return _validate_person_operation(op, limits, measured)
     if kind == "object":
         return _validate_object_operation(op, limits)
     if kind == "delivery":

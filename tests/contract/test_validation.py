@@ -162,6 +162,18 @@ class TestV2:
         assert validate_v2_batch(body, 100).request_error is None
         assert validate_v2_batch(body, 100, Limits(v2_batch_operations=2)).request_error is not None
 
+    @pytest.mark.parametrize("data_limit", [50, 99, 100, 10_000])
+    def test_event_data_limit_holds_inside_operations(self, data_limit):
+        """An event operation's data is measured against its own limit even where the operation's
+        size (measured first) could vouch for it, in a batch and alone; the same answer both ways."""
+        op = person("event", name="n", attributes={"text": "x" * 89})  # data: 100 bytes as JSON
+        assert json_size(op["attributes"]) == 100
+        limits = Limits(event_data_bytes=data_limit)
+        expected = [f"event data cannot be longer than {data_limit} bytes"] if data_limit < 100 else []
+        assert messages(validate_v2_operation(op, limits)) == expected
+        assert messages(validate_v2_operation(op, limits, size=json_size(op))) == expected
+        assert [v.message for _, v in validate_v2_batch({"batch": [op]}, 200, limits).errors] == expected
+
     @pytest.mark.parametrize(
         "op",
         [
