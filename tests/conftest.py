@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+# gevent (imported with Locust) must patch ssl before any test module imports urllib3 (requests):
+# urllib3 imported first keeps the unpatched SSLContext, and Locust's own import then recurses in
+# SSLContext.minimum_version (a RecursionError while collecting, depending on which module came
+# first). This conftest is loaded before every test module, whatever the selection or order.
+import locust  # noqa: F401
+
 import os
 
 import pytest

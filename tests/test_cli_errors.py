@@ -7,8 +7,6 @@ a server: every case fails before anything listens or connects.
 
 from __future__ import annotations
 
-import locust  # noqa: F401 - gevent must patch ssl before anything imports it (the traffic model's options)
-
 import os
 import subprocess
 import sys

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import locust  # noqa: F401 - gevent must patch ssl before anything imports it
-
 from collections.abc import Iterator
 from pathlib import Path
 
