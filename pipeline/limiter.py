@@ -125,9 +125,16 @@ class RedisRateLimiter:
         self._token = f"{os.getpid()}-{os.urandom(4).hex()}-"
         self._serial = count()
 
-    async def acquire(self, workspace: str) -> Grant:
-        """Reserve this workspace's next slot and wait for it; send at once. Raises redis errors."""
+    async def acquire(self, workspace: str, timeout: float | None = None) -> Grant:
+        """Reserve this workspace's next slot and wait for it; send at once. Raises redis errors, and
+        :class:`TimeoutError` when no grant came within ``timeout`` seconds.
+
+        Give up through ``timeout``, not by cancelling: on Python 3.11 redis-py sends each command
+        through ``asyncio.wait_for`` (its default 5 s socket timeout), which loses a cancellation
+        that lands as the send completes (fixed in 3.12), so about one cancelled call in three
+        carries on polling, and returns a grant nobody asked for any more."""
         started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
         keys = [self._prefix + workspace, self._prefix + workspace + ":log"]
         member = self._token + str(next(self._serial))
         args: list[int | str] = [self._interval_us, self._tolerance_us, self._window_us, self._window_limit, member,
@@ -143,7 +150,10 @@ class RedisRateLimiter:
             if int(verdict) == WINDOW:
                 window_waits += 1
             # A window wait may end early (an answer lowers its bound): polled once per spacing.
-            await asyncio.sleep(min(int(wait_us) / 1_000_000, self._max_poll))
+            pause = min(int(wait_us) / 1_000_000, self._max_poll)
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                raise TimeoutError(f"no grant for workspace {workspace!r} within {timeout:g} s")
+            await asyncio.sleep(pause)
 
     async def release(self, grant: Grant) -> None:
         """The grant's request was answered (or failed): it can no longer arrive later than now."""
