@@ -14,12 +14,12 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
-from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["ChartJob", "chart_workers", "draw_all", "draw_png", "worth_workers"]
+__all__ = ["ChartJob", "Charts", "chart_workers", "draw_all", "draw_png", "worth_workers"]
 
 ChartJob = tuple[str, tuple[Any, ...]]
 """A chart as ``(name of an analysis.charts function, its arguments)``: picklable and small."""
@@ -97,12 +97,48 @@ def _start_workers(pool: ProcessPoolExecutor, count: int) -> None:
         pass  # a pool that cannot start processes is broken: draw_all then draws here
 
 
+class Charts:
+    """Charts drawn as soon as their frames are ready.
+
+    With a pool, each chart goes to a worker when added, so it is drawn while the caller goes on
+    analysing; without one (or when the pool broke) it is drawn here when collected.
+    """
+
+    def __init__(self, pool: Executor | None) -> None:
+        self._pool = pool
+        self._jobs: dict[str, ChartJob] = {}
+        self._drawing: dict[str, Future[bytes]] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._jobs
+
+    def add(self, name: str, job: ChartJob) -> None:
+        """Start drawing ``job`` as ``name``; a name already added keeps its first job."""
+        if name in self._jobs:
+            return
+        self._jobs[name] = job
+        if self._pool is None:
+            return
+        try:
+            self._drawing[name] = self._pool.submit(draw_png, job)
+        except (BrokenExecutor, OSError):
+            self._pool = None  # the workers could not start or died: the rest is drawn here
+
+    def collect(self, names: Iterable[str] | None = None) -> dict[str, bytes]:
+        """name -> PNG for ``names`` (default: every chart, in the order added)."""
+        images = {}
+        for name in self._jobs if names is None else names:
+            future = self._drawing.get(name)
+            try:
+                images[name] = future.result() if future is not None else draw_png(self._jobs[name])
+            except BrokenExecutor:
+                images[name] = draw_png(self._jobs[name])
+        return images
+
+
 def draw_all(jobs: Mapping[str, ChartJob], pool: Executor | None) -> dict[str, bytes]:
     """name -> PNG for every job, in the jobs' order; drawn by ``pool`` when it works, else here."""
-    if pool is not None:
-        try:
-            futures = {name: pool.submit(draw_png, job) for name, job in jobs.items()}
-            return {name: future.result() for name, future in futures.items()}
-        except (BrokenExecutor, OSError):
-            pass  # the workers could not start or died: the same charts, drawn here
-    return {name: draw_png(job) for name, job in jobs.items()}
+    charts = Charts(pool)
+    for name, job in jobs.items():
+        charts.add(name, job)
+    return charts.collect()

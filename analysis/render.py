@@ -8,13 +8,15 @@ import html
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from analysis import transforms
-from analysis.drawing import ChartJob, draw_all
+from analysis.drawing import ChartJob, Charts
 from analysis.locust_csv import AGGREGATED
 from analysis.results import Results
 
@@ -27,6 +29,8 @@ __all__ = [
     "aborted_line",
     "build_charts",
     "chart_jobs",
+    "final_chart_jobs",
+    "iter_chart_jobs",
     "render_html",
     "render_markdown",
     "summary",
@@ -41,46 +45,49 @@ _HEADLINE = ["requests", "failures", "error_rate", "rps", "p50", "p95", "p99", "
 
 def chart_jobs(results: Results, max_points: int = MAX_POINTS) -> dict[str, ChartJob]:
     """name -> (chart function, downsampled frames) for every chart the data supports."""
-    jobs: dict[str, ChartJob] = {}
+    return dict(iter_chart_jobs(results, max_points))
+
+
+def iter_chart_jobs(results: Results, max_points: int = MAX_POINTS) -> Iterator[tuple[str, ChartJob]]:
+    """(name, job) for every chart the data supports, in the report's order, each frame prepared
+    only when its chart is next: a worker can draw one chart while the next one's frames are cut."""
     has_traffic = int(results.totals["requests"]) > 0
-    raw_system = results.run.system
-    # Downsampled once, for the system and the delivery charts both.
-    system = (
-        transforms.downsample(raw_system, max_points, peaks=("pipeline_consumer_lag",))
-        if raw_system is not None
-        else None
-    )
     # Every over-time chart counts elapsed time from the same start: the run's first second.
     start = transforms.run_start(results.seconds) if results.seconds is not None else None
+    system: pd.DataFrame | None = None  # downsampled once, for the system and the delivery charts
+    raw_system = results.run.system
+    if raw_system is not None and len(raw_system):
+        system = transforms.downsample(raw_system, max_points, peaks=("pipeline_consumer_lag",))
     if results.seconds is not None and has_traffic:
         seconds = transforms.downsample(results.seconds, max_points, peaks=_PEAKS)
-        jobs["throughput"] = ("throughput_chart", (seconds, results.knee, start))
-        jobs["latency"] = ("latency_chart", (seconds, results.knee, start))
+        yield "throughput", ("throughput_chart", (seconds, results.knee, start))
+        yield "latency", ("latency_chart", (seconds, results.knee, start))
         if results.run.full_history:
-            jobs["latency_per_endpoint"] = ("endpoint_latency_chart", (seconds, start))
+            yield "latency_per_endpoint", ("endpoint_latency_chart", (seconds, start))
         if results.kind_rates is not None:
             kind_rates = transforms.downsample(results.kind_rates, max_points)
-            jobs["errors"] = ("error_chart", (kind_rates, start))
-        if system is not None and len(system):
-            jobs["system"] = ("system_chart", (seconds, system, start))
+            yield "errors", ("error_chart", (kind_rates, start))
+        if system is not None:
+            yield "system", ("system_chart", (seconds, system, start))
     delivery = results.delivery_seconds
     if delivery is not None and len(delivery):
         by_send_time = delivery.rename(columns={"second": "timestamp"})
-        jobs["delivery"] = (
-            "delivery_chart",
-            (
-                transforms.downsample(by_send_time, max_points, peaks=("e2e_p99", "e2e_max", "lost")),
-                system,
-                start,
-            ),
+        peaks = ("e2e_p99", "e2e_max", "lost")
+        yield (
+            "delivery",
+            ("delivery_chart", (transforms.downsample(by_send_time, max_points, peaks), system, start)),
         )
-    if has_traffic:
-        jobs["latency_distribution"] = (
-            "distribution_chart",
-            (transforms.latency_distribution(results.final),),
-        )
-        jobs["endpoints"] = ("endpoint_summary_chart", (results.final,))
-    return jobs
+    yield from final_chart_jobs(results.final).items()
+
+
+def final_chart_jobs(final: pd.DataFrame) -> dict[str, ChartJob]:
+    """The charts of the final figures alone (no history needed): drawn while the history is analysed."""
+    if int(final.loc[final["endpoint"] == AGGREGATED, "requests"].sum()) == 0:
+        return {}
+    return {
+        "latency_distribution": ("distribution_chart", (transforms.latency_distribution(final),)),
+        "endpoints": ("endpoint_summary_chart", (final,)),
+    }
 
 
 def build_charts(results: Results, max_points: int = MAX_POINTS) -> dict[str, Figure]:
@@ -380,13 +387,23 @@ def render_html(data: dict[str, Any], images: dict[str, bytes]) -> str:
 
 
 def write_report(
-    results: Results, out: Path, max_points: int = MAX_POINTS, pool: Executor | None = None
+    results: Results,
+    out: Path,
+    max_points: int = MAX_POINTS,
+    pool: Executor | None = None,
+    charts: Charts | None = None,
 ) -> dict[str, Any]:
     """Write every output into ``out``; returns the summary dict. ``pool`` draws the charts
-    (see :func:`analysis.drawing.chart_workers`); without one they are drawn here."""
+    (see :func:`analysis.drawing.chart_workers`); without one they are drawn here. ``charts``:
+    charts already started (e.g. :func:`final_chart_jobs`' while the history was analysed)."""
     chart_dir = out / "charts"
     chart_dir.mkdir(parents=True, exist_ok=True)
-    images = draw_all(chart_jobs(results, max_points), pool)
+    charts = Charts(pool) if charts is None else charts
+    names = []
+    for name, job in iter_chart_jobs(results, max_points):
+        charts.add(name, job)  # a chart started earlier keeps its job
+        names.append(name)
+    images = charts.collect(names)
     for name, png in images.items():
         (chart_dir / f"{name}.png").write_bytes(png)
     data = summary(results, list(images))

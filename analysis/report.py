@@ -10,13 +10,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.drawing import chart_workers, worth_workers
+from analysis.drawing import Charts, chart_workers, worth_workers
 from analysis.errors import InputError
 from analysis.junit import write_junit
 from analysis.knee import KneeThresholds
 from analysis.options import OPTIONS
-from analysis.render import write_report
-from analysis.results import Results, analyse, run_delivery
+from analysis.render import final_chart_jobs, write_report
+from analysis.results import Results, analyse, final_table, run_delivery
 from analysis.run import load_run, resolve_run
 from analysis.slo import load_slo_file
 from analysis.transforms import PER_SECOND_INPUTS
@@ -44,12 +44,15 @@ def run_report(args: argparse.Namespace) -> Results:
         # Only the history columns the report uses are parsed, and none of a baseline's (it is
         # compared on its final figures).
         run = load_run(args.run, history_columns=PER_SECOND_INPUTS)
+        charts = Charts(pool)
+        for name, job in final_chart_jobs(final_table(run)).items():
+            charts.add(name, job)  # needs no history: the workers draw it while the history is analysed
         baseline = load_run(args.baseline, history_columns=()) if args.baseline else None
         knee = KneeThresholds(p95_ms=args.knee_p95_ms, error_rate=args.knee_error_rate)
         results = analyse(run, thresholds, baseline, args.tolerance, knee, run_delivery(run))
         out = args.out or run.files.prefix.parent
         try:
-            data = write_report(results, out, pool=pool)
+            data = write_report(results, out, charts=charts)
         except OSError as exc:
             raise InputError(
                 out, f"cannot write the report ({exc.strerror}); pass a writable --out"

@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from analysis.drawing import worth_workers
+import pandas as pd
+
+from analysis.drawing import Charts, worth_workers
+from analysis.locust_csv import PERCENTILES
+from analysis.render import final_chart_jobs
 
 # In a fresh interpreter, as `python -m analysis.report` runs: the test session itself has gevent's
 # patches (from the Locust tests) and many imports that a report process never has.
@@ -49,3 +53,22 @@ def test_worker_processes_draw_the_same_charts(real_run: Path) -> None:
     assert result["differ"] == []  # Agg output is deterministic
     assert result["fallback"] and result["fallback_differ"] == []
     assert worth_workers(1024) == 0  # a short run draws in its own process
+
+
+def test_charts_started_early_keep_their_job_and_come_back_in_the_order_asked() -> None:
+    """Charts(None) draws here at collect; a name added twice keeps its first job (the report adds
+    the final figures' charts before the history is analysed, then every chart in report order)."""
+    final = pd.DataFrame(
+        {"endpoint": ["GET /a", "Aggregated"], "requests": [10, 10], "failures": [1, 1],
+         "error_rate": [0.1, 0.1], "rps": [2.0, 2.0], **{c: [5.0, 5.0] for c in PERCENTILES.values()}}
+    )  # fmt: skip
+    early = final_chart_jobs(final)
+    assert list(early) == ["latency_distribution", "endpoints"]
+    charts = Charts(None)
+    charts.add("endpoints", early["endpoints"])
+    charts.add("endpoints", ("no_such_chart", ()))  # ignored: already started
+    charts.add("latency_distribution", early["latency_distribution"])
+    images = charts.collect(["latency_distribution", "endpoints"])
+    assert list(images) == ["latency_distribution", "endpoints"]
+    assert all(png.startswith(b"\x89PNG") for png in images.values())
+    assert final_chart_jobs(final.assign(requests=0)) == {}  # no traffic: no charts
