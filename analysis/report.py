@@ -9,19 +9,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.drawing import Charts, chart_workers, worth_workers
 from analysis.errors import InputError
+from analysis.files import resolve_run
 from analysis.junit import write_junit
-from analysis.knee import KneeThresholds
 from analysis.options import OPTIONS
-from analysis.render import final_chart_jobs, write_report
-from analysis.results import Results, analyse, final_table, run_delivery
-from analysis.run import load_run, resolve_run
 from analysis.slo import load_slo_file
-from analysis.transforms import PER_SECOND_INPUTS
 from plumbing.errors import SuiteError
 from plumbing.options import Parser
+
+if TYPE_CHECKING:
+    from analysis.results import Results
 
 __all__ = ["main"]
 
@@ -38,9 +38,17 @@ def _parser() -> Parser:
 def run_report(args: argparse.Namespace) -> Results:
     """Load, analyse and write; raises InputError for unusable input."""
     thresholds = load_slo_file(args.slo) if args.slo else None
-    # Chart workers start first: their matplotlib import overlaps the reading below (long runs only).
+    # Chart workers start first, before this process imports pandas: the fork server's imports
+    # (pandas, matplotlib) then run beside this one's instead of beside the reading (long runs only).
     history = resolve_run(args.run).history
     with chart_workers(worth_workers(history.stat().st_size if history else 0)) as pool:
+        # The modules that import pandas, only now.
+        from analysis.knee import KneeThresholds
+        from analysis.render import final_chart_jobs, write_report
+        from analysis.results import analyse, final_table, run_delivery
+        from analysis.run import load_run
+        from analysis.transforms import PER_SECOND_INPUTS
+
         # Only the history columns the report uses are parsed, and none of a baseline's (it is
         # compared on its final figures).
         run = load_run(args.run, history_columns=PER_SECOND_INPUTS)
