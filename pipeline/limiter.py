@@ -42,7 +42,8 @@ GRANTED, SPACING, WINDOW = 0, 1, 2
 # KEYS[1] = spacing state (theoretical arrival time, µs), KEYS[2] = window log (member -> latest
 # possible arrival, µs). ARGV = interval, tolerance, window (0: no log), window_limit, member,
 # inflight_bound, max_ahead, margin (µs except the limit). Returns {GRANTED, wait for the slot µs,
-# how long the workspace's spacing had gone unused, up to 1 s, µs} or
+# how long the workspace's spacing had gone unused, up to 1 s, µs (0 for the first grant: the state
+# is kept for a minute after the last slot, so only a workspace idle that long starts afresh)} or
 # {SPACING|WINDOW, wait before asking again µs}. Numbers go back to Redis through '%.0f': Lua's own
 # conversion keeps 14 digits, too few for µs since 1970.
 GRANT_SCRIPT = """
@@ -53,7 +54,7 @@ local tolerance = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local idle = 0
-if tat < now then idle = now - tat; tat = now end
+if tat < now then if tat > 0 then idle = now - tat end; tat = now end
 local wait = tat - tolerance - now
 local max_ahead = tonumber(ARGV[7])
 if wait > max_ahead then return {1, wait - max_ahead} end
@@ -74,7 +75,7 @@ if window > 0 then
   redis.call('ZADD', KEYS[2], string.format('%.0f', now + wait + bound), ARGV[5])
   redis.call('PEXPIRE', KEYS[2], math.ceil((wait + bound + window) / 1000) + 1000)
 end
-redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', math.ceil((tat + interval - now) / 1000) + 1000)
+redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', math.ceil((tat + interval - now) / 1000) + 60000)
 return {0, wait, math.min(idle, 1000000)}
 """
 

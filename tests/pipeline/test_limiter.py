@@ -168,6 +168,28 @@ def test_acquire_gives_up_at_its_timeout_and_leaves_nothing_polling(redis_url: s
     assert all(0.04 <= w < 5 for w in waits), waits  # generous: a loaded machine wakes late
 
 
+def test_grants_report_the_spacing_left_unused_before_them(redis_url: str) -> None:
+    """The first grant of a workspace reports no unused spacing (nothing was owed before it); one
+    asked for after a 0.3 s pause reports that pause, up to the 1 s cap."""
+
+    async def scenario() -> tuple[float, float, float]:
+        client = aioredis.from_url(redis_url)
+        limiter = RedisRateLimiter(client, 100.0, prefix=f"idle:{time.time()}:")
+        try:
+            first = await limiter.acquire("demo-site", timeout=10)
+            second = await limiter.acquire("demo-site", timeout=10)
+            await asyncio.sleep(0.3)
+            third = await limiter.acquire("demo-site", timeout=10)
+            return first.idle, second.idle, third.idle
+        finally:
+            await client.aclose()
+
+    first, second, third = asyncio.run(scenario())
+    assert first == 0.0
+    assert second < 0.3  # asked at once: at most a loaded machine's delay
+    assert 0.25 <= third <= 1.0, third
+
+
 STALL_RATE = 200.0  # the spacing alone would allow 100 in half a second...
 STALL_WINDOW, STALL_LIMIT = 0.5, 40  # ...the window log allows 40
 STALL_SECONDS = 3.0
