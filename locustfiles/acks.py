@@ -11,7 +11,10 @@ and stops listening half a second later, before a loaded worker's users have fin
 requests. So at the master's ``test_stop`` (the master is already STOPPING, so a stopped worker is not
 given users again), it asks every live worker that has not sent its final acks to stop its users
 (Locust's own ``stop`` message: they finish the request in flight, up to ``--stop-timeout``) and waits,
-at most ``--stop-timeout`` + 10 s, for each worker's final acks message.
+at most ``--stop-timeout`` + 10 s, for each worker's final acks message. A stopped worker reports
+``client_stopped``, and the master drops it from its clients, so Locust's ``quit`` would no longer reach
+it: at ``quitting`` the master sends ``quit`` to each worker it stopped that way itself (without it those
+workers idled until their master-heartbeat timeout, or until ``python -m runs`` killed them 10 s later).
 ``analysis.delivery`` reconciles the file with the sandbox's arrivals.
 """
 
@@ -59,6 +62,8 @@ class Acks:
         self._greenlet: gevent.Greenlet | None = None
         self._final_from: set[str] = set()
         """Workers whose final message of this run has arrived (master only)."""
+        self._stopped: set[str] = set()
+        """Workers the master stopped in :meth:`drain_workers`, owed a ``quit`` when it quits."""
 
     @property
     def is_worker(self) -> bool:
@@ -120,6 +125,7 @@ class Acks:
         workers = {client.id for client in clients.all if client.state != STATE_MISSING}
         for worker in workers - self._final_from:
             runner.server.send_to_client(Message("stop", None, worker))
+            self._stopped.add(worker)
         deadline = time.monotonic() + float(getattr(self.environment, "stop_timeout", 0) or 0) + 10.0
         while not workers <= self._final_from and time.monotonic() < deadline:
             gevent.sleep(0.1)
@@ -148,6 +154,18 @@ class Acks:
         if data.get("final"):
             self._final_from.add(msg.node_id)
 
+    def release_workers(self) -> None:
+        """Master, at ``quitting``: ``quit`` to the workers :meth:`drain_workers` stopped and Locust forgot."""
+        from locust.rpc import Message
+        from locust.runners import MasterRunner
+
+        runner = self.environment.runner
+        if not isinstance(runner, MasterRunner):
+            return
+        for worker in self._stopped - set(runner.clients):  # the ones still known get Locust's own quit
+            runner.server.send_to_client(Message("quit", None, worker))
+        self._stopped.clear()
+
     def close(self) -> None:
         if self._greenlet is not None:
             self.stop()
@@ -174,6 +192,7 @@ def install(environment: Environment) -> Acks:
     environment.events.test_start.add_listener(lambda **_: recorder.start())
     if not recorder.is_worker:
         environment.events.test_stop.add_listener(lambda **_: recorder.drain_workers())
+        environment.events.quitting.add_listener(lambda **_: recorder.release_workers())
     environment.events.test_stop.add_listener(lambda **_: recorder.stop())
     environment.events.quitting.add_listener(lambda **_: recorder.close())
     return recorder

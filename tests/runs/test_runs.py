@@ -54,6 +54,9 @@ def test_short_baseline_writes_the_run_directory_and_stops_everything(tmp_path):
         assert (run_dir / name).exists(), name
     assert "runs: requests " in out and "runs: sandbox: accepted" in out and "runs: report:" in out
     assert len(pids) >= 4 and not alive(pids)
+    # The workers quit on their master's word, not on the SIGTERM runs sends them 10 s later.
+    for worker in sorted(run_dir.glob("locust-worker-*.log")):
+        assert "Got quit message from master" in worker.read_text(), worker.read_text()[-2000:]
 
 
 @pytest.mark.slow
