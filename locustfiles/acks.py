@@ -10,11 +10,11 @@ The tail of a run needs care: a headless master ends with ``quit``, which tells 
 and stops listening half a second later, before a loaded worker's users have finished their last
 requests. So at the master's ``test_stop`` (the master is already STOPPING, so a stopped worker is not
 given users again), it asks every live worker that has not sent its final acks to stop its users
-(Locust's own ``stop`` message: they finish the request in flight, up to ``--stop-timeout``) and waits,
-at most ``--stop-timeout`` + 10 s, for each worker's final acks message. A stopped worker reports
-``client_stopped``, and the master drops it from its clients, so Locust's ``quit`` would no longer reach
-it: at ``quitting`` the master sends ``quit`` to each worker it stopped that way itself (without it those
-workers idled until their master-heartbeat timeout, or until ``python -m runs`` killed them 10 s later).
+(:data:`STOP`: they finish the request in flight, up to ``--stop-timeout``) and waits, at most
+``--stop-timeout`` + 10 s, for each worker's final acks message. Not Locust's own ``stop`` message: a
+worker answers that with ``client_stopped``, which makes the master forget it (Locust's ``quit`` then
+reached no worker, and each idled until ``python -m runs`` killed it 10 s later), and then sleeps
+``--stop-timeout`` before it reads the next message.
 ``analysis.delivery`` reconciles the file with the sandbox's arrivals.
 """
 
@@ -30,10 +30,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["MESSAGE", "Acks", "acks", "acks_path", "install"]
+__all__ = ["MESSAGE", "STOP", "Acks", "acks", "acks_path", "install"]
 
 log = logging.getLogger(__name__)
 MESSAGE = "cio_delivery_acks"
+STOP = "cio_delivery_stop"
+"""Master to worker: stop your users now (their final acks follow, from ``test_stop``)."""
 OFF = "off"
 _ATTRIBUTE = "cio_acks"
 
@@ -62,8 +64,6 @@ class Acks:
         self._greenlet: gevent.Greenlet | None = None
         self._final_from: set[str] = set()
         """Workers whose final message of this run has arrived (master only)."""
-        self._stopped: set[str] = set()
-        """Workers the master stopped in :meth:`drain_workers`, owed a ``quit`` when it quits."""
 
     @property
     def is_worker(self) -> bool:
@@ -124,8 +124,7 @@ class Acks:
         # that would deliver the answers): wait only for live ones.
         workers = {client.id for client in clients.all if client.state != STATE_MISSING}
         for worker in workers - self._final_from:
-            runner.server.send_to_client(Message("stop", None, worker))
-            self._stopped.add(worker)
+            runner.server.send_to_client(Message(STOP, None, worker))
         deadline = time.monotonic() + float(getattr(self.environment, "stop_timeout", 0) or 0) + 10.0
         while not workers <= self._final_from and time.monotonic() < deadline:
             gevent.sleep(0.1)
@@ -154,18 +153,6 @@ class Acks:
         if data.get("final"):
             self._final_from.add(msg.node_id)
 
-    def release_workers(self) -> None:
-        """Master, at ``quitting``: ``quit`` to the workers :meth:`drain_workers` stopped and Locust forgot."""
-        from locust.rpc import Message
-        from locust.runners import MasterRunner
-
-        runner = self.environment.runner
-        if not isinstance(runner, MasterRunner):
-            return
-        for worker in self._stopped - set(runner.clients):  # the ones still known get Locust's own quit
-            runner.server.send_to_client(Message("quit", None, worker))
-        self._stopped.clear()
-
     def close(self) -> None:
         if self._greenlet is not None:
             self.stop()
@@ -189,10 +176,12 @@ def install(environment: Environment) -> Acks:
     runner = environment.runner
     if runner is not None and not recorder.is_worker and hasattr(runner, "register_message"):
         runner.register_message(MESSAGE, recorder.on_message)
+    if isinstance(runner, WorkerRunner):
+        # Handled in the worker's message loop, like Locust's stop; test_stop sends the final acks.
+        runner.register_message(STOP, lambda **_: runner.stop())
     environment.events.test_start.add_listener(lambda **_: recorder.start())
     if not recorder.is_worker:
         environment.events.test_stop.add_listener(lambda **_: recorder.drain_workers())
-        environment.events.quitting.add_listener(lambda **_: recorder.release_workers())
     environment.events.test_stop.add_listener(lambda **_: recorder.stop())
     environment.events.quitting.add_listener(lambda **_: recorder.close())
     return recorder
