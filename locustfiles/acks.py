@@ -14,7 +14,8 @@ given users again), it asks every live worker that has not sent its final acks t
 ``--stop-timeout`` + 10 s, for each worker's final acks message. Not Locust's own ``stop`` message: a
 worker answers that with ``client_stopped``, which makes the master forget it (Locust's ``quit`` then
 reached no worker, and each idled until ``python -m runs`` killed it 10 s later), and then sleeps
-``--stop-timeout`` before it reads the next message.
+``--stop-timeout`` before it reads the next message. A web UI's Stop does send Locust's ``stop``, so
+at ``quitting`` the master also sends ``quit`` to every worker it has met but no longer counts.
 ``analysis.delivery`` reconciles the file with the sandbox's arrivals.
 """
 
@@ -64,6 +65,8 @@ class Acks:
         self._greenlet: gevent.Greenlet | None = None
         self._final_from: set[str] = set()
         """Workers whose final message of this run has arrived (master only)."""
+        self._met: set[str] = set()
+        """Every worker that connected to this master (master only)."""
 
     @property
     def is_worker(self) -> bool:
@@ -153,6 +156,19 @@ class Acks:
         if data.get("final"):
             self._final_from.add(msg.node_id)
 
+    def met(self, client_id: str, **_: Any) -> None:
+        self._met.add(client_id)
+
+    def release_workers(self) -> None:
+        """Master, at ``quitting``: ``quit`` to the workers Locust forgot when they stopped (see above)."""
+        from locust.rpc import Message
+        from locust.runners import MasterRunner
+
+        runner = self.environment.runner
+        if isinstance(runner, MasterRunner):
+            for worker in self._met - set(runner.clients):  # the ones it knows get Locust's own quit
+                runner.server.send_to_client(Message("quit", None, worker))
+
     def close(self) -> None:
         if self._greenlet is not None:
             self.stop()
@@ -182,6 +198,8 @@ def install(environment: Environment) -> Acks:
     environment.events.test_start.add_listener(lambda **_: recorder.start())
     if not recorder.is_worker:
         environment.events.test_stop.add_listener(lambda **_: recorder.drain_workers())
+        environment.events.worker_connect.add_listener(recorder.met)
+        environment.events.quitting.add_listener(lambda **_: recorder.release_workers())
     environment.events.test_stop.add_listener(lambda **_: recorder.stop())
     environment.events.quitting.add_listener(lambda **_: recorder.close())
     return recorder

@@ -102,5 +102,8 @@ def test_web_runs_the_profile_from_the_page_and_reports_when_it_stops(tmp_path: 
     assert verdict.group(1) in ("PASS", "FAIL")
     assert report == (run_dir / "report.html").resolve().as_uri() and (run_dir / "report.html").is_file()
     assert (run_dir / "locust.json").is_file()  # written by the master's own shutdown, so totals are exact
+    # After a Stop on the page too, the workers quit on their master's word, not on runs' SIGTERM.
+    for worker in sorted(run_dir.glob("locust-worker-*.log")):
+        assert "Got quit message from master" in worker.read_text(), worker.read_text()[-2000:]
     # Not a terminal: plain progress lines every 10 s from Start to Stop, then the final one.
     assert_plain_progress("\n".join(seen))
