@@ -6,10 +6,12 @@ Exit codes: 0 all good, 1 an SLO breach or a regression, 2 unusable input (one l
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from analysis.drawing import Charts, chart_workers, worth_workers
 from analysis.errors import InputError
@@ -103,5 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if results.passed else 1
 
 
+def _exit_now(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown, which frees every module and frame object by
+    object (about 0.5 s of CPU after a long run's report, more than some of its steps). Exit
+    handlers still run (multiprocessing's cleanup among them) and output is flushed first."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())

@@ -196,3 +196,13 @@ def test_system_history_joins_the_report(real_run: Path, tmp_path: Path) -> None
     _write(run_dir / "system_history.csv", "when,what\n1,2\n")
     proc = _cli(str(run_dir))
     assert proc.returncode == 2 and "system_history.csv: no 'timestamp' column" in proc.stderr
+
+
+def test_cli_breach_exits_1_with_its_output(empty_run: Path, tmp_path: Path) -> None:
+    """Through ``python -m``: the report skips the interpreter's teardown (os._exit), so its exit code
+    and its printed verdicts must survive that."""
+    slo = _write(tmp_path / "slo.json", '["p95 < 500ms"]')
+    proc = _cli(str(empty_run), "--out", str(tmp_path / "out"), "--slo", str(slo))
+    assert proc.returncode == 1, proc.stderr
+    assert "FAIL" in proc.stdout and proc.stdout.rstrip().splitlines()[-1].startswith("report: ")
+    assert (tmp_path / "out" / "summary.json").is_file() and proc.stderr == ""
