@@ -398,7 +398,9 @@ def validate_v2_batch(body: Any, raw_size: int, limits: Limits = DEFAULT_LIMITS)
         )
     result = V2BatchResult(operations=len(batch))
     for index, op in enumerate(batch):
-        result.errors.extend((index, v) for v in validate_v2_operation(op, limits))
+        problems = validate_v2_operation(op, limits)
+        if problems:  # most operations have none: no generator per operation
+            result.errors.extend((index, v) for v in problems)
     if len({i for i, _ in result.errors}) == len(batch):
         # Nothing valid at all: the whole request is invalid (400), reported with indexes.
         result.request_error = result.errors[0][1]

@@ -228,6 +228,10 @@ class Sandbox:
             return EMPTY_OK
         return json_response(400, error_body(endpoint.api, endpoint.name, "invalid_type", [message]))
 
+    @property
+    def records_arrivals(self) -> bool:
+        return self.arrivals is not None
+
     def arrived(self, delivery_id: Any) -> None:
         """Record that the call carrying ``delivery_id`` reached the sandbox (delivery accounting)."""
         if self.arrivals is not None and delivery_id is not None:

@@ -213,7 +213,8 @@ def _v2_delivery_id(op: dict[str, Any]) -> Any:
 
 
 def _apply_v2(app: Recorder, req: Request, op: dict[str, Any]) -> None:
-    app.arrived(_v2_delivery_id(op))
+    if app.records_arrivals:
+        app.arrived(_v2_delivery_id(op))
     if op.get("type") != "person":
         return
     action = op.get("action")

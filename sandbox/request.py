@@ -39,3 +39,8 @@ class Recorder(Protocol):
 
     def arrived(self, delivery_id: Any) -> None:
         """Record that the call carrying ``delivery_id`` reached the sandbox (delivery accounting)."""
+
+    @property
+    def records_arrivals(self) -> bool:
+        """Whether ``arrived`` keeps anything (``--arrivals-dir``); a batch's operations skip looking
+        for their ids when not."""
