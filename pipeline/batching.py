@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -21,33 +22,40 @@ from pipeline.offsets import PartitionOffsets
 __all__ = ["Batch", "Batcher", "Item", "BATCH_OVERHEAD"]
 
 _OPEN, _CLOSE = b'{"batch":[', b"]}"
+_OPERATION = attrgetter("op")
 BATCH_OVERHEAD = len(_OPEN) + len(_CLOSE)
 
 
-@dataclass(eq=False, slots=True)
 class Item:
-    """One consumed event on its way out (a message holding several events gives one item each)."""
+    """One consumed event on its way out (a message holding several events gives one item each).
 
-    raw: bytes
-    key: bytes | None
-    partition: PartitionOffsets
-    offset: int
-    envelope: Envelope | None = None
-    op: bytes | msgspec.Raw | None = None
-    """The encoded v2 operation (as it arrived, for a ``v2_ops`` message's), or None when the item is
-    sent as its original v1 request."""
-    size: int = -1
-    """Its share of the message's bytes (the in-flight bound); the whole message by default."""
-    workspace: str = ""
-    """The envelope's workspace (set directly when the item has no envelope: a v2 operation)."""
-    received_ms: int = 0
-    """When ingest took the call (the envelope's, when there is one)."""
+    A plain class with one ``__init__``: a sender makes one per event, and a dataclass's generated
+    ``__init__`` plus ``__post_init__`` cost two Python calls each."""
 
-    def __post_init__(self) -> None:
-        if self.size < 0:
-            self.size = len(self.raw)
-        if self.envelope is not None:
-            self.workspace, self.received_ms = self.envelope.workspace, self.envelope.received_ms
+    __slots__ = ("raw", "key", "partition", "offset", "envelope", "op", "size", "workspace", "received_ms")
+
+    def __init__(self, raw: bytes, key: bytes | None, partition: PartitionOffsets, offset: int,
+                 envelope: Envelope | None = None, op: bytes | msgspec.Raw | None = None, size: int = -1,
+                 workspace: str = "", received_ms: int = 0) -> None:  # fmt: skip
+        self.raw = raw
+        self.key = key
+        self.partition = partition
+        self.offset = offset
+        self.envelope = envelope
+        self.op = op
+        """The encoded v2 operation (as it arrived, for a ``v2_ops`` message's), or None when the
+        item is sent as its original v1 request."""
+        self.size = len(raw) if size < 0 else size
+        """Its share of the message's bytes (the in-flight bound); the whole message by default."""
+        if envelope is not None:
+            workspace, received_ms = envelope.workspace, envelope.received_ms
+        self.workspace = workspace
+        """The envelope's workspace (given directly when the item has no envelope: a v2 operation)."""
+        self.received_ms = received_ms
+        """When ingest took the call (the envelope's, when there is one)."""
+
+    def __repr__(self) -> str:
+        return f"Item(offset={self.offset}, workspace={self.workspace!r}, size={self.size})"
 
     def finish(self) -> None:
         self.partition.finish(self.offset)
@@ -102,14 +110,22 @@ class Batcher:
     def add_encoded(self, workspace: str, items: list[Item]) -> list[Batch]:
         """Place ``items`` of ``workspace``, each with its ``op`` set and within the operation limit
         (a ``v2_ops`` message's operations, in one call); returns the batches now complete."""
-        ready = []
-        batch = self._open.pop(workspace, None)
+        ready: list[Batch] = []
+        open_batch = self._open.pop(workspace, None) or Batch(workspace)
         max_operations, max_bytes = self.max_operations, self.max_bytes
+        cost = sum(map(len, map(_OPERATION, items))) + len(items)
+        if len(open_batch.items) + len(items) < max_operations and open_batch.nbytes + cost <= max_bytes:
+            # They all fit and the batch stays open (the usual case): what the loop below would do.
+            open_batch.items += items
+            open_batch.nbytes += cost
+            self._open[workspace] = open_batch
+            return ready
+        batch: Batch | None = open_batch
         for item in items:
             cost = len(item.op or b"") + 1
             if batch is None:
                 batch = Batch(workspace)
-            elif batch.nbytes + cost > max_bytes:
+            elif batch.items and batch.nbytes + cost > max_bytes:
                 ready.append(batch)
                 batch = Batch(workspace)
             batch.items.append(item)

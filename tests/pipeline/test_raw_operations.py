@@ -5,6 +5,7 @@ the hot path cannot vouch for must be left to the general way (which judges and 
 from __future__ import annotations
 
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from pipeline.batching import Batcher, Item
+from pipeline.batching import BATCH_OVERHEAD, Batch, Batcher, Item
 from pipeline.envelope import Envelope, read_operations
 from pipeline.offsets import PartitionOffsets
 from tests.pipeline.conftest import Topics
@@ -171,3 +172,47 @@ def test_raw_operations_reach_the_sandbox_meaning_what_was_produced(
         events = wait_for_seqs(sandbox.url, set(range(6)), timeout=30)
     stored = {e["data"]["seq"]: (e["id"], e["data"]) for e in events}
     assert stored == {op["attributes"]["seq"]: (op["id"], op["attributes"]) for op in ops}
+
+
+def _placed(batches: list[Batch]) -> list[tuple[list[int], int]]:
+    return [([item.offset for item in b.items], b.nbytes) for b in batches]
+
+
+class _OneByOne:
+    """The rule, event by event: a batch closes before the operation that would pass the byte budget
+    (never empty) or when it reaches the operation cap."""
+
+    def __init__(self, max_operations: int, max_bytes: int) -> None:
+        self.max_operations, self.max_bytes = max_operations, max_bytes
+        self.open: tuple[list[int], int] | None = None
+
+    def add(self, offset: int, size: int) -> list[tuple[list[int], int]]:
+        closed = []
+        if self.open is not None and self.open[1] + size + 1 > self.max_bytes:
+            closed.append(self.open)
+            self.open = None
+        offsets, nbytes = self.open or ([], BATCH_OVERHEAD)
+        self.open = (offsets + [offset], nbytes + size + 1)
+        if len(self.open[0]) >= self.max_operations:
+            closed.append(self.open)
+            self.open = None
+        return closed
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_message_placed_at_once_batches_as_its_events_one_by_one(seed: int) -> None:
+    """``Batcher.add_encoded`` (a message's operations in one call) closes the same batches, with the
+    same bytes, as the rule applied event by event, at any fill, operation cap and byte budget."""
+    rng = random.Random(seed)
+    max_operations, max_bytes = rng.choice([1, 3, 17, 500]), rng.choice([32 * KB, 40 * KB, 475_000])
+    batcher = Batcher(max_operations, max_bytes, 32 * KB, linger=10)
+    reference = _OneByOne(max_operations, max_bytes)
+    partition, offset = PartitionOffsets("t", 0), 0
+    for _ in range(30):
+        sizes = [rng.choice([2, 100, 5_000, 32 * KB]) for _ in range(rng.randint(1, 40))]
+        items = [
+            Item(b"m", None, partition, offset := offset + 1, None, b"x" * size, 1, "w") for size in sizes
+        ]
+        expected = [batch for item in items for batch in reference.add(item.offset, len(item.op or b""))]
+        assert _placed(batcher.add_encoded("w", items)) == expected
+    assert _placed(batcher.drain()) == ([reference.open] if reference.open else [])
