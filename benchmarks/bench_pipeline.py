@@ -331,9 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     run(args, record)
-    print("\n| figure | value |\n|---|---:|")
-    for f in record.figures:
-        print(f"| {f['name']} | {f['value']:,.3g} {f['unit']} |")
+    print("\n" + record.figures_markdown())
     return record.finish(args.json)
 
 

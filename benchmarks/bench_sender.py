@@ -120,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     record.add("v1 call message tried on the hot path first", tried / events * 1e6, "µs",
                note="what a v1 call's message pays before it goes the general way")  # fmt: skip
-    print("\n| figure | value |\n|---|---:|")
-    for f in record.figures:
-        print(f"| {f['name']} | {f['value']:,.3g} {f['unit']} |")
+    print("\n" + record.figures_markdown())
     return record.finish(args.json)
 
 

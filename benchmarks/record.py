@@ -104,6 +104,12 @@ class Record:
         print(f"\nload average at the end {_load()}")
         return 0 if self.passed else 1
 
+    def figures_markdown(self) -> str:
+        """Every figure as a Markdown table (what a script prints before its goals)."""
+        lines = ["| figure | value |", "|---|---:|"]
+        lines += [f"| {f['name']} | {f['value']:,.3g} {f['unit']} |" for f in self.figures]
+        return "\n".join(lines)
+
     def goals_markdown(self) -> str:
         """The figures that have goals, as a Markdown table (what the scripts print last)."""
         lines = ["| figure | value | goal | pass |", "|---|---:|---|---|"]
