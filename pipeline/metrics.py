@@ -125,8 +125,14 @@ class SenderMetrics:
                                      registry=r)  # fmt: skip
         self.inflight_bytes = Gauge("pipeline_sender_inflight_bytes", "Bytes of events in flight", registry=r)
         self.paused = Gauge(
-            "pipeline_sender_paused", "1 while consumption is paused (in-flight cap)", registry=r
+            "pipeline_sender_paused",
+            "1 while the partitions are paused (in-flight cap held over 2 s, or the RSS bound)",
+            registry=r,
         )
+        self.holds = Counter("pipeline_sender_holds", "Times reading stopped at the in-flight cap (librdkafka "
+                             "keeps prefetching)", registry=r)  # fmt: skip
+        self.pauses = Counter("pipeline_sender_pauses", "Times the partitions were paused: their prefetched "
+                              "messages are dropped and fetched again on resume", registry=r)  # fmt: skip
         self.rss = Gauge("pipeline_process_rss_bytes", "Resident memory of this process", registry=r)
 
     def render(self) -> bytes:

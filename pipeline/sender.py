@@ -1,10 +1,11 @@
 """The sender worker: consume envelopes, batch them, deliver within the shared rate limit, commit.
 
 At-least-once: an offset is committed only when every message before it was delivered (or written to
-the dead-letter topic). Memory is bounded: past the in-flight caps (events, bytes) or the RSS bound,
-every assigned partition is paused until deliveries catch up. SIGTERM stops reading, delivers what is
-in flight (up to ``shutdown_timeout``), commits and leaves the group; a rebalance commits the revoked
-partitions' delivered offsets, and anything undelivered is simply read again by the new owner.
+the dead-letter topic). Memory is bounded: at the in-flight caps (events, bytes) reading stops until
+deliveries catch up (held at once, paused when it lasts), and the RSS bound pauses it. SIGTERM stops
+reading, delivers what is in flight (up to ``shutdown_timeout``), commits and leaves the group; a
+rebalance commits the revoked partitions' delivered offsets, and anything undelivered is simply read
+again by the new owner.
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ log = logging.getLogger("pipeline.sender")
 # within a fraction of the limiter's spacing (a longer turn delays the request it grants).
 _READ_BATCH = 100
 _RESUME_AT = 0.7
+# At the in-flight cap the sender first just stops reading ("holds"): librdkafka keeps prefetching
+# into its own bounded queue (queued.max.messages.kbytes, part of the memory bound), so reading goes
+# on the moment deliveries free room. Pausing drops that prefetch, and a resumed partition is
+# fetched again only at librdkafka's next broker-thread wake-up, up to a second later: pausing at
+# every brush with the cap left a 500-per-batch drain with nothing to send for ~0.7 s each time (0.77
+# to 0.92 of its ceiling; 0.99 with holds). So the partitions are paused only once a hold lasts this
+# long (the target down: the poll interval and the prefetch memory stay bounded), or for the RSS
+# bound. Rebalance callbacks run inside consume(), so a hold delays a rebalance by at most this.
+_PAUSE_AFTER = 2.0
 _MESSAGE = attrgetter("partition", "offset")
 
 
@@ -76,6 +86,9 @@ class Sender:
         self._inflight_events = 0
         self._inflight_bytes = 0
         self._paused = False
+        self._full_since: float | None = None
+        self._largest_message = 1
+        """Events in the largest message read so far: sizes a read near the cap so it fits."""
         self._assignment_changed = False
         self._assigned: set[tuple[str, int]] = set()
         self.stopping = asyncio.Event()
@@ -90,19 +103,25 @@ class Sender:
                                 on_lost=self._on_lost)  # fmt: skip
         next_commit = time.monotonic() + self.config.commit_interval
         while not self.stopping.is_set():
-            self._apply_backpressure()
-            messages = self.consumer.consume(_READ_BATCH, 0)
+            reading = self._apply_backpressure(time.monotonic())
+            messages = self.consumer.consume(reading, 0) if reading else []
             for i, message in enumerate(messages):
                 if i and self._inflight_events >= self.config.max_inflight_events:
                     self._give_back(messages[i:])
                     break
+                before = self._inflight_events
                 self._accept(message)
+                if self._inflight_events - before > self._largest_message:
+                    self._largest_message = self._inflight_events - before
             now = time.monotonic()
             self._dispatch(self.batcher.due(now))
             if now >= next_commit:
                 self._commit(asynchronous=True)
                 next_commit = now + self.config.commit_interval
-            await asyncio.sleep(0 if len(messages) == _READ_BATCH else 0.005 if messages else 0.02)
+            # Straight on after a full read; soon while holding (room comes back as answers do).
+            await asyncio.sleep(
+                0 if messages and len(messages) == reading else 0.005 if messages or not reading else 0.02
+            )
         await self._shutdown()
 
     def _give_back(self, messages: list[Message]) -> None:
@@ -171,28 +190,40 @@ class Sender:
         self._dispatch(self.batcher.add_encoded(workspace, items))
         return True
 
-    def _apply_backpressure(self) -> None:
+    def _apply_backpressure(self, now: float) -> int:
+        """Hold, pause or resume reading; returns how many messages to read now (0: none)."""
         cfg = self.config
         full = (self._inflight_events >= cfg.max_inflight_events
-                or self._inflight_bytes >= cfg.max_inflight_bytes or self.guard.over())  # fmt: skip
-        if full and (not self._paused or self._assignment_changed):
+                or self._inflight_bytes >= cfg.max_inflight_bytes)  # fmt: skip
+        if not full:
+            self._full_since = None
+        elif self._full_since is None:
+            self._full_since = now
+            self.metrics.holds.inc()
+        over = self.guard.over()
+        stalled = self._full_since is not None and now - self._full_since >= _PAUSE_AFTER
+        if (over or stalled) and (not self._paused or self._assignment_changed):
             self.consumer.pause(self.consumer.assignment())
+            if not self._paused:
+                self.metrics.pauses.inc()
             self._paused, self._assignment_changed = True, False
-            self.metrics.paused.set(1)
         elif (
             self._paused
-            and not full
-            and not self.guard.over()
-            and (
-                self._inflight_events < cfg.max_inflight_events * _RESUME_AT
-                and self._inflight_bytes < cfg.max_inflight_bytes * _RESUME_AT
-            )
+            and not over
+            and self._inflight_events < cfg.max_inflight_events * _RESUME_AT
+            and self._inflight_bytes < cfg.max_inflight_bytes * _RESUME_AT
         ):
             self.consumer.resume(self.consumer.assignment())
             self._paused = False
-            self.metrics.paused.set(0)
+        self.metrics.paused.set(1 if self._paused else 0)
         self.metrics.inflight_events.set(self._inflight_events)
         self.metrics.inflight_bytes.set(self._inflight_bytes)
+        if self._paused:
+            return _READ_BATCH  # nothing comes (consume() still serves the group's callbacks)
+        if full:
+            return 0
+        room = cfg.max_inflight_events - self._inflight_events
+        return max(1, min(_READ_BATCH, room // self._largest_message))
 
     # -- rebalance and commits ----------------------------------------------------------------------
 
