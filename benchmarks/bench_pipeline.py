@@ -23,11 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import os
 import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -112,16 +114,20 @@ def cpu_seconds(pid: int) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
 
 
-def drain(sandbox_url: str, before: dict[str, int], total: int, timeout: float,
-          pids: dict[str, int]) -> dict[str, float]:  # fmt: skip
-    """Rates between 10 % and 90 % of ``total`` events arriving, and CPU per event over that window."""
+def drain(sandbox_url: str, before: dict[str, int], total: int, timeout: float, pids: dict[str, int],
+          marks: Callable[[], dict[str, float]]) -> tuple[dict[str, float], list[dict[str, float]]]:  # fmt: skip
+    """Rates between 10 % and 90 % of ``total`` events arriving, CPU per event over that window, and
+    ``marks()`` taken as the window opens and closes."""
     samples = []
+    taken: list[dict[str, float]] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         track = _track(sandbox_url)
         ops = track.get("operations_accepted", 0) - before.get("operations_accepted", 0)
         cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
         samples.append((time.monotonic(), ops, track.get("requests", 0), cpu))
+        while len(taken) < 2 and ops >= total * (0.1, 0.9)[len(taken)]:
+            taken.append(marks())
         if ops >= total:
             break
         time.sleep(0.1)
@@ -138,7 +144,7 @@ def drain(sandbox_url: str, before: dict[str, int], total: int, timeout: float,
     }
     for name in pids:
         out[f"cpu_us_per_event_{name}"] = (t90[3][name] - t10[3][name]) / events * 1e6
-    return out
+    return out, taken
 
 
 def _metrics(url: str) -> dict[str, float]:
@@ -152,18 +158,27 @@ def _metrics(url: str) -> dict[str, float]:
     return out
 
 
-def _admission_figures(senders: list[ManagedProcess]) -> dict[str, float]:
-    """Both senders' view of admission: mean wait for a grant, window-log refusals, retried requests."""
+def _sender_totals(senders: list[ManagedProcess]) -> dict[str, float]:
     total: dict[str, float] = {}
     for sender in senders:
         for key, value in _metrics(sender.url).items():
             total[key] = total.get(key, 0.0) + value
-    grants = max(total.get("pipeline_sender_limiter_wait_seconds_count", 0.0), 1.0)
+    return total
+
+
+def _admission_figures(opened: dict[str, float], closed: dict[str, float]) -> dict[str, float]:
+    """Both senders' view of admission between two of their totals: mean wait for a grant,
+    window-log refusals, retried requests, spacing no request was waiting for."""
+
+    def grown(key: str) -> float:
+        return closed.get(key, 0.0) - opened.get(key, 0.0)
+
+    grants = max(grown("pipeline_sender_limiter_wait_seconds_count"), 1.0)
     return {
-        "grant_wait_ms": total.get("pipeline_sender_limiter_wait_seconds_sum", 0.0) / grants * 1000,
-        "window_waits": total.get("pipeline_sender_limiter_window_waits_total", 0.0),
-        "retries": total.get("pipeline_sender_retries_total", 0.0),
-        "limiter_idle_s": total.get("pipeline_sender_limiter_idle_seconds_total", 0.0),
+        "grant_wait_ms": grown("pipeline_sender_limiter_wait_seconds_sum") / grants * 1000,
+        "window_waits": grown("pipeline_sender_limiter_window_waits_total"),
+        "retries": grown("pipeline_sender_retries_total"),
+        "limiter_idle_s": grown("pipeline_sender_limiter_idle_seconds_total"),
     }
 
 
@@ -260,12 +275,16 @@ def run(args: argparse.Namespace, record: Record) -> None:
                 start += backlog
                 watched = {**pids, **{f"sender{i}": p.pid for i, p in enumerate(procs)}}
                 try:
-                    result = drain(sandbox.url, before, backlog, args.seconds * 4 + 40, watched)
+                    result, marks = drain(sandbox.url, before, backlog, args.seconds * 4 + 40, watched,
+                                          functools.partial(_sender_totals, procs))  # fmt: skip
                 except psutil.NoSuchProcess as exc:
                     name = next((n for n, pid in watched.items() if pid == exc.pid), f"pid {exc.pid}")
                     raise SystemExit(f"bench_pipeline: {name} exited during the {batch}-per-batch drain; "
                                      f"its log is in {logs}") from None  # fmt: skip
-                result.update(_admission_figures(procs))
+                ended = _sender_totals(procs)
+                opened, closed = (marks + [ended, ended])[:2]
+                result.update(_admission_figures(opened, closed))
+                whole = _admission_figures({}, ended)  # fresh senders: their totals are the whole drain
             ratio = result["delivered_per_s"] / ceiling
             label = f"{batch} events per batch"
             record.add(f"backlog pre-loaded ({label})", backlog, "events",
@@ -277,13 +296,18 @@ def run(args: argparse.Namespace, record: Record) -> None:
             record.add(f"sandbox 429 answers ({label})", result["rate_limited"], goal=("==", 0))
             record.add(f"events delivered of the backlog ({label})", result["delivered"], "events",
                        goal=(">=", backlog))  # fmt: skip
+            window = "between 10 % and 90 % of the backlog arriving, as the rates"
             record.add(f"mean wait for a grant ({label})", result["grant_wait_ms"], "ms",
-                       note="from a batch ready to its request sent")  # fmt: skip
+                       note=f"from a batch ready to its request sent, {window}")  # fmt: skip
             record.add(f"grants held back by the window log ({label})", result["window_waits"],
-                       note="tries refused while slow answers might still count in the window")  # fmt: skip
-            record.add(f"requests retried ({label})", result["retries"])
+                       note=f"tries refused while slow answers might still count in the window, {window}; "
+                            f"{whole['window_waits']:.0f} in the whole drain")  # fmt: skip
+            record.add(f"requests retried ({label})", result["retries"],
+                       note=f"{window}; {whole['retries']:.0f} in the whole drain")  # fmt: skip
             record.add(f"limiter spacing left unused ({label})", result["limiter_idle_s"], "s",
-                       note="summed over the senders' lifetime: no request was waiting for a slot")  # fmt: skip
+                       note=f"no request was waiting for a slot, {window}; {whole['limiter_idle_s']:.2f} s "
+                            "over the senders' lifetime (a drain's first grant counts the pause since the "
+                            "previous drain, up to 1 s)")  # fmt: skip
             for name in ("sandbox", "broker", "redis", "sender0", "sender1"):
                 key = f"cpu_us_per_event_{name}"
                 if key in result:
@@ -293,8 +317,9 @@ def run(args: argparse.Namespace, record: Record) -> None:
                        note=f"one sender core carries {1e6 / max(senders_us, 1e-9):,.0f} events/s")  # fmt: skip
             print(f"  {label}: {result['delivered_per_s']:,.0f} events/s of {ceiling:,.0f} ({ratio:.1%}), "
                   f"{result['rate_limited']} x 429, {result['requests_per_s']:.1f} req/s, grant wait "
-                  f"{result['grant_wait_ms']:.0f} ms, {result['window_waits']:.0f} window waits, spacing unused "
-                  f"{result['limiter_idle_s']:.2f} s; "
+                  f"{result['grant_wait_ms']:.0f} ms, {result['window_waits']:.0f} window waits "
+                  f"({whole['window_waits']:.0f} in the whole drain), spacing unused "
+                  f"{result['limiter_idle_s']:.2f} s (10-90 %); "
                   f"load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
         if args.delay:
             # 2. delay below saturation, fed through ingest at half the ceiling of 50 per batch
@@ -305,7 +330,7 @@ def run(args: argparse.Namespace, record: Record) -> None:
             argv = _sender_argv(
                 bootstrap, topic, f"senders-delay-{topic[-6:]}", sandbox.url, redis_url, 50, args.sender_arg
             )
-            senders = [
+            delay_senders = [
                 stack.enter_context(start_service(f"sender-delay{i}", argv, log_dir=logs)) for i in range(2)
             ]
             time.sleep(6)  # consumer group join
@@ -317,7 +342,7 @@ def run(args: argparse.Namespace, record: Record) -> None:
                    and time.monotonic() < deadline):  # fmt: skip
                 time.sleep(0.2)
             time.sleep(1.5)
-            buckets = _delay_buckets(senders)
+            buckets = _delay_buckets(delay_senders)
             record.add(f"end-to-end delay p50 at {rate:,.0f} events/s (50% of the 50-per-batch ceiling)",
                        _quantile(buckets, 0.5) * 1000, "ms")  # fmt: skip
             record.add(f"end-to-end delay p99 at {rate:,.0f} events/s", _quantile(buckets, 0.99) * 1000, "ms")
