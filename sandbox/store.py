@@ -11,7 +11,28 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from typing import Any, Protocol
 
+import orjson
+
 __all__ = ["Store"]
+
+
+def _untracked(data: Any) -> Any:
+    """An event's data as the garbage collector need not watch: an object or a list as its JSON.
+
+    A dict holding only strings, numbers and bytes is never tracked by the collector; one holding
+    the parsed data is. Remembering the last 100,000 events that way, every full collection walked
+    them all: 150-180 ms with the sandbox's loop stopped, every few seconds at 45,000 events/s."""
+    if isinstance(data, dict | list):
+        try:
+            return orjson.dumps(data)  # bytes: never a value of a parsed JSON body
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes: kept as it came
+            return data
+    return data
+
+
+def _readable(event: dict[str, Any]) -> dict[str, Any]:
+    data = event["data"]
+    return {**event, "data": orjson.loads(data)} if isinstance(data, bytes) else event
 
 
 class SeenIds(Protocol):
@@ -83,7 +104,7 @@ class Store:
             return
         self.events.append(
             {"workspace": workspace, "person": person_id, "name": name, "type": kind,
-             "id": event_id if isinstance(event_id, str) else None, "data": data, "endpoint": endpoint}
+             "id": event_id if isinstance(event_id, str) else None, "data": _untracked(data), "endpoint": endpoint}
         )  # fmt: skip
         if person_id is not None:
             self.person(workspace, person_id)["events"] += 1
@@ -121,7 +142,7 @@ class Store:
             if name and e["name"] != name:
                 continue
             out.append(e)
-        return out[-limit:] if limit else out
+        return [_readable(e) for e in (out[-limit:] if limit else out)]
 
     def query_people(self, workspace: str | None, person: str | None, limit: int) -> list[dict[str, Any]]:
         out = [p for (ws, pid), p in self.people.items()
